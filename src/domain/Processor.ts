@@ -9,8 +9,9 @@ export interface ProcessorInput extends KafkaRecord {
 /**
  * The user's code. Either an Effect function or a plain async function; a
  * failure or a thrown error sends the record to the DLQ after retries.
- * Mark an error non-retryable with `retryable: false` (see `NonRetryable`).
+ * Mark an error non-retryable with `retryable: false` or wrap it in `NonRetryable`.
+ * `signal` aborts when the call times out or the pipeline stops.
  */
 export type Processor =
-  | ((input: ProcessorInput) => Effect.Effect<unknown, unknown>)
-  | ((input: ProcessorInput) => PromiseLike<unknown> | unknown)
+  | ((input: ProcessorInput, signal: AbortSignal) => Effect.Effect<unknown, unknown>)
+  | ((input: ProcessorInput, signal: AbortSignal) => PromiseLike<unknown> | unknown)

@@ -1,0 +1,96 @@
+/**
+ * Why a record went to the dead-letter queue, and how that reads in a DLQ row.
+ */
+import { Cause, Schema } from "effect"
+
+export class MessageTooLarge extends Schema.TaggedError<MessageTooLarge>()("MessageTooLarge", {
+  size: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `value is ${this.size} bytes, over the limit of ${this.limit} bytes (maxMessageBytes)`
+  }
+}
+
+export class InvalidUtf8 extends Schema.TaggedError<InvalidUtf8>()("InvalidUtf8", {
+  field: Schema.Literals(["key", "value"])
+}) {
+  override get message(): string {
+    return `the record's ${this.field} is not valid UTF-8`
+  }
+}
+
+export class NullValue extends Schema.TaggedError<NullValue>()("NullValue", {}) {
+  override get message(): string {
+    return "the record has a null value (tombstone); there is nothing to process"
+  }
+}
+
+export class ProcessingTimeout extends Schema.TaggedError<ProcessingTimeout>()("ProcessingTimeout", {
+  timeoutMs: Schema.Number
+}) {
+  override get message(): string {
+    return `the processor did not finish within ${this.timeoutMs} ms and was interrupted`
+  }
+}
+
+/** Wrap an error in this to send the record to the DLQ without retrying. */
+export class NonRetryable extends Schema.TaggedError<NonRetryable>()("NonRetryable", {
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    return errorMessage(this.cause)
+  }
+}
+
+/** Failures that retrying cannot fix. */
+export const isRetryable = (error: unknown): boolean =>
+  !(error instanceof MessageTooLarge || error instanceof InvalidUtf8 || error instanceof NullValue ||
+    error instanceof ProcessingTimeout || error instanceof NonRetryable ||
+    (typeof error === "object" && error !== null && (error as { retryable?: unknown }).retryable === false))
+
+export interface FailureDescription {
+  readonly errorType: string
+  readonly message: string
+  readonly detail: string
+  readonly defect: boolean
+}
+
+const errorMessage = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === "string" ? error : safeJson(error)
+
+const safeJson = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+const errorType = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const tag = (error as { _tag?: unknown })._tag
+    if (typeof tag === "string") return tag
+    const name = (error as { name?: unknown }).name
+    const constructorName = error.constructor?.name
+    // `class Custom extends Error {}` keeps name "Error": the class name says more.
+    if (constructorName !== undefined && constructorName !== "Object" && (name === "Error" || name === undefined)) {
+      return constructorName
+    }
+    if (typeof name === "string") return name
+  }
+  return typeof error
+}
+
+/** Error type, message and detail (stack or cause) of a processing failure, for the DLQ row. */
+export const describeFailure = (cause: Cause.Cause<unknown>): FailureDescription => {
+  const defect = !Cause.hasFails(cause) && Cause.hasDies(cause)
+  const squashed = Cause.squash(cause)
+  const error = squashed instanceof NonRetryable ? squashed.cause : squashed
+  return {
+    errorType: errorType(error),
+    message: errorMessage(error),
+    detail: error instanceof Error && error.stack !== undefined ? error.stack : Cause.pretty(cause),
+    defect
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * A CSV archive: rows are batched in memory and written when the batch is
+ * full or the flush interval ticks, whichever comes first; one file per hour
+ * (rotated on the `Clock`, so `TestClock` drives it), each starting with its
+ * header. Only after a batch is written and synced are its records reported
+ * through `onFlushed`: that is what lets the ledger count them as handled.
+ *
+ * A failed write truncates the file back to its last whole row, reports the
+ * error through `onFatal` once, and fails every later call: the pipeline then
+ * stops without committing the rows that were not written.
+ */
+import type { PlatformError } from "effect"
+import { Clock, Effect, Exit, FileSystem, Path, Schedule, Scope, Semaphore } from "effect"
+import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
+import { encodeRow } from "../domain/Csv.js"
+import { ArchiveError } from "../domain/Errors.js"
+import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
+
+export type ArchiveKind = "backup" | "dlq"
+
+export interface ArchiveSinkOptions {
+  readonly kind: ArchiveKind
+  readonly dir: string
+  readonly header: ReadonlyArray<string>
+  readonly batchSize: number
+  readonly flushIntervalMs: number
+  /** The records whose rows are now on disk. */
+  readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
+  readonly onFatal: (error: ArchiveError) => Effect.Effect<void>
+}
+
+export interface ArchiveSink {
+  /** Adds one encoded row (see `encodeRow`); writes the batch when it is full. */
+  readonly append: (record: TopicPartitionOffset, row: string) => Effect.Effect<void, ArchiveError>
+  readonly flush: Effect.Effect<void, ArchiveError>
+  /** Flushes what is pending and closes the current file; later appends fail. */
+  readonly close: Effect.Effect<void, ArchiveError>
+  /** Every file this sink created, oldest first. */
+  readonly files: () => ReadonlyArray<string>
+  readonly rowsWritten: () => number
+}
+
+interface OpenFile {
+  readonly path: string
+  readonly handle: FileSystem.File
+  readonly scope: Scope.Closeable
+  size: number
+}
+
+const encoder = new TextEncoder()
+
+export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const lock = yield* Semaphore.make(1)
+  const files: Array<string> = []
+  let rows: Array<string> = []
+  let records: Array<TopicPartitionOffset> = []
+  let rowsWritten = 0
+  let current: OpenFile | undefined
+  let failure: ArchiveError | undefined
+  let closed = false
+
+  const fail = (operation: ArchiveError["operation"], filePath: string) => (cause: PlatformError.PlatformError) =>
+    Effect.gen(function*() {
+      const error = new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
+      if (failure === undefined) {
+        failure = error
+        yield* Effect.logError(error.message)
+        yield* options.onFatal(error)
+      }
+      return yield* failure
+    })
+
+  // A restart within the same hour takes the next sequence number: it never
+  // appends after a tail that a crash may have torn.
+  const openFor = Effect.fnUntraced(function*(now: number, operation: "open" | "rotate") {
+    for (let sequence = 0;; sequence++) {
+      const filePath = path.join(options.dir, archiveFileName(options.kind, now, sequence))
+      const scope = yield* Scope.make()
+      const opened = yield* fs.open(filePath, { flag: "wx" }).pipe(
+        Scope.provide(scope),
+        Effect.flatMap((handle) => {
+          const headerBytes = encoder.encode(encodeRow(options.header))
+          return handle.writeAll(headerBytes).pipe(
+            Effect.andThen(handle.sync),
+            Effect.as({ path: filePath, handle, scope, size: headerBytes.byteLength })
+          )
+        }),
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.catchTag("PlatformError", (error) =>
+          error.reason._tag === "AlreadyExists" ? Effect.succeed(undefined) : fail(operation, filePath)(error))
+      )
+      if (opened === undefined) continue
+      files.push(filePath)
+      return opened as OpenFile
+    }
+  })
+
+  const closeCurrent = Effect.gen(function*() {
+    if (current === undefined) return
+    const file = current
+    current = undefined
+    yield* Scope.close(file.scope, Exit.void)
+  })
+
+  const writePending = Effect.gen(function*() {
+    if (failure !== undefined) return yield* failure
+    if (rows.length === 0 || current === undefined) return
+    const file = current
+    const batchRows = rows
+    const batchRecords = records
+    rows = []
+    records = []
+    const bytes = encoder.encode(batchRows.join(""))
+    yield* file.handle.writeAll(bytes).pipe(
+      Effect.andThen(file.handle.sync),
+      // Keep whole rows only: cut a partial write back to the last complete batch.
+      Effect.tapError(() => file.handle.truncate(file.size).pipe(Effect.ignore)),
+      Effect.catch(fail("write", file.path))
+    )
+    file.size += bytes.byteLength
+    rowsWritten += batchRows.length
+    yield* options.onFlushed(batchRecords)
+  })
+
+  const flush = lock.withPermits(1)(writePending)
+
+  const rotate = lock.withPermits(1)(Effect.gen(function*() {
+    if (failure !== undefined || closed) return
+    yield* writePending
+    yield* closeCurrent
+    current = yield* openFor(yield* Clock.currentTimeMillis, "rotate")
+    yield* Effect.logDebug(`${options.kind} archive rotated to ${current.path}`)
+  }))
+
+  const close = lock.withPermits(1)(Effect.gen(function*() {
+    if (closed) return
+    closed = true
+    yield* writePending.pipe(Effect.ensuring(closeCurrent))
+  }))
+
+  const append = (record: TopicPartitionOffset, row: string): Effect.Effect<void, ArchiveError> => {
+    if (failure !== undefined) return Effect.fail(failure)
+    if (closed) {
+      return Effect.fail(
+        new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
+      )
+    }
+    rows.push(row)
+    records.push(record)
+    return rows.length >= options.batchSize ? flush : Effect.void
+  }
+
+  current = yield* openFor(yield* Clock.currentTimeMillis, "open")
+  yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
+
+  const untilNextHour = Clock.currentTimeMillis.pipe(
+    Effect.flatMap((now) => Effect.sleep(nextHourStart(now) - now))
+  )
+  yield* Effect.forkScoped(Effect.forever(Effect.andThen(untilNextHour, rotate)).pipe(Effect.ignore))
+  yield* Effect.forkScoped(
+    flush.pipe(Effect.repeat(Schedule.spaced(options.flushIntervalMs)), Effect.delay(options.flushIntervalMs), Effect.ignore)
+  )
+
+  return {
+    append,
+    flush,
+    close,
+    files: () => files,
+    rowsWritten: () => rowsWritten
+  } satisfies ArchiveSink
+})

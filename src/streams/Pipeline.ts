@@ -1,0 +1,338 @@
+/**
+ * The pipeline: poll → bounded queue → `concurrency` workers → offset ledger
+ * → scheduled commits, with the backup archive fed at poll time and the DLQ
+ * archive fed by failures.
+ *
+ * Shutdown is interruption plus a finalizer: whatever stops the pipeline (a
+ * signal interrupting `run`, every stop-at offset handled, a fatal archive or
+ * Kafka error), the same sequence runs once: stop polling, finish in-flight
+ * work, flush and close the archives, commit, and only then disconnect.
+ */
+import type { Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Fiber, FileSystem, Path, Queue, Schedule, Semaphore, Stream } from "effect"
+import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../domain/Csv.js"
+import type { ArchiveError, KafkaError } from "../domain/Errors.js"
+import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import { partitionKey, recordSize } from "../domain/KafkaRecord.js"
+import { Ack, OffsetLedger } from "../domain/OffsetLedger.js"
+import type { PipelineConfig } from "../domain/PipelineConfig.js"
+import type { Processor } from "../domain/Processor.js"
+import type { KafkaProducer } from "../layers/KafkaClient.js"
+import { KafkaClient } from "../layers/KafkaClient.js"
+import { PipelineSettings } from "../layers/PipelineSettings.js"
+import * as ArchiveSink from "./ArchiveSink.js"
+import * as RecordHandler from "./RecordHandler.js"
+
+export type StopReason = "stopAtOffsets" | "interrupted"
+
+export interface PipelineSummary {
+  readonly reason: StopReason
+  /** Records taken from Kafka (refetched duplicates excluded). */
+  readonly consumed: number
+  readonly processed: number
+  readonly deadLettered: number
+  readonly retries: number
+  /** The last offsets committed (or, in dev mode, that would have been). */
+  readonly committed: ReadonlyArray<TopicPartitionOffset>
+  readonly backupFiles: ReadonlyArray<string>
+  readonly dlqFiles: ReadonlyArray<string>
+}
+
+interface Stats {
+  consumed: number
+  processed: number
+  deadLettered: number
+  retries: number
+  readonly committed: Map<string, TopicPartitionOffset>
+  backupFiles: ReadonlyArray<string>
+  dlqFiles: ReadonlyArray<string>
+}
+
+/**
+ * Runs the pipeline until every stop-at offset is handled (then it returns a
+ * summary) or until it is interrupted (then it stops gracefully). Fails with
+ * the fatal error after the same graceful stop when Kafka stays unreachable
+ * past the restart budget or an archive cannot be written.
+ */
+export const run = Effect.fn("Pipeline.run")(function*(processor: Processor) {
+  const config = yield* PipelineSettings
+  const stats: Stats = {
+    consumed: 0,
+    processed: 0,
+    deadLettered: 0,
+    retries: 0,
+    committed: new Map(),
+    backupFiles: [],
+    dlqFiles: []
+  }
+  const reason = yield* Effect.scoped(runScoped(config, processor, stats))
+  return {
+    reason,
+    consumed: stats.consumed,
+    processed: stats.processed,
+    deadLettered: stats.deadLettered,
+    retries: stats.retries,
+    committed: Array.from(stats.committed.values()),
+    backupFiles: stats.backupFiles,
+    dlqFiles: stats.dlqFiles
+  } satisfies PipelineSummary
+})
+
+const runScoped = (
+  config: PipelineConfig,
+  processor: Processor,
+  stats: Stats
+): Effect.Effect<StopReason, KafkaError | ArchiveError, KafkaClient | FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+  Effect.gen(function*() {
+    const kafka = yield* KafkaClient
+    const scope = yield* Effect.scope
+    const stop = yield* Deferred.make<StopReason, KafkaError | ArchiveError>()
+    const ledger = new OffsetLedger({
+      requiredAcks: config.backupDir === undefined ? Ack.Processed : Ack.Processed | Ack.Archived
+    })
+    const targets = config.stopAtOffsets
+    let assignment: ReadonlyArray<TopicPartition> = []
+    let stopping = false
+
+    // A target already behind the group's committed offset (a restart after
+    // reaching it) counts as handled: nothing at or below it will be fetched.
+    const committedAtStart = new Map<string, number>()
+    for (const topic of new Set(targets.map((target) => target.topic))) {
+      for (const offset of yield* kafka.committedOffsets(config.groupId, topic)) {
+        committedAtStart.set(partitionKey(offset.topic, offset.partition), offset.offset)
+      }
+    }
+    const allTargetsHandled = () =>
+      targets.length > 0 &&
+      targets.every((target) =>
+        Math.max(
+          ledger.watermark(target.topic, target.partition) ?? 0,
+          committedAtStart.get(partitionKey(target.topic, target.partition)) ?? 0
+        ) > target.offset
+      )
+
+    const acknowledge = (ack: number) => (records: ReadonlyArray<TopicPartitionOffset>) =>
+      Effect.suspend(() => {
+        for (const record of records) ledger.ack(record.topic, record.partition, record.offset, ack)
+        return allTargetsHandled() ? Deferred.succeed(stop, "stopAtOffsets") : Effect.void
+      })
+
+    const onFatal = (error: ArchiveError) => Deferred.fail(stop, error)
+
+    // The consumer is acquired first so that it is released last: the final
+    // commit must happen while this member is still in the group (kafkajs #751).
+    const consumer = yield* kafka.consumer({
+      groupId: config.groupId,
+      topics: config.topics,
+      fromBeginning: config.fromBeginning,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      maxBytesPerPartition: 1_048_576,
+      restartBudgetMs: config.restartBudgetMs
+    })
+    const dlqProducer: KafkaProducer | undefined = config.dlqTopic === undefined ? undefined : yield* kafka.producer
+
+    const backup = config.backupDir === undefined ? undefined : yield* ArchiveSink.make({
+      kind: "backup",
+      dir: config.backupDir,
+      header: backupHeader,
+      batchSize: config.backupBatchSize,
+      flushIntervalMs: config.flushIntervalMs,
+      onFlushed: acknowledge(Ack.Archived),
+      onFatal
+    })
+    const dlq = yield* ArchiveSink.make({
+      kind: "dlq",
+      dir: config.dlqDir,
+      header: dlqHeader,
+      batchSize: config.dlqBatchSize,
+      flushIntervalMs: config.flushIntervalMs,
+      onFlushed: acknowledge(Ack.Processed),
+      onFatal
+    })
+
+    const queue = yield* Queue.bounded<KafkaRecord, Cause.Done>(config.queueSize)
+    const queueBytes = yield* Semaphore.make(config.queueBytes)
+    const queuedSize = (record: KafkaRecord) => Math.min(recordSize(record), config.queueBytes)
+
+    // ---- poll ----------------------------------------------------------------
+
+    const targetOf = new Map(targets.map((target) => [partitionKey(target.topic, target.partition), target.offset]))
+
+    const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
+      Effect.gen(function*() {
+        for (const record of records) {
+          if (stopping) return
+          const target = targetOf.get(partitionKey(record.topic, record.partition))
+          if (target !== undefined && record.offset > target) {
+            yield* consumer.pause([record])
+            return
+          }
+          if (!ledger.track(record.topic, record.partition, record.offset)) continue
+          stats.consumed++
+          if (backup !== undefined) {
+            const appended = yield* backup.append(record, encodeRow(backupRow(record))).pipe(
+              Effect.as(true),
+              Effect.catch(() => Effect.succeed(false))
+            )
+            // The archive failed and the pipeline is stopping: take nothing more.
+            if (!appended) return
+          }
+          yield* queueBytes.take(queuedSize(record))
+          yield* Queue.offer(queue, record)
+          if (target === record.offset) yield* consumer.pause([record])
+        }
+      })
+
+    const onAssignment = (partitions: ReadonlyArray<TopicPartition>) =>
+      Effect.gen(function*() {
+        assignment = partitions
+        const dropped = ledger.retain(partitions)
+        yield* Effect.logInfo("partitions assigned").pipe(
+          Effect.annotateLogs({
+            assigned: partitions.map((p) => partitionKey(p.topic, p.partition)).join(","),
+            dropped: dropped.map((p) => partitionKey(p.topic, p.partition)).join(",")
+          })
+        )
+      })
+
+    // ---- process -------------------------------------------------------------
+
+    const handle = RecordHandler.make(processor, config)
+
+    const deadLetter = (record: KafkaRecord, outcome: Extract<RecordHandler.Outcome, { _tag: "Failed" }>) =>
+      Effect.gen(function*() {
+        const { failure } = outcome
+        stats.deadLettered++
+        const log = failure.defect ? Effect.logError : Effect.logWarning
+        yield* log(`sent to the DLQ: ${failure.errorType}: ${failure.message}`).pipe(
+          Effect.annotateLogs({ errorType: failure.errorType, attempts: outcome.attempts })
+        )
+        const failedAt = yield* Clock.currentTimeMillis
+        if (dlqProducer !== undefined) {
+          yield* dlqProducer.send([{
+            topic: config.dlqTopic!,
+            key: record.key,
+            value: record.value,
+            headers: [
+              ...record.headers,
+              ...dlqHeaders(record, failure.errorType, failure.message, outcome.attempts)
+            ]
+          }]).pipe(Effect.catch((error) => Effect.logError(`could not produce to the DLQ topic: ${error.message}`)))
+        }
+        // When the DLQ archive has failed the record stays unhandled: not committed, read again next run.
+        yield* dlq.append(record, encodeRow(dlqRow(record, { ...failure, attempts: outcome.attempts }, failedAt))).pipe(
+          Effect.ignore
+        )
+      })
+
+    const work = (record: KafkaRecord) =>
+      handle(record).pipe(
+        Effect.flatMap((outcome) => {
+          if (outcome.attempts > 1) stats.retries += outcome.attempts - 1
+          if (outcome._tag === "Failed") return deadLetter(record, outcome)
+          stats.processed++
+          return acknowledge(Ack.Processed)([record])
+        }),
+        Effect.annotateLogs({ topic: record.topic, partition: record.partition, offset: record.offset }),
+        Effect.ensuring(queueBytes.release(queuedSize(record)))
+      )
+
+    // ---- commit --------------------------------------------------------------
+
+    const commit = Effect.gen(function*() {
+      const offsets = ledger.committable()
+      if (offsets.length === 0) return
+      const described = offsets.map((o) => `${partitionKey(o.topic, o.partition)}=${o.offset}`).join(",")
+      if (config.devMode) {
+        yield* Effect.logInfo(`devMode: skipped commit of ${described}`)
+      } else {
+        const committed = yield* consumer.commit(offsets).pipe(
+          Effect.as(true),
+          Effect.catch((error) =>
+            (error.rebalance
+              ? Effect.logWarning(`commit rejected during a rebalance, will retry: ${error.message}`)
+              : Effect.logError(`commit failed, will retry: ${error.message}`)).pipe(Effect.as(false))
+          )
+        )
+        if (!committed) return
+        yield* Effect.logDebug(`committed ${described}`)
+      }
+      ledger.markCommitted(offsets)
+      for (const offset of offsets) stats.committed.set(partitionKey(offset.topic, offset.partition), offset)
+    })
+
+    // ---- run and stop ----------------------------------------------------------
+
+    const pollFiber = yield* consumer.run({ onBatch, onAssignment }).pipe(
+      Effect.catch((error) => Deferred.fail(stop, error)),
+      Effect.forkIn(scope)
+    )
+    const processingFiber = yield* Stream.fromQueue(queue).pipe(
+      Stream.mapEffect(work, { concurrency: config.concurrency, unordered: true }),
+      Stream.runDrain,
+      Effect.forkIn(scope)
+    )
+    const commitFiber = yield* commit.pipe(
+      Effect.repeat(Schedule.spaced(config.commitIntervalMs)),
+      Effect.delay(config.commitIntervalMs),
+      Effect.forkIn(scope)
+    )
+
+    const awaitInFlight = Effect.gen(function*() {
+      const warn = yield* Effect.suspend(() =>
+        Effect.logWarning(
+          `shutdown timeout of ${config.shutdownTimeoutMs} ms passed; still waiting for ${ledger.pending} in-flight records`
+        )
+      ).pipe(
+        Effect.delay(config.shutdownTimeoutMs),
+        Effect.repeat(Schedule.spaced(config.shutdownTimeoutMs)),
+        Effect.forkChild
+      )
+      yield* Fiber.join(processingFiber).pipe(Effect.ignore)
+      yield* Fiber.interrupt(warn)
+    })
+
+    const shutdown = Effect.gen(function*() {
+      stopping = true
+      yield* Effect.logInfo("stopping: no more polling, finishing in-flight records")
+      yield* Fiber.interrupt(pollFiber)
+      yield* consumer.pause(assignment)
+      yield* Queue.end(queue)
+      yield* awaitInFlight
+      for (const sink of [backup, dlq]) {
+        if (sink !== undefined) yield* sink.close.pipe(Effect.ignore)
+      }
+      stats.backupFiles = backup?.files() ?? []
+      stats.dlqFiles = dlq.files()
+      yield* Fiber.interrupt(commitFiber)
+      yield* commit
+      yield* Effect.logInfo("stopped").pipe(
+        Effect.annotateLogs({
+          consumed: stats.consumed,
+          processed: stats.processed,
+          deadLettered: stats.deadLettered,
+          committed: Array.from(stats.committed.values(), (o) => `${partitionKey(o.topic, o.partition)}=${o.offset}`)
+            .join(",")
+        })
+      )
+    })
+    yield* Effect.addFinalizer(() => shutdown)
+
+    yield* Effect.logInfo("pipeline started").pipe(
+      Effect.annotateLogs({ topics: config.topics.join(","), groupId: config.groupId, concurrency: config.concurrency })
+    )
+    if (config.devMode) yield* Effect.logWarning("devMode is on: offsets will not be committed")
+    if (allTargetsHandled()) yield* Deferred.succeed(stop, "stopAtOffsets")
+    return yield* Deferred.await(stop)
+  })
+
+const dlqHeaders = (record: KafkaRecord, errorType: string, message: string, attempts: number) => {
+  const text = new TextEncoder()
+  return [
+    { key: "dlq.error.type", value: text.encode(errorType) },
+    { key: "dlq.error.message", value: text.encode(message) },
+    { key: "dlq.attempts", value: text.encode(String(attempts)) },
+    { key: "dlq.source", value: text.encode(`${record.topic}:${record.partition}:${record.offset}`) }
+  ]
+}

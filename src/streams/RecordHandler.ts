@@ -1,0 +1,98 @@
+/**
+ * One record's journey through the user's processor: size check, UTF-8
+ * decoding, the call itself under a timeout that interrupts it, retries with
+ * exponential backoff and jitter for retryable failures. The result is an
+ * outcome, never an error: a failing record must not stop the pipeline.
+ */
+import { Cause, Duration, Effect, Schedule } from "effect"
+import type { FailureDescription } from "../domain/Failure.js"
+import { describeFailure, InvalidUtf8, isRetryable, MessageTooLarge, NullValue, ProcessingTimeout } from "../domain/Failure.js"
+import type { KafkaRecord } from "../domain/KafkaRecord.js"
+import type { Processor, ProcessorInput } from "../domain/Processor.js"
+
+export interface RecordHandlerOptions {
+  readonly maxMessageBytes: number
+  readonly decodeUtf8: boolean
+  readonly processingTimeoutMs: number
+  readonly maxRetries: number
+  readonly retryBaseDelayMs: number
+  readonly retryMaxDelayMs: number
+}
+
+export type Outcome =
+  | { readonly _tag: "Processed"; readonly attempts: number }
+  | { readonly _tag: "Failed"; readonly attempts: number; readonly failure: FailureDescription }
+
+/** Exponential backoff from `retryBaseDelayMs`, jittered, capped at `retryMaxDelayMs`. */
+export const retrySchedule = (options: Pick<RecordHandlerOptions, "retryBaseDelayMs" | "retryMaxDelayMs">) =>
+  Schedule.exponential(options.retryBaseDelayMs).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(options.retryMaxDelayMs))))
+  )
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function"
+
+/**
+ * Calls the processor however it is written: an Effect function, an async
+ * function (aborted through its signal on timeout or shutdown) or a plain one.
+ */
+const invoke = (processor: Processor, input: ProcessorInput): Effect.Effect<unknown, unknown> =>
+  Effect.suspend(() => {
+    const controller = new AbortController()
+    let result: unknown
+    try {
+      result = processor(input, controller.signal)
+    } catch (error) {
+      return Effect.fail(error)
+    }
+    if (Effect.isEffect(result)) return result as Effect.Effect<unknown, unknown>
+    if (!isPromiseLike(result)) return Effect.succeed(result)
+    return Effect.tryPromise({ try: () => Promise.resolve(result), catch: (error) => error }).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
+    )
+  })
+
+export const make = (processor: Processor, options: RecordHandlerOptions) => {
+  const schedule = retrySchedule(options)
+  const timeout = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
+
+  const prepare = (record: KafkaRecord): Effect.Effect<ProcessorInput, MessageTooLarge | InvalidUtf8 | NullValue> => {
+    if (record.value === null) return Effect.fail(new NullValue())
+    if (record.value.byteLength > options.maxMessageBytes) {
+      return Effect.fail(new MessageTooLarge({ size: record.value.byteLength, limit: options.maxMessageBytes }))
+    }
+    if (!options.decodeUtf8) return Effect.succeed({ ...record, text: null })
+    try {
+      return Effect.succeed({ ...record, text: utf8.decode(record.value) })
+    } catch {
+      return Effect.fail(new InvalidUtf8({ field: "value" }))
+    }
+  }
+
+  return (record: KafkaRecord): Effect.Effect<Outcome> => {
+    let attempts = 0
+    const attempt = (input: ProcessorInput) =>
+      Effect.suspend(() => {
+        attempts++
+        return invoke(processor, input)
+      }).pipe(
+        Effect.timeoutOrElse({ duration: options.processingTimeoutMs, orElse: () => Effect.fail(timeout) })
+      )
+    return prepare(record).pipe(
+      Effect.flatMap((input) =>
+        attempt(input).pipe(Effect.retry({ schedule, times: options.maxRetries, while: isRetryable }))
+      ),
+      Effect.matchCauseEffect({
+        onSuccess: () => Effect.succeed<Outcome>({ _tag: "Processed", attempts }),
+        // Interruption is shutdown, not a processing failure: let it through.
+        onFailure: (cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.failCause(cause as Cause.Cause<never>)
+            : Effect.succeed<Outcome>({ _tag: "Failed", attempts, failure: describeFailure(cause) })
+      })
+    )
+  }
+}
