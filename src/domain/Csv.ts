@@ -1,0 +1,161 @@
+import type { KafkaRecord, RecordHeader } from "./KafkaRecord.js"
+
+/*
+ * RFC 4180 rows for the backup and DLQ archives. Runs once per record on the
+ * hot path, so fields are scanned with charCodeAt and rows are built by string
+ * concatenation, without intermediate arrays or per-field regexes.
+ */
+
+const QUOTE = 0x22
+const COMMA = 0x2c
+const CR = 0x0d
+const LF = 0x0a
+const SPACE = 0x20
+
+/**
+ * One field: quoted when it holds `,` `"` CR or LF, or starts/ends with a
+ * space (which lenient readers would trim); quotes inside are doubled.
+ */
+export const encodeField = (value: string): string => {
+  const length = value.length
+  if (length === 0) return value
+  let quote = value.charCodeAt(0) === SPACE || value.charCodeAt(length - 1) === SPACE
+  for (let i = 0; i < length; i++) {
+    const code = value.charCodeAt(i)
+    if (code === QUOTE) return `"${value.replaceAll("\"", "\"\"")}"`
+    if (code === COMMA || code === CR || code === LF) quote = true
+  }
+  return quote ? `"${value}"` : value
+}
+
+/** One row, CRLF-terminated. */
+export const encodeRow = (fields: ReadonlyArray<string>): string => {
+  // A lone empty field would be an empty line, which readers skip: quote it.
+  if (fields.length === 1 && fields[0] === "") return "\"\"\r\n"
+  let line = ""
+  for (let i = 0; i < fields.length; i++) {
+    if (i > 0) line += ","
+    line += encodeField(fields[i]!)
+  }
+  return line + "\r\n"
+}
+
+/** How a byte payload is written in a text column. */
+export type BytesEncoding = "utf8" | "base64" | "null"
+
+export interface EncodedBytes {
+  readonly text: string
+  readonly encoding: BytesEncoding
+}
+
+// Fatal: invalid UTF-8 must be detected, not replaced by U+FFFD (which would lose bytes).
+// ignoreBOM: a leading BOM is kept as U+FEFF so the text encodes back to the same bytes.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const utf8Encoder = new TextEncoder()
+
+const NULL_BYTES: EncodedBytes = { text: "", encoding: "null" }
+
+/**
+ * Bytes as column text that can be read back byte-exact: valid UTF-8 as
+ * itself, anything else as base64, null as "" marked "null" (an empty payload
+ * is "" marked "utf8").
+ */
+export const encodeBytes = (bytes: Uint8Array | null): EncodedBytes => {
+  if (bytes === null) return NULL_BYTES
+  try {
+    return { text: utf8Decoder.decode(bytes), encoding: "utf8" }
+  } catch {
+    return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"), encoding: "base64" }
+  }
+}
+
+/** The inverse of `encodeBytes`. */
+export const decodeBytes = (text: string, encoding: BytesEncoding): Uint8Array | null => {
+  switch (encoding) {
+    case "null":
+      return null
+    case "utf8":
+      return utf8Encoder.encode(text)
+    case "base64": {
+      const buffer = Buffer.from(text, "base64")
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    }
+  }
+}
+
+/** ISO 8601 UTC with milliseconds; a timestamp no Date can hold is written as the number, never thrown on. */
+const isoTimestamp = (epochMs: number): string => {
+  const date = new Date(epochMs)
+  return Number.isNaN(date.getTime()) ? String(epochMs) : date.toISOString()
+}
+
+const headersJson = (headers: ReadonlyArray<RecordHeader>): string => {
+  if (headers.length === 0) return "[]"
+  let json = "["
+  for (let i = 0; i < headers.length; i++) {
+    const header = headers[i]!
+    const value = encodeBytes(header.value)
+    if (i > 0) json += ","
+    json += `{"key":${JSON.stringify(header.key)},"value":${JSON.stringify(value.text)},"encoding":"${value.encoding}"}`
+  }
+  return json + "]"
+}
+
+/** Columns of the backup archive: one row per consumed record. */
+export const backupHeader: ReadonlyArray<string> = [
+  "topic",
+  "partition",
+  "offset",
+  "timestamp",
+  "key",
+  "key_encoding",
+  "value",
+  "value_encoding",
+  "headers"
+]
+
+/** Fills the backup columns; the DLQ row appends to the same array. */
+const recordFields = (record: KafkaRecord): Array<string> => {
+  const key = encodeBytes(record.key)
+  const value = encodeBytes(record.value)
+  return [
+    record.topic,
+    String(record.partition),
+    String(record.offset),
+    isoTimestamp(record.timestamp),
+    key.text,
+    key.encoding,
+    value.text,
+    value.encoding,
+    headersJson(record.headers)
+  ]
+}
+
+/** A record as a backup row, in `backupHeader` order. */
+export const backupRow = (record: KafkaRecord): ReadonlyArray<string> => recordFields(record)
+
+/** Why a record ended in the DLQ. */
+export interface DlqFailure {
+  readonly errorType: string
+  readonly message: string
+  /** Stack trace or cause chain. */
+  readonly detail: string
+  readonly attempts: number
+}
+
+/** Columns of the DLQ archive: the backup columns, then why and when the record failed. */
+export const dlqHeader: ReadonlyArray<string> = [
+  ...backupHeader,
+  "error_type",
+  "error_message",
+  "error_detail",
+  "attempts",
+  "failed_at"
+]
+
+/** A failed record as a DLQ row, in `dlqHeader` order; `failedAt` in epoch milliseconds. */
+export const dlqRow = (record: KafkaRecord, failure: DlqFailure, failedAt: number): ReadonlyArray<string> => {
+  const fields = recordFields(record)
+  fields.push(failure.errorType, failure.message, failure.detail, String(failure.attempts), isoTimestamp(failedAt))
+  return fields
+}
