@@ -32,9 +32,6 @@ const issuesOf = (input: unknown) =>
 const assertIssues = (actual: ReadonlyArray<string>, expected: ReadonlyArray<string>) =>
   assert.deepStrictEqual([...actual].sort(), [...expected].sort())
 
-const assertHasIssue = (actual: ReadonlyArray<string>, expected: string) =>
-  assert.include(actual, expected, `issues were:\n${actual.join("\n")}`)
-
 describe("PipelineConfig", () => {
   describe("Config Validation - Valid Inputs", () => {
     it.effect("a config with every parameter set to a valid value decodes to those values", () =>
@@ -76,7 +73,7 @@ describe("PipelineConfig", () => {
         const config = yield* decodePipelineConfig(input)
         const { sasl, ...rest } = config
         const { sasl: _inputSasl, ...inputRest } = input
-        assert.deepStrictEqual(rest, inputRest)
+        assert.deepStrictEqual<unknown>(rest, inputRest)
         assert.strictEqual(sasl?.mechanism, "scram-sha-512")
         assert.strictEqual(sasl?.username, "svc")
         assert.isTrue(Redacted.isRedacted(sasl?.password))
