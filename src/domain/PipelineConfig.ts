@@ -91,7 +91,7 @@ export type SaslMechanism = (typeof SaslMechanisms)[number]
 const normaliseLogLevel = (s: string): string => {
   const lower = s.trim().toLowerCase()
   if (lower === "warning") return "Warn"
-  return lower.length === 0 ? s : lower[0]!.toUpperCase() + lower.slice(1)
+  return lower.charAt(0).toUpperCase() + lower.slice(1)
 }
 
 /** A string, matched case-insensitively against `literals` and decoded to the canonical spelling. */

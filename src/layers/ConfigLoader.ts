@@ -279,16 +279,12 @@ export const readRawConfig = (sources: ConfigSources) =>
   })
 
 /** `sasl.password: …` → `sasl.password`; `stopAtOffsets[0].offset: …` → `stopAtOffsets`. */
-const issueKey = (issue: string): string | undefined => {
-  const match = /^([A-Za-z_$][\w$]*)(\.[A-Za-z_$][\w$]*)?/.exec(issue)
-  return match === null ? undefined : match[0]
-}
+const issueKey = (issue: string): string => (/^[\w$]*(?:\.[\w$]+)?/.exec(issue) as RegExpExecArray)[0]
 
 /** Appends where the value came from, e.g. ` (from KAFKA_PIPELINE_CONCURRENCY)`. */
 const withOrigins = (issues: ReadonlyArray<string>, origins: Readonly<Record<string, Origin>>) =>
   issues.map((issue) => {
     const key = issueKey(issue)
-    if (key === undefined) return issue
     const origin = origins[key] ?? origins[key.split(".")[0]!]
     return origin === undefined ? issue : `${issue} (from ${origin})`
   })

@@ -7,8 +7,9 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, PlatformError, Redacted } from "effect"
 import { ConfigError } from "../../src/domain/Errors.js"
-import { pipelineConfigKeys } from "../../src/domain/PipelineConfig.js"
+import { makePipelineConfig, pipelineConfigKeys } from "../../src/domain/PipelineConfig.js"
 import {
+  checkDirectories,
   type ConfigSources,
   configFilePath,
   configOptions,
@@ -142,6 +143,39 @@ describe("ConfigLoader", () => {
         const issues = yield* loadFails({ flags: { ...requiredFlags("/definitely/missing"), concurrency: "0" }, env: {} })
         assertIssues(issues, ["concurrency: expected an integer between 1 and 1000, got 0 (from --concurrency)"])
       }).pipe(Effect.provide(NodeFileSystem.layer)))
+  })
+
+  describe("directory checks on a scripted filesystem (failures a temp dir cannot produce)", () => {
+    const failure = (tag: PlatformError.SystemErrorTag, method: string, path: string) =>
+      Effect.fail(PlatformError.systemError({ _tag: tag, module: "FileSystem", method, pathOrDescriptor: path }))
+    const directory = { type: "Directory" } as FileSystem.File.Info
+
+    it.effect("unreachable, unexpected stat errors and non-permission access errors are each explained", () =>
+      Effect.gen(function*() {
+        const config = yield* makePipelineConfig({
+          brokers: ["localhost:9092"],
+          topics: ["orders"],
+          groupId: "billing",
+          dlqDir: "/readonly-mount/dlq",
+          backupDir: "/locked/backup"
+        })
+        const fs = FileSystem.makeNoop({
+          stat: (path) => path === "/locked/backup" ? failure("PermissionDenied", "stat", path) : Effect.succeed(directory),
+          access: (path) => failure("Unknown", "access", path)
+        })
+        const error = yield* Effect.flip(checkDirectories(config).pipe(Effect.provideService(FileSystem.FileSystem, fs)))
+        assert.deepStrictEqual(error.issues, [
+          "backupDir: directory \"/locked/backup\" cannot be reached (permission denied)",
+          "dlqDir: directory \"/readonly-mount/dlq\" is not writable: Unknown: FileSystem.access (/readonly-mount/dlq)"
+        ])
+
+        const busy = FileSystem.makeNoop({ stat: (path) => failure("Busy", "stat", path) })
+        const busyError = yield* Effect.flip(checkDirectories(config).pipe(Effect.provideService(FileSystem.FileSystem, busy)))
+        assert.deepStrictEqual(busyError.issues, [
+          "backupDir: directory \"/locked/backup\" cannot be checked: Busy: FileSystem.stat (/locked/backup)",
+          "dlqDir: directory \"/readonly-mount/dlq\" cannot be checked: Busy: FileSystem.stat (/readonly-mount/dlq)"
+        ])
+      }))
   })
 
   describe("precedence: flags > env vars > config file > defaults", () => {

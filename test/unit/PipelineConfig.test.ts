@@ -544,6 +544,18 @@ describe("PipelineConfig", () => {
         ])
       }))
 
+    it.effect("a defect while decoding (a throwing getter) stays a defect, not a ConfigError", () =>
+      Effect.gen(function*() {
+        const input = {
+          ...required,
+          get groupId(): string {
+            throw new Error("boom")
+          }
+        }
+        const exit = yield* Effect.exit(decodePipelineConfig(input))
+        assert.isTrue(exit._tag === "Failure" && exit.cause.reasons.every((r) => r._tag === "Die"), String(exit))
+      }))
+
     it("paths and values are shown the way a user writes them", () => {
       assert.strictEqual(formatPath([]), "config")
       assert.strictEqual(formatPath(["stopAtOffsets", 0, "offset"]), "stopAtOffsets[0].offset")
@@ -552,6 +564,8 @@ describe("PipelineConfig", () => {
       assert.strictEqual(showValue(10n), "10n")
       assert.strictEqual(showValue(() => 1), "a function")
       assert.strictEqual(showValue(Symbol("s")), "Symbol(s)")
+      assert.strictEqual(showValue({ n: 1n, nested: { token: Redacted.make("t") } }), "{\"n\":\"1n\",\"nested\":{\"token\":\"<redacted>\"}}")
+      assert.strictEqual(showValue({ toJSON: () => undefined }), "[object Object]")
       const cyclic: Record<string, unknown> = {}
       cyclic.self = cyclic
       assert.strictEqual(showValue(cyclic), "an object that cannot be shown")
