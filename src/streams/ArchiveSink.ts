@@ -11,12 +11,13 @@
  */
 import type { PlatformError } from "effect"
 import { Clock, Effect, Exit, FileSystem, Path, Schedule, Scope, Semaphore } from "effect"
+import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
 import { ArchiveError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
 
-export type ArchiveKind = "backup" | "dlq"
+export type { ArchiveKind }
 
 export interface ArchiveSinkOptions {
   readonly kind: ArchiveKind

@@ -1,0 +1,129 @@
+/**
+ * The `kafka-pipeline` command.
+ *
+ *   kafka-pipeline run --brokers … --topics … --group-id … --dlq-dir … --processor …
+ *   kafka-pipeline offsets --brokers … --group-id … --topic …
+ *
+ * Exit codes: 0 for a clean stop (stop-at offsets reached, or SIGTERM/SIGINT
+ * once or many times), 2 for bad flags or configuration (one message, no
+ * stack trace), 1 for a fatal runtime error (Kafka unreachable past the
+ * restart budget, an archive that cannot be written).
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import type { Exit, Runtime } from "effect"
+import { Cause, Console, Effect, Layer, Option } from "effect"
+import { CliError, Command, Flag } from "effect/cli"
+import { ConfigError } from "./domain/Errors.js"
+import { partitionKey } from "./domain/KafkaRecord.js"
+import type { PipelineConfig } from "./domain/PipelineConfig.js"
+import { configOptions, loadConfig } from "./layers/ConfigLoader.js"
+import { KafkaClient } from "./layers/KafkaClient.js"
+import * as KafkaJs from "./layers/KafkaJs.js"
+import * as Logging from "./layers/Logging.js"
+import { PipelineSettings } from "./layers/PipelineSettings.js"
+import { loadProcessor } from "./layers/ProcessorLoader.js"
+import * as Pipeline from "./streams/Pipeline.js"
+
+const describe = (option: (typeof configOptions)[number]) =>
+  [
+    option.description,
+    `env ${option.env}`,
+    option.default === undefined ? (option.required ? "required" : undefined) : `default ${option.default}`
+  ].filter((part) => part !== undefined).join("; ")
+
+const optionFlags = Object.fromEntries(
+  configOptions.map((option) => [
+    option.flag,
+    Flag.String(option.flag).pipe(Flag.withDescription(describe(option)), Flag.optional)
+  ])
+) as Record<string, Flag.Flag<Option.Option<string>>>
+
+const processorFlag = Flag.String("processor").pipe(
+  Flag.withDescription(
+    "module path whose default export processes a record (an Effect function or an async function), " +
+      "or builtin:json / builtin:noop; env KAFKA_PIPELINE_PROCESSOR; required"
+  ),
+  Flag.optional
+)
+
+const presentFlags = (input: Record<string, Option.Option<string>>): Record<string, string> => {
+  const flags: Record<string, string> = {}
+  for (const [name, value] of Object.entries(input)) if (Option.isSome(value)) flags[name] = value.value
+  return flags
+}
+
+const kafkaLayer = (config: PipelineConfig) =>
+  KafkaJs.layer({
+    brokers: config.brokers,
+    clientId: config.clientId,
+    ssl: config.ssl,
+    ...(config.sasl === undefined ? {} : { sasl: config.sasl })
+  })
+
+const loggingLayer = (config: PipelineConfig) =>
+  Logging.layer({ level: config.logLevel, format: config.logFormat, isTTY: process.stderr.isTTY === true })
+
+const run = Command.make(
+  "run",
+  { ...optionFlags, processor: processorFlag },
+  Effect.fn("cli.run")(function*({ processor, ...options }) {
+    const config = yield* loadConfig({ flags: presentFlags(options), env: process.env })
+    const process_ = yield* loadProcessor(Option.getOrUndefined(processor) ?? process.env.KAFKA_PIPELINE_PROCESSOR)
+    const summary = yield* Pipeline.run(process_).pipe(
+      Effect.tapError((error) => Effect.logError(`fatal: ${error.message}`)),
+      Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
+      Effect.provide(loggingLayer(config))
+    )
+    yield* Console.log(JSON.stringify(summary))
+  })
+).pipe(Command.withDescription("Consume topics through a processor until stopped (SIGTERM/SIGINT) or the stop-at offsets"))
+
+const offsets = Command.make(
+  "offsets",
+  {
+    brokers: Flag.String("brokers").pipe(Flag.withDescription("comma-separated host:port list; env KAFKA_PIPELINE_BROKERS"), Flag.optional),
+    groupId: Flag.String("group-id").pipe(Flag.withDescription("consumer group")),
+    topic: Flag.String("topic").pipe(Flag.withDescription("topic"))
+  },
+  Effect.fn("cli.offsets")(function*({ brokers, groupId, topic }) {
+    const brokerList = (Option.getOrUndefined(brokers) ?? process.env.KAFKA_PIPELINE_BROKERS ?? "").split(",")
+      .map((broker) => broker.trim()).filter((broker) => broker.length > 0)
+    if (brokerList.length === 0) {
+      return yield* new ConfigError({ issues: ["brokers: required (--brokers or KAFKA_PIPELINE_BROKERS), got nothing"] })
+    }
+    const rows = yield* Effect.gen(function*() {
+      const kafka = yield* KafkaClient
+      const ends = yield* kafka.topicOffsets(topic)
+      const committed = new Map(
+        (yield* kafka.committedOffsets(groupId, topic)).map((o) => [partitionKey(o.topic, o.partition), o.offset])
+      )
+      return ends.map((end) => {
+        const commit = committed.get(partitionKey(topic, end.partition))
+        return { partition: end.partition, committed: commit, end: end.high, lag: end.high - (commit ?? end.low) }
+      })
+    }).pipe(Effect.provide(KafkaJs.layer({ brokers: brokerList, clientId: "kafka-pipeline-offsets" })))
+    yield* Console.log(["partition\tcommitted\tend\tlag", ...rows.map((row) =>
+      `${row.partition}\t${row.committed ?? "-"}\t${row.end}\t${row.lag}`
+    )].join("\n"))
+  })
+).pipe(Command.withDescription("Print committed offset, end offset and lag per partition of a group, then exit"))
+
+const cli = Command.make("kafka-pipeline").pipe(
+  Command.withDescription("A Kafka consumer pipeline: parallel processing, contiguous commits, CSV archives, a DLQ"),
+  Command.withSubcommands([run, offsets])
+)
+
+const isUserError = (error: unknown) => error instanceof ConfigError || CliError.isCliError(error)
+
+/** A signal-driven stop that completed its graceful sequence is a clean exit. */
+const teardown: Runtime.Teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) => {
+  if (exit._tag === "Success" || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+  return onExit(isUserError(Cause.squash(exit.cause)) ? 2 : 1)
+}
+
+const main = Command.run(cli, { version: "0.1.0" }).pipe(
+  Effect.tapError((error) => error instanceof ConfigError ? Console.error(error.message) : Effect.void),
+  Effect.provide(NodeServices.layer)
+)
+
+NodeRuntime.runMain(main, { disableErrorReporting: true, teardown })

@@ -1,0 +1,445 @@
+/**
+ * The whole pipeline over the in-memory Kafka and an in-memory file system,
+ * with virtual time: seed 001's integration scenarios (polling, commit flow,
+ * DLQ flow) plus rebalances, commit failures, fatal archive errors, crashes
+ * and the shutdown sequence.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Layer, Path, Ref } from "effect"
+import { TestClock } from "effect/testing"
+import { decodeBytes } from "../../src/domain/Csv.js"
+import type { BytesEncoding } from "../../src/domain/Csv.js"
+import { NonRetryable } from "../../src/domain/Failure.js"
+import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
+import { makePipelineConfig } from "../../src/domain/PipelineConfig.js"
+import type { Processor } from "../../src/domain/Processor.js"
+import { KafkaClient } from "../../src/layers/KafkaClient.js"
+import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
+import { PipelineSettings } from "../../src/layers/PipelineSettings.js"
+import * as Pipeline from "../../src/streams/Pipeline.js"
+import { captureLogs } from "../support/logs.js"
+import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
+
+const GROUP = "group"
+const TOPIC = "orders"
+
+const settings = (overrides: Partial<PipelineConfigInput> = {}) =>
+  makePipelineConfig({
+    brokers: ["memory:9092"],
+    topics: [TOPIC],
+    groupId: GROUP,
+    backupDir: "/backup",
+    dlqDir: "/dlq",
+    commitIntervalMs: 1_000,
+    flushIntervalMs: 100,
+    retryBaseDelayMs: 10,
+    retryMaxDelayMs: 100,
+    ...overrides
+  })
+
+const ok: Processor = () => Effect.void
+
+/** Runs the pipeline in the background with the given settings. */
+const start = (processor: Processor, overrides: Partial<PipelineConfigInput> = {}) =>
+  Effect.gen(function*() {
+    const config = yield* settings(overrides)
+    return yield* Pipeline.run(processor).pipe(Effect.provide(PipelineSettings.layer(config)), Effect.forkChild)
+  })
+
+/** Advances virtual time in steps until `done` holds (everything is in memory, so only time can be missing). */
+const advanceUntil = (done: Effect.Effect<boolean>, stepMs = 100, maxSteps = 5_000) =>
+  Effect.gen(function*() {
+    for (let step = 0; step < maxSteps; step++) {
+      if (yield* done) return
+      yield* TestClock.adjust(stepMs)
+    }
+    assert.fail(`condition not reached after ${maxSteps} steps of ${stepMs} ms`)
+  })
+
+const committedAt = (partition: number, offset: number) =>
+  Effect.gen(function*() {
+    const committed = yield* (yield* MemoryKafka).committed(GROUP)
+    return (committed.get(`${TOPIC}:${partition}`) ?? -1) >= offset
+  })
+
+const produce = (partition: number, values: ReadonlyArray<string | Uint8Array | null>) =>
+  Effect.gen(function*() {
+    const kafka = yield* MemoryKafka
+    return yield* kafka.produce(TOPIC, partition, values.map((value, i) => ({ key: `k${i}`, value })))
+  })
+
+const numbered = (count: number, prefix = "v") => Array.from({ length: count }, (_, i) => `${prefix}${i}`)
+
+type Row = Record<string, string>
+/** Data rows of every archive file under a directory, parsed with csv-parse, as objects keyed by the header. */
+const archiveRows = (dir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* MemoryFileSystem
+    return fs.paths().filter((path) => path.startsWith(`${dir}/`)).flatMap((path) => {
+      const [header, ...rows] = fs.rows(path)
+      return rows.map((row) => Object.fromEntries(header!.map((column, i) => [column, row[i]!])) as Row)
+    })
+  })
+
+const payload = (row: Row) => decodeBytes(row.value!, row.value_encoding as BytesEncoding)
+
+/** it.effect with fresh in-memory Kafka, files and captured logs. */
+const test = (name: string, body: (logs: ReturnType<typeof captureLogs>) => Effect.Effect<void, unknown, any>) =>
+  it.effect(name, () => {
+    const logs = captureLogs()
+    return body(logs).pipe(
+      Effect.provide(Layer.mergeAll(MemoryKafka.layer, MemoryFileSystem.layer, Path.layer, logs.layer))
+    ) as Effect.Effect<void, unknown, never>
+  })
+
+describe("Pipeline — polling (seed integration §1)", () => {
+  test("Polling - Normal Message Flow: 100 records are processed, archived and committed", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      yield* produce(0, numbered(100))
+      const fiber = yield* start((input) => Effect.sync(() => seen.push(input.text!)))
+      yield* advanceUntil(committedAt(0, 100))
+      yield* Fiber.interrupt(fiber)
+
+      assert.deepStrictEqual([...seen].sort(), numbered(100).sort())
+      const backup = yield* archiveRows("/backup")
+      assert.deepStrictEqual(backup.map((row) => Number(row.offset)), Array.from({ length: 100 }, (_, i) => i))
+      assert.deepStrictEqual(backup.map((row) => row.value), numbered(100))
+      assert.deepStrictEqual(yield* archiveRows("/dlq"), [])
+    }))
+
+  test("Polling - Backpressure: a full queue stops fetching without losing the membership", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const release = yield* Deferred.make<void>()
+      const started = yield* Ref.make(0)
+      yield* produce(0, numbered(50))
+      const fiber = yield* start(
+        () => Effect.andThen(Ref.update(started, (n) => n + 1), Deferred.await(release)),
+        { queueSize: 10, concurrency: 1 }
+      )
+      yield* TestClock.adjust(5_000)
+      // One record in the processor, ten queued, the poller suspended on the eleventh: the
+      // batch has not been returned to Kafka, and nothing more was fetched.
+      assert.strictEqual(yield* Ref.get(started), 1)
+      assert.strictEqual(yield* kafka.fetched(GROUP), 0)
+      assert.deepStrictEqual(yield* kafka.assignment(GROUP), [{ topic: TOPIC, partition: 0 }])
+
+      yield* Deferred.succeed(release, undefined)
+      yield* advanceUntil(committedAt(0, 50))
+      assert.strictEqual(yield* Ref.get(started), 50)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  test("Polling - Backup Queue Full (adapted: the archive applies backpressure instead of dropping rows)", () =>
+    Effect.gen(function*() {
+      yield* produce(0, numbered(500))
+      const fiber = yield* start(ok, { backupBatchSize: 1, queueSize: 10 })
+      yield* advanceUntil(committedAt(0, 500))
+      yield* Fiber.interrupt(fiber)
+      const backup = yield* archiveRows("/backup")
+      assert.strictEqual(backup.length, 500)
+      assert.strictEqual(new Set(backup.map((row) => row.offset)).size, 500)
+    }))
+
+  test("Polling - Stop at Offset Trigger: offsets 0–100 handled, 101 committed, the run returns", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const seen: Array<number> = []
+      yield* produce(0, numbered(200))
+      const fiber = yield* start((input) => Effect.sync(() => seen.push(input.offset)), {
+        stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 100 }]
+      })
+      yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      const summary = yield* Fiber.join(fiber)
+      assert.strictEqual(summary.reason, "stopAtOffsets")
+      assert.deepStrictEqual([...seen].sort((a, b) => a - b), Array.from({ length: 101 }, (_, i) => i))
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 101)
+      assert.deepStrictEqual(summary.committed, [{ topic: TOPIC, partition: 0, offset: 101 }])
+      assert.strictEqual((yield* archiveRows("/backup")).length, 101)
+      assert.isTrue(logs.has("Info", "stopped"))
+    }))
+
+  test("Polling - Kafka Poll Error: logged, retried after a pause, nothing lost", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* kafka.failNextFetches(3, "broker not available")
+      yield* produce(0, numbered(20))
+      const fiber = yield* start(ok)
+      yield* advanceUntil(committedAt(0, 20))
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(logs.lines.some((line) => line.includes("broker not available")))
+      assert.strictEqual((yield* archiveRows("/backup")).length, 20)
+    }))
+
+  test("Polling - UTF-8 Decode Error: the record goes to the DLQ byte-exact and polling continues", () =>
+    Effect.gen(function*() {
+      const invalid = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])
+      yield* produce(0, ["before", invalid, "after"])
+      const seen: Array<string> = []
+      const fiber = yield* start((input) => Effect.sync(() => seen.push(input.text!)))
+      yield* advanceUntil(committedAt(0, 3))
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(seen.sort(), ["after", "before"])
+      const dlq = yield* archiveRows("/dlq")
+      assert.strictEqual(dlq.length, 1)
+      assert.strictEqual(dlq[0]!.error_type, "InvalidUtf8")
+      assert.strictEqual(dlq[0]!.offset, "1")
+      assert.deepStrictEqual(payload(dlq[0]!), invalid)
+    }))
+})
+
+describe("Pipeline — commit flow (seed integration §2)", () => {
+  test("Commit Flow - End to End: the committed offset is the last offset + 1, commits only when something changed", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* produce(0, numbered(100))
+      const fiber = yield* start(ok)
+      yield* advanceUntil(committedAt(0, 100))
+      const commitsAfterDone = (yield* kafka.commits(GROUP)).length
+      yield* TestClock.adjust(10_000)
+      // Nothing changed: ten more commit ticks commit nothing.
+      assert.strictEqual((yield* kafka.commits(GROUP)).length, commitsAfterDone)
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 100)
+    }))
+
+  test("Commit Flow - With Failures: 50 succeed, 50 go to the DLQ, all 100 committed", () =>
+    Effect.gen(function*() {
+      yield* produce(0, numbered(100))
+      const fiber = yield* start((input) => input.offset % 2 === 1 ? Effect.fail(new NonRetryable({ cause: new Error(`odd ${input.offset}`) })) : Effect.void)
+      yield* advanceUntil(committedAt(0, 100))
+      yield* Fiber.interrupt(fiber)
+      const dlq = yield* archiveRows("/dlq")
+      assert.strictEqual(dlq.length, 50)
+      assert.isTrue(dlq.every((row) => Number(row.offset) % 2 === 1 && row.error_message === `odd ${row.offset}`))
+    }))
+
+  test("Commit Flow - Dev Mode: nothing is committed, a log line says so, the ledger still advances", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* produce(0, numbered(100))
+      const processed = yield* Ref.make(0)
+      const fiber = yield* start(() => Ref.update(processed, (n) => n + 1), { devMode: true })
+      yield* advanceUntil(Effect.map(Ref.get(processed), (n) => n === 100))
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(yield* kafka.commits(GROUP), [])
+      assert.isTrue(logs.has("Info", `devMode: skipped commit of ${TOPIC}:0=100`))
+    }))
+
+  test("Commit Thread - Commit Failure: logged, retried on the next tick, the pipeline carries on", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* kafka.failNextCommits(2)
+      yield* produce(0, numbered(10))
+      const fiber = yield* start(ok)
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(logs.has("Error", "commit failed, will retry"))
+      const commits = yield* kafka.commits(GROUP)
+      assert.isTrue(commits.filter((c) => c.rejected !== undefined).length >= 2)
+    }))
+
+  test("Commit Thread - Multi-Partition: each partition committed separately", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      yield* client.createTopic(TOPIC, 3)
+      yield* produce(0, numbered(10))
+      yield* produce(1, numbered(20))
+      yield* produce(2, numbered(30))
+      const fiber = yield* start(ok)
+      yield* advanceUntil(Effect.map(Effect.all([committedAt(0, 10), committedAt(1, 20), committedAt(2, 30)]), (all) => all.every(Boolean)))
+      yield* Fiber.interrupt(fiber)
+      const committed = yield* (yield* MemoryKafka).committed(GROUP)
+      assert.deepStrictEqual([committed.get(`${TOPIC}:0`), committed.get(`${TOPIC}:1`), committed.get(`${TOPIC}:2`)], [10, 20, 30])
+    }))
+
+  test("a slow record holds its partition's commit back; out-of-order completions wait for the gap", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const release = yield* Deferred.make<void>()
+      yield* produce(0, numbered(10))
+      const fiber = yield* start((input) => input.offset === 3 ? Deferred.await(release) : Effect.void, { concurrency: 4 })
+      yield* TestClock.adjust(5_000)
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 3)
+      yield* Deferred.succeed(release, undefined)
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  test("offsets that skip (compaction, transaction markers) still commit past the gap", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* produce(0, numbered(3))
+      yield* kafka.skipOffsets(TOPIC, 0, 2)
+      yield* produce(0, numbered(3, "w"))
+      const fiber = yield* start(ok)
+      yield* advanceUntil(committedAt(0, 8))
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual((yield* archiveRows("/backup")).map((row) => Number(row.offset)), [0, 1, 2, 5, 6, 7])
+    }))
+})
+
+describe("Pipeline — DLQ flow (seed integration §4)", () => {
+  class ValueError extends Error {}
+  class KeyError extends Error {}
+  class CustomError extends Error {}
+
+  test("DLQ Flow - Multiple Error Types: each row names its error type and carries the stack", () =>
+    Effect.gen(function*() {
+      yield* produce(0, ["value", "key", "timeout", "custom", "fine"])
+      const processor: Processor = (input) => {
+        switch (input.text) {
+          case "value":
+            throw new ValueError("bad value")
+          case "key":
+            return Promise.reject(new KeyError("missing key"))
+          case "timeout":
+            return Effect.never
+          case "custom":
+            return Effect.fail(new NonRetryable({ cause: new CustomError("custom failure") }))
+          default:
+            return undefined
+        }
+      }
+      const fiber = yield* start(processor, { processingTimeoutMs: 5_000, maxRetries: 1 })
+      yield* advanceUntil(committedAt(0, 5))
+      yield* Fiber.interrupt(fiber)
+      const dlq = yield* archiveRows("/dlq")
+      const byValue = new Map(dlq.map((row) => [row.value, row]))
+      assert.strictEqual(dlq.length, 4)
+      assert.strictEqual(byValue.get("value")!.error_type, "ValueError")
+      assert.strictEqual(byValue.get("value")!.attempts, "2")
+      assert.include(byValue.get("value")!.error_detail, "bad value")
+      assert.strictEqual(byValue.get("key")!.error_type, "KeyError")
+      assert.strictEqual(byValue.get("timeout")!.error_type, "ProcessingTimeout")
+      assert.strictEqual(byValue.get("custom")!.error_type, "CustomError")
+      assert.strictEqual(byValue.get("custom")!.attempts, "1")
+    }))
+
+  test("DLQ Flow - End to End: a null value and an oversized value are dead-lettered with clear types", () =>
+    Effect.gen(function*() {
+      yield* produce(0, [null, "x".repeat(2_000), "small"])
+      const fiber = yield* start(ok, { maxMessageBytes: 1_000 })
+      yield* advanceUntil(committedAt(0, 3))
+      yield* Fiber.interrupt(fiber)
+      const dlq = yield* archiveRows("/dlq")
+      assert.deepStrictEqual(dlq.map((row) => [row.offset, row.error_type]), [["0", "NullValue"], ["1", "MessageTooLarge"]])
+      assert.strictEqual(dlq[0]!.value_encoding, "null")
+    }))
+
+  test("a record is committed only once its DLQ row is written", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* produce(0, ["fails"])
+      // DLQ flushes every 100 ms; the commit ticks every 1 s: a long flush interval holds the commit.
+      const fiber = yield* start(() => Effect.fail(new NonRetryable({ cause: "no" })), {
+        flushIntervalMs: 60_000,
+        dlqBatchSize: 100,
+        commitIntervalMs: 1_000
+      })
+      yield* TestClock.adjust(30_000)
+      assert.isUndefined((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`))
+      yield* advanceUntil(committedAt(0, 1), 1_000)
+      yield* Fiber.interrupt(fiber)
+    }))
+})
+
+describe("Pipeline — rebalances, faults and shutdown", () => {
+  test("Rebalance: a revoked partition is never committed by this member again", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const client = yield* KafkaClient
+      yield* client.createTopic(TOPIC, 2)
+      const release = yield* Deferred.make<void>()
+      yield* produce(0, numbered(5))
+      yield* produce(1, numbered(5))
+      // Partition 1's records are held in the processor while the partition is revoked.
+      const fiber = yield* start((input) => input.partition === 1 ? Deferred.await(release) : Effect.void)
+      yield* advanceUntil(committedAt(0, 5))
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
+      yield* TestClock.adjust(1_000)
+      const before = (yield* kafka.commits(GROUP)).length
+      yield* Deferred.succeed(release, undefined)
+      yield* TestClock.adjust(10_000)
+      yield* Fiber.interrupt(fiber)
+      const later = (yield* kafka.commits(GROUP)).slice(before)
+      assert.isFalse(later.some((call) => call.offsets.some((o) => o.partition === 1)))
+      assert.isUndefined((yield* kafka.committed(GROUP)).get(`${TOPIC}:1`))
+    }))
+
+  test("Backup CSV - Write Failure Triggers Shutdown (pipeline): stops, fails, commits nothing past the last written row", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const files = yield* MemoryFileSystem
+      yield* produce(0, numbered(10))
+      const fiber = yield* start(ok, { backupBatchSize: 10 })
+      yield* advanceUntil(committedAt(0, 10))
+      files.failWrites = (path) => path.startsWith("/backup")
+      yield* produce(0, numbered(10, "w"))
+      yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 10)
+      assert.isTrue(logs.has("Error", "backup archive: write"))
+    }))
+
+  test("a consumer that keeps crashing past its restart budget fails the run instead of idling", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* kafka.crash("connection refused")
+      const fiber = yield* start(ok, { restartBudgetMs: 5_000 })
+      yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"), 1_000)
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  test("Worker - Shutdown While Processing: interruption finishes in-flight work, flushes and commits it", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const files = yield* MemoryFileSystem
+      const release = yield* Deferred.make<void>()
+      const entered = yield* Deferred.make<void>()
+      yield* produce(0, numbered(3))
+      const fiber = yield* start((input) =>
+        input.offset === 2 ? Effect.andThen(Deferred.succeed(entered, undefined), Deferred.await(release)) : Effect.void, {
+        shutdownTimeoutMs: 2_000
+      })
+      yield* advanceUntil(Deferred.isDone(entered))
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(fiber))
+      yield* TestClock.adjust(2_500)
+      // The shutdown timeout passed: a warning, and it keeps waiting.
+      assert.isTrue(logs.has("Warn", "still waiting for"))
+      assert.isUndefined(interrupting.pollUnsafe())
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(interrupting)
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 3)
+      assert.isTrue(files.closed.some((path) => path.startsWith("/backup/")))
+      assert.isTrue(files.closed.some((path) => path.startsWith("/dlq/")))
+    }))
+
+  test("Worker - Queue Empty Handling (adapted: idle workers wait, then process what arrives)", () =>
+    Effect.gen(function*() {
+      const fiber = yield* start(ok)
+      yield* TestClock.adjust(60_000)
+      yield* produce(0, numbered(3))
+      yield* advanceUntil(committedAt(0, 3))
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  test("a restart resumes after the committed offset: nothing handled is consumed twice", () =>
+    Effect.gen(function*() {
+      const seen: Array<number> = []
+      const processor: Processor = (input) => Effect.sync(() => seen.push(input.offset))
+      yield* produce(0, numbered(10))
+      const first = yield* start(processor)
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(first)
+      yield* produce(0, numbered(5, "w"))
+      const second = yield* start(processor)
+      yield* advanceUntil(committedAt(0, 15))
+      yield* Fiber.interrupt(second)
+      assert.deepStrictEqual([...seen].sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i))
+    }))
+})

@@ -1,0 +1,104 @@
+/**
+ * An in-memory FileSystem for integration tests under TestClock: every
+ * operation completes without real I/O, so virtual time alone drives the
+ * archives. Write and open failures can be injected; files are read back
+ * with a real CSV parser.
+ */
+import { Context, Effect, FileSystem, Layer, Option, PlatformError } from "effect"
+import { parse } from "csv-parse/sync"
+
+export interface MemoryFiles {
+  /** File contents by path. */
+  readonly files: Map<string, Uint8Array>
+  /** Paths closed so far (in order). */
+  readonly closed: Array<string>
+  /** Fail writes to paths matching this predicate (ENOSPC) until cleared. */
+  failWrites: ((path: string) => boolean) | undefined
+  /** Fail opening paths matching this predicate until cleared. */
+  failOpens: ((path: string) => boolean) | undefined
+  /** Every write fails after `partialWriteBytes` bytes have been written (a torn write), when set. */
+  partialWriteBytes: number | undefined
+  /** The rows of a CSV file, parsed with csv-parse (header row included). */
+  readonly rows: (path: string) => Array<Array<string>>
+  readonly text: (path: string) => string
+  readonly paths: () => Array<string>
+}
+
+export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFiles>()(
+  "test/MemoryFileSystem"
+) {
+  static readonly layer: Layer.Layer<MemoryFileSystem | FileSystem.FileSystem> = Layer.effectContext(
+    Effect.sync(() => {
+      const state: MemoryFiles = {
+        files: new Map(),
+        closed: [],
+        failWrites: undefined,
+        failOpens: undefined,
+        partialWriteBytes: undefined,
+        rows: (path) => parse(state.files.get(path) ?? new Uint8Array(), { relaxColumnCount: false }) as Array<Array<string>>,
+        text: (path) => new TextDecoder().decode(state.files.get(path)),
+        paths: () => Array.from(state.files.keys()).sort()
+      }
+      const error = (method: string, path: string, tag: PlatformError.SystemErrorTag, description: string) =>
+        PlatformError.systemError({ _tag: tag, module: "FileSystem", method, pathOrDescriptor: path, description })
+
+      const append = (path: string, bytes: Uint8Array) => {
+        const before = state.files.get(path) ?? new Uint8Array()
+        const next = new Uint8Array(before.byteLength + bytes.byteLength)
+        next.set(before)
+        next.set(bytes, before.byteLength)
+        state.files.set(path, next)
+      }
+
+      const makeFile = (path: string): FileSystem.File => {
+        const writeAll = (buffer: Uint8Array) =>
+          Effect.suspend(() => {
+            if (state.failWrites?.(path)) return Effect.fail(error("write", path, "Unknown", "ENOSPC: no space left on device"))
+            if (state.partialWriteBytes !== undefined) {
+              append(path, buffer.subarray(0, state.partialWriteBytes))
+              return Effect.fail(error("write", path, "Unknown", "ENOSPC: no space left on device (partial write)"))
+            }
+            append(path, buffer)
+            return Effect.void
+          })
+        return {
+          [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+          stat: Effect.die("not implemented"),
+          seek: () => Effect.die("not implemented"),
+          sync: Effect.void,
+          read: () => Effect.die("not implemented"),
+          readAlloc: () => Effect.succeed(Option.none()),
+          truncate: (length = 0) =>
+            Effect.sync(() => {
+              state.files.set(path, (state.files.get(path) ?? new Uint8Array()).slice(0, length))
+            }),
+          write: (buffer) => Effect.as(writeAll(buffer), buffer.byteLength),
+          writeAll
+        } as FileSystem.File
+      }
+
+      const fs = FileSystem.makeNoop({
+        exists: (path) => Effect.succeed(state.files.has(path)),
+        readFile: (path) =>
+          Effect.suspend(() => {
+            const content = state.files.get(path)
+            return content === undefined
+              ? Effect.fail(error("readFile", path, "NotFound", "no such file"))
+              : Effect.succeed(content)
+          }),
+        open: (path, options) =>
+          Effect.gen(function*() {
+            if (state.failOpens?.(path)) return yield* error("open", path, "PermissionDenied", "EACCES: permission denied")
+            const flag = options?.flag ?? "r"
+            if (flag.includes("x") && state.files.has(path)) {
+              return yield* error("open", path, "AlreadyExists", "EEXIST: file already exists")
+            }
+            if (flag.startsWith("w") || !state.files.has(path)) state.files.set(path, new Uint8Array())
+            yield* Effect.addFinalizer(() => Effect.sync(() => state.closed.push(path)))
+            return makeFile(path)
+          })
+      })
+      return Context.make(MemoryFileSystem, state).pipe(Context.add(FileSystem.FileSystem, fs))
+    })
+  )
+}
