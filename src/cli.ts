@@ -12,7 +12,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import type { Exit, Runtime } from "effect"
 import { Cause, Console, Effect, Layer, Option } from "effect"
-import { CliError, Command, Flag } from "effect/cli"
+import { CliConfig, CliError, Command, Flag, GlobalFlag } from "effect/cli"
 import { ConfigError } from "./domain/Errors.js"
 import { partitionKey } from "./domain/KafkaRecord.js"
 import type { PipelineConfig } from "./domain/PipelineConfig.js"
@@ -26,7 +26,7 @@ import * as Pipeline from "./streams/Pipeline.js"
 
 const describe = (option: (typeof configOptions)[number]) =>
   [
-    option.description,
+    option.description.replace(/\.$/, ""),
     `env ${option.env}`,
     option.default === undefined ? (option.required ? "required" : undefined) : `default ${option.default}`
   ].filter((part) => part !== undefined).join("; ")
@@ -121,9 +121,12 @@ const teardown: Runtime.Teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: 
   return onExit(isUserError(Cause.squash(exit.cause)) ? 2 : 1)
 }
 
+// `run --log-level` is the pipeline's own option (with its env var and config key), not effect/cli's global flag.
+const cliConfig = CliConfig.layer({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.LogLevel) })
+
 const main = Command.run(cli, { version: "0.1.0" }).pipe(
   Effect.tapError((error) => error instanceof ConfigError ? Console.error(error.message) : Effect.void),
-  Effect.provide(NodeServices.layer)
+  Effect.provide(Layer.merge(NodeServices.layer, cliConfig))
 )
 
 NodeRuntime.runMain(main, { disableErrorReporting: true, teardown })

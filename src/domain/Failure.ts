@@ -8,7 +8,7 @@ export class MessageTooLarge extends Schema.TaggedError<MessageTooLarge>()("Mess
   limit: Schema.Number
 }) {
   override get message(): string {
-    return `value is ${this.size} bytes, over the limit of ${this.limit} bytes (maxMessageBytes)`
+    return `the record is ${this.size} bytes (key, value and headers), over the limit of ${this.limit} bytes (maxMessageBytes)`
   }
 }
 
@@ -56,8 +56,13 @@ export interface FailureDescription {
   readonly defect: boolean
 }
 
-const errorMessage = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "string" ? error : safeJson(error)
+const errorMessage = (error: unknown): string => {
+  if (!(error instanceof Error)) return typeof error === "string" ? error : safeJson(error)
+  if (error.message !== "") return error.message
+  // A tagged error without a message carries its reason in its fields: keep them.
+  const fields = safeJson(error)
+  return fields === "{}" ? "" : fields
+}
 
 const safeJson = (value: unknown): string => {
   try {

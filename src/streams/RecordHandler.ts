@@ -8,6 +8,7 @@ import { Cause, Duration, Effect, Schedule } from "effect"
 import type { FailureDescription } from "../domain/Failure.js"
 import { describeFailure, InvalidUtf8, isRetryable, MessageTooLarge, NullValue, ProcessingTimeout } from "../domain/Failure.js"
 import type { KafkaRecord } from "../domain/KafkaRecord.js"
+import { recordSize } from "../domain/KafkaRecord.js"
 import type { Processor, ProcessorInput } from "../domain/Processor.js"
 
 export interface RecordHandlerOptions {
@@ -61,9 +62,8 @@ export const make = (processor: Processor, options: RecordHandlerOptions) => {
 
   const prepare = (record: KafkaRecord): Effect.Effect<ProcessorInput, MessageTooLarge | InvalidUtf8 | NullValue> => {
     if (record.value === null) return Effect.fail(new NullValue())
-    if (record.value.byteLength > options.maxMessageBytes) {
-      return Effect.fail(new MessageTooLarge({ size: record.value.byteLength, limit: options.maxMessageBytes }))
-    }
+    const size = recordSize(record)
+    if (size > options.maxMessageBytes) return Effect.fail(new MessageTooLarge({ size, limit: options.maxMessageBytes }))
     if (!options.decodeUtf8) return Effect.succeed({ ...record, text: null })
     try {
       return Effect.succeed({ ...record, text: utf8.decode(record.value) })

@@ -47,7 +47,7 @@ const start = (processor: Processor, overrides: Partial<PipelineConfigInput> = {
   })
 
 /** Advances virtual time in steps until `done` holds (everything is in memory, so only time can be missing). */
-const advanceUntil = (done: Effect.Effect<boolean>, stepMs = 100, maxSteps = 5_000) =>
+const advanceUntil = <R>(done: Effect.Effect<boolean, never, R>, stepMs = 100, maxSteps = 5_000) =>
   Effect.gen(function*() {
     for (let step = 0; step < maxSteps; step++) {
       if (yield* done) return

@@ -1,0 +1,20 @@
+/**
+ * effect-kafka-pipeline: the public API.
+ */
+export * as Pipeline from "./streams/Pipeline.js"
+export type { PipelineSummary, StopReason } from "./streams/Pipeline.js"
+export * as KafkaJs from "./layers/KafkaJs.js"
+export { MemoryKafka } from "./layers/MemoryKafka.js"
+export { KafkaClient } from "./layers/KafkaClient.js"
+export type { ConsumerHandlers, ConsumerOptions, KafkaConsumer, KafkaProducer, ProducerMessage } from "./layers/KafkaClient.js"
+export { PipelineSettings } from "./layers/PipelineSettings.js"
+export { configOptions, loadConfig } from "./layers/ConfigLoader.js"
+export { decodePipelineConfig, makePipelineConfig, PipelineConfig } from "./domain/PipelineConfig.js"
+export type { PipelineConfigInput } from "./domain/PipelineConfig.js"
+export type { Processor, ProcessorInput } from "./domain/Processor.js"
+export type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "./domain/KafkaRecord.js"
+export { ArchiveError, ConfigError, KafkaError } from "./domain/Errors.js"
+export { InvalidUtf8, MessageTooLarge, NonRetryable, NullValue, ProcessingTimeout } from "./domain/Failure.js"
+export { OffsetLedger } from "./domain/OffsetLedger.js"
+export * as Logging from "./layers/Logging.js"
+export { builtinProcessors, jsonValidate } from "./processors/builtin.js"
