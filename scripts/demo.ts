@@ -90,7 +90,7 @@ const main = Effect.gen(function*() {
   ].join("\n"))
 }).pipe(
   Effect.scoped,
-  Effect.provide(Logging.layer({ level: "Warn", format: "auto", isTTY: process.stderr.isTTY === true }))
+  Effect.provide(Logging.layer({ level: "Error", format: "auto", isTTY: process.stderr.isTTY === true }))
 )
 
 NodeRuntime.runMain(main)
