@@ -3,9 +3,11 @@
 # from Maven Central jars and the machine's Java 17. No Docker needed.
 #
 #   scripts/kafka.sh install                         fetch the jars into .kafka/libs (once)
-#   scripts/kafka.sh start [--dir D] [--port P] [--owner-pid PID]
+#   scripts/kafka.sh start [--dir D] [--port P] [--owner-pid PID [--rm-on-owner-exit]]
 #                                                    format (first time) + start, wait until
 #                                                    it answers metadata, print KAFKA_BROKERS=…
+#                                                    With --owner-pid, a watchdog stops the
+#                                                    broker (and deletes D) when PID exits.
 #   scripts/kafka.sh stop  [--dir D]                 SIGTERM and wait (clean shutdown)
 #   scripts/kafka.sh kill  [--dir D]                 SIGKILL (crash)
 #   scripts/kafka.sh status [--dir D]                running? prints KAFKA_BROKERS=… if so
@@ -252,12 +254,13 @@ EOF
 }
 
 parse_dir_port() {
-  DIR="$DEFAULT_DIR" PORT="" OWNER_PID=""
+  DIR="$DEFAULT_DIR" PORT="" OWNER_PID="" RM_ON_OWNER_EXIT=""
   while (($#)); do
     case "$1" in
       --dir) DIR="$2"; shift 2 ;;
       --port) PORT="$2"; shift 2 ;;
       --owner-pid) OWNER_PID="$2"; shift 2 ;;
+      --rm-on-owner-exit) RM_ON_OWNER_EXIT=1; shift ;;
       *) die "unknown argument: $1" ;;
     esac
   done
@@ -328,8 +331,12 @@ cmd_start() {
       while kill -0 "$OWNER_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
       if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 "$STOP_TIMEOUT"); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 1; done
-        kill -KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 1 "$STOP_TIMEOUT"); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+      fi
+      if [[ -n "$RM_ON_OWNER_EXIT" ]] && ! kill -0 "$OWNER_PID" 2>/dev/null; then
+        sleep 0.5
+        rm -rf "$DIR"
       fi
     ) </dev/null >/dev/null 2>&1 &
     disown || true

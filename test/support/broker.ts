@@ -1,0 +1,366 @@
+/**
+ * A real Apache Kafka broker for e2e tests, driven through `scripts/kafka.sh`
+ * (single-node KRaft on 127.0.0.1, Maven Central jars, the machine's Java 17).
+ *
+ * Two ways to get one:
+ *
+ * - `sharedBroker()` — one broker for the whole vitest run, shared by every test file
+ *   (starting Kafka costs seconds). Started lazily by the first test file that asks,
+ *   whatever worker it runs in; the others wait for it. Stopped by the `teardown` of
+ *   this module when it is a vitest `globalSetup` entry, otherwise by the watchdog of
+ *   `kafka.sh start --owner-pid` when the vitest process exits. Tests must use unique
+ *   topic and group names (see `uniqueName`). It cannot be stopped, killed or restarted.
+ *
+ * - `startBroker()` — a broker of the test file's own, in a fresh temp dir, which
+ *   `stop()`, `kill()`, `start()` and `restart()` control (same port, same data).
+ *   Call `close()` when done (stops it and deletes its dir).
+ *
+ * Both honour `KAFKA_BROKERS`: when it is set, that broker is used as is and
+ * `stop` / `kill` / `start` / `restart` throw `BrokerControlUnsupported`.
+ *
+ * Committed offsets are read with Kafka's own ConsumerGroupCommand (from the same
+ * jars, via `kafka.sh groups`), never with kafkajs, so they check kafkajs independently.
+ */
+import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync } from "node:fs"
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { isMainThread } from "node:worker_threads"
+import { Kafka, logLevel } from "kafkajs"
+
+/** Absolute path of `scripts/kafka.sh`. */
+export const KAFKA_SH = fileURLToPath(new URL("../../scripts/kafka.sh", import.meta.url))
+
+/**
+ * Give `beforeAll` hooks that start a broker this long (vitest's default hook timeout is
+ * 10 s; a first start takes ~3 s, a restart after SIGKILL ~7 s, a cold JVM on a busy
+ * machine more).
+ */
+export const BROKER_START_TIMEOUT_MS = 120_000
+
+export type BrokerKind = "local" | "shared" | "external"
+
+export interface Broker {
+  /** Bootstrap servers, `host:port[,host:port]`. */
+  readonly brokers: string
+  /** `local`: this test's own; `shared`: the run's shared one; `external`: `KAFKA_BROKERS`. */
+  readonly kind: BrokerKind
+  /** Data dir of a local or shared broker (holds `kafka.log`, `server.properties`). */
+  readonly dir: string | undefined
+  /** The broker's log file, for debugging a failed test. */
+  readonly logFile: string | undefined
+  /** SIGTERM and wait for a clean shutdown. Local brokers only. */
+  stop(): Promise<void>
+  /** SIGKILL (a crash). Local brokers only. */
+  kill(): Promise<void>
+  /** Start again after `stop`/`kill`: same port, same data. Local brokers only. */
+  start(): Promise<void>
+  /** `stop()` (if running) then `start()`: same port, same data. Local brokers only. */
+  restart(): Promise<void>
+  /** Creates a topic (replication factor 1) and waits for its partition leaders. */
+  createTopic(name: string, partitions: number, configs?: Readonly<Record<string, string>>): Promise<void>
+  /**
+   * Committed offsets of `group` on `topic`, partition → next offset to read, as Kafka's
+   * ConsumerGroupCommand reports them. Partitions with no commit are absent; an unknown
+   * group gives an empty map.
+   */
+  committedOffsets(group: string, topic: string): Promise<Map<number, number>>
+  /** Local: stop and delete the data dir. Shared / external: nothing. */
+  close(): Promise<void>
+}
+
+export class BrokerControlUnsupported extends Error {
+  override readonly name = "BrokerControlUnsupported"
+}
+
+/** A name no other test (or earlier run against the same broker) uses. */
+export const uniqueName = (prefix: string): string =>
+  `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`
+
+// ------------------------------------------------------------------ kafka.sh
+
+interface ShResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const runKafkaSh = (args: ReadonlyArray<string>, timeoutMs = BROKER_START_TIMEOUT_MS): Promise<ShResult> =>
+  new Promise((resolve, reject) => {
+    execFile(
+      KAFKA_SH,
+      [...args],
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: process.env },
+      (error, stdout, stderr) => {
+        if (error === null) return resolve({ code: 0, stdout, stderr })
+        const code = typeof error.code === "number" ? error.code : -1
+        if (code > 0) return resolve({ code, stdout, stderr })
+        reject(new Error(`scripts/kafka.sh ${args.join(" ")}: ${error.message}\n${tail(stderr)}`))
+      }
+    )
+  })
+
+const tail = (text: string, lines = 40): string => text.trimEnd().split("\n").slice(-lines).join("\n")
+
+const kafkaSh = async (args: ReadonlyArray<string>, timeoutMs?: number): Promise<string> => {
+  const r = await runKafkaSh(args, timeoutMs)
+  if (r.code !== 0) {
+    throw new Error(`scripts/kafka.sh ${args.join(" ")} failed (exit ${r.code}):\n${tail(r.stderr)}`)
+  }
+  return r.stdout
+}
+
+const parseBrokers = (stdout: string): string => {
+  const m = /^KAFKA_BROKERS=(\S+)$/m.exec(stdout)
+  if (m?.[1] === undefined) throw new Error(`scripts/kafka.sh start printed no KAFKA_BROKERS line:\n${stdout}`)
+  return m[1]
+}
+
+/** Parses `kafka-consumer-groups --describe --offsets` output for one topic. */
+export const parseConsumerGroupOffsets = (output: string, topic: string): Map<number, number> => {
+  const result = new Map<number, number>()
+  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
+  const headerAt = lines.findIndex((l) => /^GROUP\s+TOPIC\s+PARTITION\s/.test(l))
+  if (headerAt < 0) return result
+  const header = lines[headerAt]!.split(/\s+/)
+  const topicCol = header.indexOf("TOPIC")
+  const partitionCol = header.indexOf("PARTITION")
+  const offsetCol = header.indexOf("CURRENT-OFFSET")
+  if (topicCol < 0 || partitionCol < 0 || offsetCol < 0) {
+    throw new Error(`unexpected ConsumerGroupCommand header: ${lines[headerAt]}`)
+  }
+  for (const line of lines.slice(headerAt + 1)) {
+    const cols = line.split(/\s+/)
+    if (cols[topicCol] !== topic) continue
+    const partition = Number(cols[partitionCol])
+    const offset = cols[offsetCol]
+    if (!Number.isInteger(partition) || offset === undefined || offset === "-") continue
+    result.set(partition, Number(offset))
+  }
+  return result
+}
+
+// ------------------------------------------------------------------ brokers
+
+const createTopicWithKafkajs = async (
+  brokers: string,
+  name: string,
+  partitions: number,
+  configs: Readonly<Record<string, string>> | undefined
+): Promise<void> => {
+  const admin = new Kafka({
+    clientId: "test-support-broker",
+    brokers: brokers.split(","),
+    logLevel: logLevel.NOTHING
+  }).admin()
+  await admin.connect()
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      timeout: 30_000,
+      topics: [
+        {
+          topic: name,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(configs ?? {}).map(([name, value]) => ({ name, value }))
+        }
+      ]
+    })
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+const committedOffsetsOf = async (brokers: string, group: string, topic: string): Promise<Map<number, number>> => {
+  const r = await runKafkaSh(["groups", "--group", group, "--brokers", brokers], 60_000)
+  if (r.code === 3) return new Map() // the group does not exist: nothing committed
+  if (r.code !== 0) throw new Error(`kafka.sh groups --group ${group} failed (exit ${r.code}):\n${tail(r.stderr)}`)
+  return parseConsumerGroupOffsets(r.stdout, topic)
+}
+
+const uncontrollable = (brokers: string, kind: "shared" | "external", dir?: string): Broker => {
+  const refuse = (what: string) => (): Promise<void> =>
+    Promise.reject(
+      new BrokerControlUnsupported(
+        kind === "external"
+          ? `${what}() is not supported on an external broker (KAFKA_BROKERS=${brokers}); ` +
+            `unset KAFKA_BROKERS to let the tests start their own`
+          : `${what}() is not supported on the shared broker (${brokers}); ` +
+            `use startBroker() for a broker this test controls`
+      )
+    )
+  return {
+    brokers,
+    kind,
+    dir,
+    logFile: dir === undefined ? undefined : join(dir, "kafka.log"),
+    stop: refuse("stop"),
+    kill: refuse("kill"),
+    start: refuse("start"),
+    restart: refuse("restart"),
+    createTopic: (name, partitions, configs) => createTopicWithKafkajs(brokers, name, partitions, configs),
+    committedOffsets: (group, topic) => committedOffsetsOf(brokers, group, topic),
+    close: () => Promise.resolve()
+  }
+}
+
+const externalBroker = (): Broker | undefined => {
+  const brokers = process.env["KAFKA_BROKERS"]?.trim()
+  return brokers ? uncontrollable(brokers, "external") : undefined
+}
+
+/**
+ * A broker this test controls: `KAFKA_BROKERS` if set (then not controllable), else a
+ * new local broker in a fresh temp dir (or `options.dir`). It is stopped when this
+ * process exits even if `close()` is never called (kafka.sh's owner-pid watchdog).
+ */
+export const startBroker = async (options: { readonly dir?: string; readonly port?: number } = {}): Promise<Broker> => {
+  const external = externalBroker()
+  if (external !== undefined) return external
+
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "ekp-kafka-")))
+  // Stopped (and a temp dir deleted) by kafka.sh's watchdog if this process dies first.
+  const watch = ["--owner-pid", String(process.pid), ...(options.dir === undefined ? ["--rm-on-owner-exit"] : [])]
+  const startArgs = ["start", "--dir", dir, ...watch]
+  if (options.port !== undefined) startArgs.push("--port", String(options.port))
+  const brokers = parseBrokers(await kafkaSh(startArgs))
+  const stop = async () => void (await kafkaSh(["stop", "--dir", dir]))
+  // `start` reuses the port recorded in the dir, so the address never changes.
+  const start = async () => {
+    const again = parseBrokers(await kafkaSh(["start", "--dir", dir, ...watch]))
+    if (again !== brokers) throw new Error(`broker came back on ${again}, expected ${brokers}`)
+  }
+  return {
+    brokers,
+    kind: "local",
+    dir,
+    logFile: join(dir, "kafka.log"),
+    stop,
+    kill: async () => void (await kafkaSh(["kill", "--dir", dir])),
+    start,
+    restart: async () => {
+      await stop()
+      await start()
+    },
+    createTopic: (name, partitions, configs) => createTopicWithKafkajs(brokers, name, partitions, configs),
+    committedOffsets: (group, topic) => committedOffsetsOf(brokers, group, topic),
+    close: async () => {
+      await stop()
+      if (options.dir === undefined) await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+// ------------------------------------------------------------------ the shared broker
+
+const RUN_ID_ENV = "EKP_KAFKA_RUN_ID"
+
+/**
+ * The vitest run this process belongs to: set by `setup()` when this module is a
+ * globalSetup; otherwise the vitest main process — the parent of a `forks` worker, or
+ * this process for a `threads` worker or plain Node.
+ */
+const runId = (): string => {
+  const fromEnv = process.env[RUN_ID_ENV]
+  if (fromEnv) return fromEnv
+  const inForkWorker = process.env["VITEST_POOL_ID"] !== undefined && isMainThread && process.send !== undefined
+  return String(inForkWorker ? process.ppid : process.pid)
+}
+
+const sharedDir = (id: string): string => join(tmpdir(), `ekp-kafka-shared-${id}`)
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+const startShared = async (): Promise<Broker> => {
+  const id = runId()
+  const dir = sharedDir(id)
+  const lock = `${dir}.lock`
+  const ready = join(dir, "shared-brokers")
+  const failed = join(dir, "shared-failed")
+  const deadline = Date.now() + BROKER_START_TIMEOUT_MS
+  for (;;) {
+    if (existsSync(ready)) {
+      const brokers = (await readFile(ready, "utf8")).trim()
+      // It may have died since (or be left over from a run whose pid was reused).
+      const status = await runKafkaSh(["status", "--dir", dir], 30_000)
+      if (status.code === 0) return uncontrollable(brokers, "shared", dir)
+      await rm(ready, { force: true })
+    }
+    if (existsSync(failed)) throw new Error(await readFile(failed, "utf8"))
+    try {
+      await mkdir(lock)
+    } catch {
+      // Someone else is starting it; take over only if they died.
+      const owner = Number(await readFile(join(lock, "pid"), "utf8").catch(() => "0"))
+      if (owner > 0 && !pidAlive(owner)) await rm(lock, { recursive: true, force: true })
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the shared Kafka broker in ${dir}`)
+      await sleep(200)
+      continue
+    }
+    try {
+      await writeFile(join(lock, "pid"), String(process.pid))
+      await mkdir(dir, { recursive: true })
+      if (existsSync(ready)) continue // started while we were taking the lock
+      try {
+        const brokers = parseBrokers(await kafkaSh(["start", "--dir", dir, "--owner-pid", id, "--rm-on-owner-exit"]))
+        await writeFile(`${ready}.tmp`, brokers)
+        await rename(`${ready}.tmp`, ready)
+        return uncontrollable(brokers, "shared", dir)
+      } catch (e) {
+        await writeFile(failed, `shared Kafka broker failed to start: ${e instanceof Error ? e.message : String(e)}`)
+        throw e
+      }
+    } finally {
+      await rm(lock, { recursive: true, force: true })
+    }
+  }
+}
+
+let shared: Promise<Broker> | undefined
+
+/**
+ * The broker shared by the whole test run: `KAFKA_BROKERS` if set, else one local
+ * broker started on first use (across all vitest workers). Not controllable.
+ */
+export const sharedBroker = (): Promise<Broker> => {
+  const external = externalBroker()
+  if (external !== undefined) return Promise.resolve(external)
+  shared ??= startShared().catch((e: unknown) => {
+    shared = undefined
+    throw e
+  })
+  return shared
+}
+
+// ------------------------------------------------------------------ vitest globalSetup
+
+/**
+ * vitest `globalSetup` entry (optional): `globalSetup: ["test/support/broker.ts"]`.
+ * Starts nothing (the shared broker starts on first use, so unit-only runs stay fast);
+ * pins the run id for every worker and stops the shared broker at the end of the run.
+ */
+export const setup = (): (() => Promise<void>) => {
+  process.env[RUN_ID_ENV] ??= String(process.pid)
+  return teardown
+}
+
+export const teardown = async (): Promise<void> => {
+  const id = process.env[RUN_ID_ENV] ?? String(process.pid)
+  const dir = sharedDir(id)
+  if (!existsSync(dir)) return
+  await kafkaSh(["stop", "--dir", dir], 60_000)
+  await rm(dir, { recursive: true, force: true })
+}
