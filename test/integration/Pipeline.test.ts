@@ -442,4 +442,103 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       yield* Fiber.interrupt(second)
       assert.deepStrictEqual([...seen].sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i))
     }))
+
+  test("without a backup directory, records are committed once processed and no backup file is written", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFileSystem
+      yield* produce(0, numbered(10))
+      const fiber = yield* start(ok, { backupDir: undefined, stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 9 }] })
+      yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      const summary = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(summary.committed, [{ topic: TOPIC, partition: 0, offset: 10 }])
+      assert.deepStrictEqual(summary.backupFiles, [])
+      assert.isFalse(files.paths().some((path) => path.startsWith("/backup")))
+    }))
+
+  test("a restart after the stop-at offsets were committed stops at once without consuming", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make(0)
+      const processor: Processor = () => Ref.update(seen, (n) => n + 1)
+      const stopAt = { stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 4 }] }
+      yield* produce(0, numbered(10))
+      const first = yield* start(processor, stopAt)
+      yield* advanceUntil(Effect.map(Fiber.await(first).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      assert.strictEqual((yield* Fiber.join(first)).reason, "stopAtOffsets")
+      const second = yield* start(processor, stopAt)
+      yield* advanceUntil(Effect.map(Fiber.await(second).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      const summary = yield* Fiber.join(second)
+      assert.strictEqual(summary.reason, "stopAtOffsets")
+      assert.strictEqual(summary.consumed, 0)
+      assert.strictEqual(yield* Ref.get(seen), 5)
+    }))
+
+  test("with a DLQ topic, failures are also produced there with error headers; a failed send is logged", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* produce(0, ["bad-1", "bad-2"])
+      yield* kafka.failNextSends(1, "dlq topic unavailable")
+      const fiber = yield* start(() => Effect.fail(new NonRetryable({ cause: new Error("rejected") })), {
+        dlqTopic: "orders.dlq",
+        concurrency: 1
+      })
+      yield* advanceUntil(committedAt(0, 2))
+      yield* Fiber.interrupt(fiber)
+      const produced = yield* kafka.records("orders.dlq")
+      assert.strictEqual(produced.length, 1)
+      const header = (key: string) =>
+        new TextDecoder().decode(produced[0]!.headers.find((h) => h.key === key)?.value ?? new Uint8Array())
+      assert.strictEqual(header("dlq.error.type"), "Error")
+      assert.strictEqual(header("dlq.error.message"), "rejected")
+      assert.match(header("dlq.source"), /^orders:0:[01]$/)
+      assert.isTrue(logs.has("Error", "could not produce to the DLQ topic"))
+      // The CSV archive is the record of truth: both rows are there.
+      assert.strictEqual((yield* archiveRows("/dlq")).length, 2)
+    }))
+
+  test("a commit rejected by a rebalance is a warning, and retried", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      yield* kafka.failNextCommits(1, { rebalance: true })
+      yield* produce(0, numbered(3))
+      const fiber = yield* start(ok)
+      yield* advanceUntil(committedAt(0, 3))
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(logs.has("Warn", "commit rejected during a rebalance"))
+    }))
+
+  test("a defect in the processor is logged as an error and dead-lettered; the worker carries on", (logs) =>
+    Effect.gen(function*() {
+      yield* produce(0, ["boom", "fine"])
+      const seen: Array<string> = []
+      const fiber = yield* start((input) =>
+        input.text === "boom" ? Effect.die(new TypeError("undefined is not a function")) : Effect.sync(() => seen.push(input.text!))
+      )
+      yield* advanceUntil(committedAt(0, 2))
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(seen, ["fine"])
+      assert.isTrue(logs.has("Error", "sent to the DLQ: TypeError"))
+      assert.strictEqual((yield* archiveRows("/dlq"))[0]!.error_type, "TypeError")
+    }))
+
+  test("a rebalance that keeps the partition does not process in-flight records twice", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const release = yield* Deferred.make<void>()
+      const calls = new Map<number, number>()
+      yield* produce(0, numbered(5))
+      const fiber = yield* start((input) =>
+        Effect.andThen(
+          Effect.sync(() => calls.set(input.offset, (calls.get(input.offset) ?? 0) + 1)),
+          input.offset >= 2 ? Deferred.await(release) : Effect.void
+        ), { concurrency: 8 })
+      yield* advanceUntil(committedAt(0, 2))
+      // Offsets 2–4 are in flight; the member rejoins with the same partition and
+      // refetches from the committed offset 2.
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
+      yield* TestClock.adjust(1_000)
+      yield* Deferred.succeed(release, undefined)
+      yield* advanceUntil(committedAt(0, 5))
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(Array.from(calls.values()), [1, 1, 1, 1, 1])
+    }))
 })

@@ -1,0 +1,25 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, References } from "effect"
+import * as Api from "../../src/index.js"
+
+describe("public API", () => {
+  it("exports the pipeline, both Kafka layers, the settings and the config helpers", () => {
+    assert.isFunction(Api.Pipeline.run)
+    assert.isFunction(Api.KafkaJs.layer)
+    assert.isTrue(Layer.isLayer(Api.MemoryKafka.layer))
+    assert.isFunction(Api.PipelineSettings.layer)
+    assert.isFunction(Api.makePipelineConfig)
+    assert.isFunction(Api.loadConfig)
+    assert.deepStrictEqual(Object.keys(Api.builtinProcessors).sort(), ["builtin:json", "builtin:noop"])
+  })
+
+  it.effect("Logging.layer sets the minimum level from the configuration", () =>
+    Effect.gen(function*() {
+      for (const format of ["json", "pretty", "auto"] as const) {
+        const level = yield* References.MinimumLogLevel.pipe(
+          Effect.provide(Api.Logging.layer({ level: "Debug", format, isTTY: false }))
+        )
+        assert.strictEqual(level, "Debug")
+      }
+    }))
+})
