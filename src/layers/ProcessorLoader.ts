@@ -18,8 +18,8 @@ export const loadProcessor = Effect.fn("ProcessorLoader.loadProcessor")(function
       issues: [`processor: required (a module path or one of ${Object.keys(builtinProcessors).join(", ")}), got nothing`]
     })
   }
-  const builtin = builtinProcessors[processor]
-  if (builtin !== undefined) return builtin
+  // Own keys only: "constructor" or "toString" is a module path, not Object.prototype's member.
+  if (Object.hasOwn(builtinProcessors, processor)) return builtinProcessors[processor]!
   if (processor.startsWith("builtin:")) {
     return yield* invalid(processor, `expected one of ${Object.keys(builtinProcessors).join(", ")}`)
   }
