@@ -1,13 +1,18 @@
-/** Prints the README's configuration table from the one option table (`npx tsx scripts/options-table.ts`). */
+/** The README's configuration table, from the one option table. Print it with `npx tsx scripts/options-table.ts`. */
+import { pathToFileURL } from "node:url"
 import { configOptions } from "../src/layers/ConfigLoader.js"
 
 const cell = (text: string) => text.replaceAll("|", "\\|")
-console.log("| option | flag | env var | default | rule |")
-console.log("|---|---|---|---|---|")
-for (const option of configOptions) {
-  console.log(
-    `| \`${option.key}\` | \`--${option.flag}\` | \`${option.env}\` | ${
-      option.default === undefined ? (option.required ? "**required**" : "–") : `\`${cell(option.default)}\``
-    } | ${cell(option.description)} |`
-  )
-}
+
+export const optionsTable = (): string =>
+  [
+    "| option | flag | env var | default | rule |",
+    "|---|---|---|---|---|",
+    ...configOptions.map((option) =>
+      `| \`${option.key}\` | \`--${option.flag}\` | \`${option.env}\` | ${
+        option.default === undefined ? (option.required ? "**required**" : "–") : `\`${cell(option.default)}\``
+      } | ${cell(option.description)} |`
+    )
+  ].join("\n")
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) console.log(optionsTable())
