@@ -1,0 +1,157 @@
+/**
+ * The `kafka-pipeline` CLI as a process: SIGTERM mid-stream (once and three times) against a
+ * real broker, then a restart that resumes from the commit; bad configuration.
+ */
+import { existsSync, readFileSync } from "node:fs"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Kafka, logLevel, Partitioners } from "kafkajs"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { countRowsLoosely, readRows } from "../support/archive.js"
+import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "../support/broker.js"
+import { runArgs, runCli, spawnCli } from "../support/cli.js"
+
+const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
+const N = 2000
+
+let broker: Broker
+let scratch: string
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "cli-e2e-"))
+  broker = await sharedBroker()
+}, BROKER_START_TIMEOUT_MS)
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true })
+})
+
+const dirs = async () => {
+  const base = await mkdtemp(join(scratch, "run-"))
+  const backupDir = join(base, "backup")
+  const dlqDir = join(base, "dlq")
+  await mkdir(backupDir)
+  await mkdir(dlqDir)
+  return { base, backupDir, dlqDir }
+}
+
+const produce = async (topic: string, count: number) => {
+  const producer = new Kafka({ clientId: uniqueName("cli-producer"), brokers: broker.brokers.split(","), logLevel: logLevel.NOTHING })
+    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  try {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `{"i":${i}}`, partition: 0 }))
+    })
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+const processedOffsets = (log: string): Set<number> =>
+  new Set(
+    existsSync(log)
+      ? readFileSync(log, "utf8").split("\n").filter((l) => l.length > 0).map((l) => Number(l.split(":")[1]))
+      : []
+  )
+
+const sigtermMidStream = async (signals: number) => {
+  const topic = uniqueName(`sigterm${signals}`)
+  const group = uniqueName("g")
+  await broker.createTopic(topic, 1)
+  await produce(topic, N)
+
+  // first run: SIGTERM once some records are archived and processed
+  const first = await dirs()
+  const log1 = join(first.base, "processed.log")
+  const run = spawnCli(
+    runArgs({ brokers: broker.brokers, topic, group, ...first, processor: SLOW, extra: ["--concurrency", "4"] }),
+    { PROCESSED_LOG: log1 }
+  )
+  const deadline = Date.now() + 30_000
+  while (countRowsLoosely(first.backupDir, "backup") === 0 || processedOffsets(log1).size < 50) {
+    if (Date.now() > deadline) throw new Error(`no progress before SIGTERM:\n${run.stderr().slice(-3000)}`)
+    if (run.child.exitCode !== null) throw new Error(`CLI exited early:\n${run.stderr().slice(-3000)}`)
+    await sleep(50)
+  }
+  const processedAtSignal = processedOffsets(log1).size
+  const signalledAt = Date.now()
+  for (let i = 0; i < signals; i++) {
+    run.child.kill("SIGTERM")
+    if (i < signals - 1) await sleep(30)
+  }
+  const killer = setTimeout(() => run.child.kill("SIGKILL"), 40_000)
+  const res = await run.done
+  clearTimeout(killer)
+  const stopMs = Date.now() - signalledAt
+  expect(res.signal, res.stderr.slice(-3000)).toBeNull()
+  expect(res.code, res.stderr.slice(-3000)).toBe(0)
+
+  // whole rows only (strict parse), and every guarantee about the commit
+  const backup = readRows(first.backupDir, "backup")
+  const dlq = readRows(first.dlqDir, "dlq")
+  const processed = processedOffsets(log1)
+  const backedUp = new Set(backup.map((r) => Number(r.offset)))
+  const dead = new Set(dlq.map((r) => Number(r.offset)))
+  expect(backedUp.size).toBe(backup.length) // no duplicates in one run
+  const committed = (await broker.committedOffsets(group, topic)).get(0)
+  expect(committed, "something was committed").toBeDefined()
+  const c = committed!
+  expect(c).toBeGreaterThan(0)
+  expect(c).toBeLessThan(N) // it really was stopped mid-stream
+  const handled = [...processed, ...dead]
+  expect(c).toBeLessThanOrEqual(Math.max(...handled) + 1)
+  for (let o = 0; o < c; o++) {
+    expect(backedUp.has(o), `offset ${o} below the commit ${c} has a backup row`).toBe(true)
+    expect(processed.has(o) || dead.has(o), `offset ${o} below the commit ${c} was handled`).toBe(true)
+  }
+  if (res.summary !== undefined) {
+    expect(res.summary.committed).toEqual([{ topic, partition: 0, offset: c }])
+  }
+
+  // second run to the end: starts exactly at the commit
+  const second = await dirs()
+  const log2 = join(second.base, "processed.log")
+  const res2 = await runCli(
+    runArgs({ brokers: broker.brokers, topic, group, ...second, processor: SLOW, stopAt: [[0, N - 1]], extra: ["--concurrency", "16"] }),
+    { env: { PROCESSED_LOG: log2 } }
+  )
+  expect(res2.code, res2.stderr.slice(-3000)).toBe(0)
+  const offsets2 = readRows(second.backupDir, "backup").map((r) => Number(r.offset)).sort((a, b) => a - b)
+  expect(offsets2[0]).toBe(c)
+  expect(offsets2).toEqual(Array.from({ length: N - c }, (_, i) => c + i))
+  const processed2 = processedOffsets(log2)
+  expect([...processed2].sort((a, b) => a - b)).toEqual(offsets2)
+  expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, N]]))
+  return { committed: c, firstRunBackupRows: backup.length, processedAtSignal, processedInRun: processed.size, dlqRows: dlq.length, stopMs, summary: res.summary }
+}
+
+describe.concurrent("kafka-pipeline CLI process", () => {
+  it("6. SIGTERM mid-stream: exit 0, whole rows, nothing committed unhandled; a restart resumes at the commit", async () => {
+    const r = await sigtermMidStream(1)
+    console.log(`SIGTERM x1: ${JSON.stringify(r)}`)
+  }, 90_000)
+
+  it("6. SIGTERM three times in quick succession: same guarantees", async () => {
+    const r = await sigtermMidStream(3)
+    console.log(`SIGTERM x3: ${JSON.stringify(r)}`)
+  }, 90_000)
+
+  it("bad config: --concurrency 2000 → exit 2, one message naming the field and value, no stack trace", async () => {
+    const { backupDir, dlqDir } = await dirs()
+    const res = await runCli(runArgs({
+      brokers: "127.0.0.1:1", topic: uniqueName("t"), group: uniqueName("g"), backupDir, dlqDir,
+      processor: "builtin:noop", extra: ["--concurrency", "2000"]
+    }))
+    expect(res.code, res.stderr).toBe(2)
+    expect(res.stderr).toMatch(/concurrency/)
+    expect(res.stderr).toMatch(/2000/)
+    expect(res.stderr).not.toMatch(/^\s+at /m)
+    expect(res.stdout.trim()).toBe("")
+  })
+})
