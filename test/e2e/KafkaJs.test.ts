@@ -1,0 +1,280 @@
+/**
+ * `KafkaJs.layer` against a real broker (the run's shared one, or KAFKA_BROKERS).
+ * Committed offsets are checked twice: through the client's admin API and with
+ * Kafka's own ConsumerGroupCommand (`broker.committedOffsets`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
+import { beforeAll, beforeEach } from "vitest"
+import type { KafkaRecord, TopicPartition } from "../../src/domain/KafkaRecord.js"
+import type { ConsumerHandlers, ConsumerOptions, ProducerMessage } from "../../src/layers/KafkaClient.js"
+import { KafkaClient } from "../../src/layers/KafkaClient.js"
+import * as KafkaJs from "../../src/layers/KafkaJs.js"
+import type { Broker } from "../support/broker.js"
+import { BROKER_START_TIMEOUT_MS, sharedBroker, startBroker, uniqueName } from "../support/broker.js"
+
+let broker: Broker
+beforeAll(async () => {
+  broker = await sharedBroker()
+}, BROKER_START_TIMEOUT_MS)
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+const text = (bytes: Uint8Array | null) => bytes === null ? null : decoder.decode(bytes)
+
+/** Log lines of the current test, kept instead of printed. */
+const logs: Array<string> = []
+beforeEach(() => {
+  logs.length = 0
+})
+const captureLogs = Logger.layer([
+  Logger.make(({ logLevel, message }) => {
+    logs.push(`${logLevel}: ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+  })
+])
+const kafka = () =>
+  KafkaJs.layer({ brokers: broker.brokers.split(","), clientId: "kafkajs-e2e", logLevel: "Warn" }).pipe(
+    Layer.provideMerge(captureLogs)
+  )
+
+const consumerOptions = (groupId: string, topic: string, overrides: Partial<ConsumerOptions> = {}): ConsumerOptions => ({
+  groupId,
+  topics: [topic],
+  fromBeginning: true,
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1_000,
+  maxBytesPerPartition: 1_048_576,
+  restartBudgetMs: 30_000,
+  ...overrides
+})
+
+/** Handlers recording batches and assignments; `done` completes once `expected` records have come. */
+const collect = Effect.fnUntraced(function*(
+  expected: number,
+  onBatch: (records: ReadonlyArray<KafkaRecord>) => Effect.Effect<void> = () => Effect.void
+) {
+  const done = yield* Deferred.make<void>()
+  const records: Array<KafkaRecord> = []
+  const assignments: Array<ReadonlyArray<TopicPartition>> = []
+  const handlers: ConsumerHandlers = {
+    onBatch: (batch) =>
+      Effect.gen(function*() {
+        yield* onBatch(batch)
+        records.push(...batch)
+        if (records.length >= expected) yield* Deferred.succeed(done, undefined)
+      }),
+    onAssignment: (assignment) => Effect.sync(() => assignments.push(assignment))
+  }
+  return { handlers, records, assignments, done: Deferred.await(done).pipe(Effect.timeout("30 seconds")) }
+})
+
+const nextOffsets = (records: ReadonlyArray<KafkaRecord>) => {
+  const next = new Map<number, number>()
+  for (const record of records) next.set(record.partition, Math.max(next.get(record.partition) ?? 0, record.offset + 1))
+  return next
+}
+
+describe("KafkaJs (real broker)", () => {
+  it.live("consumes a 3-partition topic from the beginning, commits, and keeps committing after run is interrupted", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-consume")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 3)
+      yield* client.createTopic(topic, 3) // exists: ignored
+      const producer = yield* client.producer
+      const messages: Array<ProducerMessage> = Array.from({ length: 30 }, (_, i) => ({
+        topic,
+        partition: i % 3,
+        key: `k${i}`,
+        value: `v${i}`
+      }))
+      yield* producer.send(messages)
+      assert.deepStrictEqual(yield* client.topicOffsets(topic), [
+        { partition: 0, low: 0, high: 10 },
+        { partition: 1, low: 0, high: 10 },
+        { partition: 2, low: 0, high: 10 }
+      ])
+
+      const consumer = yield* client.consumer(consumerOptions(groupId, topic))
+      const seen = yield* collect(30)
+      const fiber = yield* Effect.forkChild(consumer.run(seen.handlers))
+      yield* seen.done
+
+      assert.deepStrictEqual(seen.assignments, [[0, 1, 2].map((partition) => ({ topic, partition }))])
+      for (const partition of [0, 1, 2]) {
+        const ofPartition = seen.records.filter((r) => r.partition === partition)
+        assert.deepStrictEqual(ofPartition.map((r) => r.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        assert.deepStrictEqual(
+          ofPartition.map((r) => text(r.value)),
+          ofPartition.map((r) => `v${Number(text(r.key)!.slice(1))}`)
+        )
+        assert.isTrue(ofPartition.every((r) => r.topic === topic && r.timestamp > 1_600_000_000_000))
+      }
+
+      // Commit part of it while running, the rest after run was interrupted (the pipeline's final commit).
+      yield* consumer.commit([{ topic, partition: 0, offset: 10 }, { topic, partition: 1, offset: 4 }])
+      yield* Fiber.interrupt(fiber)
+      yield* consumer.commit([{ topic, partition: 1, offset: 10 }, { topic, partition: 2, offset: 7 }])
+
+      assert.deepStrictEqual(yield* client.committedOffsets(groupId, topic), [
+        { topic, partition: 0, offset: 10 },
+        { topic, partition: 1, offset: 10 },
+        { topic, partition: 2, offset: 7 }
+      ])
+      const independent = yield* Effect.promise(() => broker.committedOffsets(groupId, topic))
+      assert.deepStrictEqual(independent, new Map([[0, 10], [1, 10], [2, 7]]))
+      assert.deepStrictEqual(nextOffsets(seen.records), new Map([[0, 10], [1, 10], [2, 10]]))
+      assert.deepStrictEqual(logs.filter((line) => !line.startsWith("Info")), [])
+    }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
+
+  it.live("a commit after the consumer's scope has closed (it left the group) is a rebalance rejection", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-closed")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 1)
+      const consumer = yield* Effect.scoped(Effect.gen(function*() {
+        const consumer = yield* client.consumer(consumerOptions(groupId, topic))
+        const seen = yield* collect(0)
+        yield* Effect.forkChild(consumer.run(seen.handlers))
+        yield* Effect.sleep("100 millis")
+        return consumer
+      }))
+      const error = yield* Effect.flip(consumer.commit([{ topic, partition: 0, offset: 1 }]))
+      assert.strictEqual(error._tag, "KafkaError")
+      assert.isTrue(error.rebalance)
+      assert.deepStrictEqual(yield* client.committedOffsets(groupId, topic), [])
+    }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
+
+  it.live("an onBatch slower than the session timeout keeps the membership (heartbeats while it waits)", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-slow")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 2)
+      const producer = yield* client.producer
+      yield* producer.send([0, 1, 2, 3].map((i) => ({ topic, partition: i % 2, key: null, value: `v${i}` })))
+
+      const consumer = yield* client.consumer(
+        consumerOptions(groupId, topic, { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000 })
+      )
+      let slow = true
+      const seen = yield* collect(4, () =>
+        Effect.suspend(() => {
+          if (!slow) return Effect.void
+          slow = false
+          return Effect.sleep("8 seconds") // past the 6 s session timeout
+        }))
+      yield* Effect.forkChild(consumer.run(seen.handlers))
+      yield* seen.done
+
+      assert.strictEqual(seen.assignments.length, 1, "one GROUP_JOIN: no rebalance")
+      assert.deepStrictEqual(logs.filter((line) => !line.startsWith("Info")), [])
+      assert.deepStrictEqual(seen.records.map((r) => `${r.partition}@${r.offset}`).sort(), ["0@0", "0@1", "1@0", "1@1"])
+      // Still the same generation: a commit goes through.
+      yield* consumer.commit([{ topic, partition: 0, offset: 2 }, { topic, partition: 1, offset: 2 }])
+      assert.deepStrictEqual((yield* client.committedOffsets(groupId, topic)).map((o) => o.offset), [2, 2])
+    }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
+
+  it.live("producer round trip: headers (repeated keys, binary), null keys and values", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-roundtrip")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 1)
+      const producer = yield* client.producer
+      const binary = new Uint8Array([0, 255, 10, 13])
+      yield* producer.send([
+        {
+          topic,
+          key: "with-headers",
+          value: binary,
+          headers: [
+            { key: "error", value: encoder.encode("boom, \"quoted\"") },
+            { key: "trace", value: encoder.encode("a") },
+            { key: "trace", value: encoder.encode("b") },
+            { key: "empty", value: null }
+          ]
+        },
+        { topic, key: null, value: "no key" },
+        { topic, key: "tombstone", value: null }
+      ])
+
+      const consumer = yield* client.consumer(consumerOptions(groupId, topic))
+      const seen = yield* collect(3)
+      yield* Effect.forkChild(consumer.run(seen.handlers))
+      yield* seen.done
+      const [first, second, third] = seen.records
+      assert.strictEqual(text(first!.key), "with-headers")
+      assert.deepStrictEqual(first!.value, binary)
+      assert.deepStrictEqual(first!.headers.map((h) => [h.key, text(h.value)]), [
+        ["error", "boom, \"quoted\""],
+        ["trace", "a"],
+        ["trace", "b"],
+        ["empty", ""] // kafkajs cannot send a null header value: sent empty
+      ])
+      assert.isNull(second!.key)
+      assert.strictEqual(text(second!.value), "no key")
+      assert.deepStrictEqual(second!.headers, [])
+      assert.strictEqual(text(third!.key), "tombstone")
+      assert.isNull(third!.value)
+      // Plain Uint8Array copies, not views into kafkajs's fetch buffer.
+      assert.strictEqual(first!.value!.constructor, Uint8Array)
+      assert.strictEqual(first!.value!.buffer.byteLength, binary.byteLength)
+    }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
+
+  // Needs a broker of its own to stop: not with KAFKA_BROKERS.
+  it.live.skipIf(process.env["KAFKA_BROKERS"])(
+    "when the broker is gone for longer than restartBudgetMs, run fails with a KafkaError (never alive but idle)",
+    () =>
+      Effect.gen(function*() {
+        const own = yield* Effect.acquireRelease(
+          Effect.promise(() => startBroker()),
+          (own) => Effect.promise(() => own.close())
+        )
+        yield* Effect.gen(function*() {
+          const client = yield* KafkaClient
+          const topic = uniqueName("kafkajs-crash")
+          yield* client.createTopic(topic, 1)
+          const consumer = yield* client.consumer(
+            consumerOptions(uniqueName("kafkajs-group"), topic, { sessionTimeoutMs: 6_000, restartBudgetMs: 5_000 })
+          )
+          const seen = yield* collect(0)
+          const fiber = yield* Effect.forkChild(consumer.run(seen.handlers))
+          yield* Effect.sleep("2 seconds")
+          assert.strictEqual(seen.assignments.length, 1)
+          yield* Effect.promise(() => own.stop())
+          // kafkajs retries, crashes (restarted: within the budget), crashes again past the budget.
+          const error = yield* Effect.flip(Fiber.join(fiber)).pipe(Effect.timeout("90 seconds"))
+          assert.strictEqual(error._tag, "KafkaError")
+          assert.match(error.message, /kept crashing for \d+ ms, over its restart budget of 5000 ms; last crash: /)
+          assert.isTrue(logs.some((line) => line.includes("Kafka consumer crashed; kafkajs restarts it")))
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(
+            KafkaJs.layer({ brokers: own.brokers.split(","), clientId: "kafkajs-e2e" }).pipe(Layer.provide(captureLogs))
+          )
+        )
+      }).pipe(Effect.scoped),
+    BROKER_START_TIMEOUT_MS + 90_000
+  )
+
+  it.live("admin calls against an unknown topic and an unreachable broker fail with KafkaError", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const unreachableClient = KafkaJs.layer({ brokers: ["127.0.0.1:1"], clientId: "nowhere", connectionTimeoutMs: 200 })
+      // Both go through kafkajs's retries (~10 s): side by side.
+      const [unknown, unreachable] = yield* Effect.all([
+        Effect.flip(client.topicOffsets(uniqueName("kafkajs-missing"))),
+        Effect.flip(
+          KafkaClient.use((c) => c.topicOffsets("any")).pipe(
+            Effect.provide(unreachableClient.pipe(Layer.provide(captureLogs)))
+          )
+        )
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(unknown._tag, "KafkaError")
+      assert.strictEqual(unreachable._tag, "KafkaError")
+      assert.include(unreachable.message, "Reading the offsets of topic any")
+    }).pipe(Effect.provide(kafka())), 60_000)
+})
