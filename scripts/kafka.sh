@@ -186,8 +186,14 @@ pid_alive() {
 read_pid() { [[ -f "$1/kafka.pid" ]] && cat "$1/kafka.pid" || true; }
 
 random_cluster_id() {
-  # Kafka's Uuid text form: 16 random bytes, base64url without padding (22 chars).
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+  # Kafka's Uuid text form: 16 random bytes, base64url without padding (22 chars). Like
+  # Kafka's own Uuid.randomUuid(), never start with "-" (it would read as an option).
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    [[ "$id" != -* ]] && break
+  done
+  echo "$id"
 }
 
 write_server_properties() {
@@ -304,7 +310,7 @@ cmd_start() {
     log "formatting KRaft storage in $DIR/data (cluster id $cid)"
     rm -rf "$DIR/data"
     write_tools_log4j
-    run_tool kafka.tools.StorageTool format --ignore-formatted -t "$cid" \
+    run_tool kafka.tools.StorageTool format --ignore-formatted --cluster-id="$cid" \
       -c "$DIR/server.properties" >"$DIR/format.log" 2>&1 \
       || { cat "$DIR/format.log" >&2; die "kafka-storage format failed"; }
   fi
