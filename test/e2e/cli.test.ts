@@ -110,9 +110,9 @@ const sigtermMidStream = async (signals: number) => {
     expect(backedUp.has(o), `offset ${o} below the commit ${c} has a backup row`).toBe(true)
     expect(processed.has(o) || dead.has(o), `offset ${o} below the commit ${c} was handled`).toBe(true)
   }
-  if (res.summary !== undefined) {
-    expect(res.summary.committed).toEqual([{ topic, partition: 0, offset: c }])
-  }
+  // No summary line is checked here: on a signal the CLI's run effect is interrupted before it
+  // prints one (Pipeline's StopReason "interrupted" is never returned). The files and the
+  // broker's committed offset are the evidence.
 
   // second run to the end: starts exactly at the commit
   const second = await dirs()

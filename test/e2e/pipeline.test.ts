@@ -73,7 +73,7 @@ const bytesOf = (text: string, encoding: string) => {
   return b === null ? null : Buffer.from(b)
 }
 
-describe("kafka-pipeline run against a real broker", () => {
+describe.concurrent("kafka-pipeline run against a real broker", () => {
   it("1. happy path: 1,000 records → 1,000 backup rows, no DLQ rows, committed 1,000, exit 0", async () => {
     const topic = uniqueName("happy")
     const group = uniqueName("g")
