@@ -9,7 +9,7 @@
  * work, flush and close the archives, commit, and only then disconnect.
  */
 import type { Scope } from "effect"
-import { Cause, Clock, Deferred, Effect, Fiber, FileSystem, Path, Queue, Schedule, Semaphore, Stream } from "effect"
+import { Cause, Clock, Deferred, Effect, Fiber, FileSystem, Path, Queue, Schedule, Semaphore } from "effect"
 import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../domain/Csv.js"
 import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
@@ -268,11 +268,17 @@ const runScoped = (
       Effect.catch((error) => Deferred.fail(stop, error)),
       Effect.forkIn(scope)
     )
-    const processingFiber = yield* Stream.fromQueue(queue).pipe(
-      Stream.mapEffect(work, { concurrency: config.concurrency, unordered: true }),
-      Stream.runDrain,
-      Effect.forkIn(scope)
+    // N workers each take one record when free: nothing is buffered beyond the queue, and at
+    // shutdown the records still queued are known to be unstarted.
+    const worker = Queue.take(queue).pipe(
+      Effect.flatMap(work),
+      Effect.forever,
+      Effect.catchIf(Cause.isDone, () => Effect.void)
     )
+    const processingFiber = yield* Effect.forEach(Array.from({ length: config.concurrency }), () => worker, {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(Effect.forkIn(scope))
     const commitFiber = yield* commit.pipe(
       Effect.repeat(Schedule.spaced(config.commitIntervalMs)),
       Effect.delay(config.commitIntervalMs),
@@ -298,6 +304,10 @@ const runScoped = (
       yield* Effect.logInfo("stopping: no more polling, finishing in-flight records")
       yield* Fiber.interrupt(pollFiber)
       yield* consumer.pause(assignment)
+      // Queued records that no worker has started are left for the next run: they are not
+      // handled, so not committed, and shutdown waits only for the work in flight.
+      const unstarted = yield* Queue.clear(queue)
+      if (unstarted.length > 0) yield* Effect.logInfo(`left ${unstarted.length} queued records for the next run`)
       yield* Queue.end(queue)
       yield* awaitInFlight
       for (const sink of [backup, dlq]) {

@@ -541,4 +541,23 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(Array.from(calls.values()), [1, 1, 1, 1, 1])
     }))
+
+  test("shutdown waits for started records only: queued ones are left uncommitted for the next run", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const release = yield* Deferred.make<void>()
+      const seen: Array<number> = []
+      yield* produce(0, numbered(20))
+      const fiber = yield* start((input) =>
+        Effect.andThen(Effect.sync(() => seen.push(input.offset)), input.offset === 0 ? Deferred.await(release) : Effect.void), {
+        concurrency: 1
+      })
+      yield* advanceUntil(Effect.sync(() => seen.length === 1))
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(fiber))
+      yield* TestClock.adjust(100)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(interrupting)
+      assert.deepStrictEqual(seen, [0])
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 1)
+    }))
 })
