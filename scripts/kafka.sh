@@ -274,6 +274,26 @@ parse_dir_port() {
   DIR="$(cd "$DIR" && pwd)"
 }
 
+start_watchdog() {
+  local pid="$1"
+  # If the owner (e.g. the test runner) dies without stopping us, stop the broker (and,
+  # with --rm-on-owner-exit, delete its dir). Exits by itself when the broker stops.
+  (
+    trap '' HUP INT
+    while kill -0 "$OWNER_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 "$STOP_TIMEOUT"); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    fi
+    if [[ -n "$RM_ON_OWNER_EXIT" ]] && ! kill -0 "$OWNER_PID" 2>/dev/null; then
+      sleep 0.5
+      rm -rf "$DIR"
+    fi
+  ) </dev/null >/dev/null 2>&1 &
+  disown || true
+}
+
 cmd_start() {
   parse_dir_port "$@"
   require_libs
@@ -290,20 +310,18 @@ cmd_start() {
     die "a broker process (pid $pid) exists in $DIR but does not answer on port $p; run: $0 kill --dir $DIR"
   fi
 
-  # Same ports as last time in this dir (restart), unless told otherwise.
-  local port cport i
+  # Same ports as last time in this dir (restart), unless told otherwise. Ports chosen
+  # here ("fresh") may lose a race with another process binding them first: then the
+  # start is retried on new ones.
+  local port cport i fresh=""
   port="${PORT:-$(cat "$DIR/port" 2>/dev/null || true)}"
   cport="$(cat "$DIR/controller.port" 2>/dev/null || true)"
-  [[ -n "$port" ]] || port="$(free_port)"
-  [[ -n "$cport" ]] || cport="$(free_port "$port")"
+  if [[ -z "$port" ]]; then port="$(free_port)"; fresh=1; fi
   for ((i = 0; i < 50; i++)); do port_listening "$port" || break; sleep 0.1; done
   if port_listening "$port"; then die "port $port is already in use (kept from an earlier start in $DIR, or --port)"; fi
-  if port_listening "$cport"; then cport="$(free_port "$port")"; fi
-  echo "$port" >"$DIR/port"
-  echo "$cport" >"$DIR/controller.port"
+  if [[ -z "$cport" ]] || port_listening "$cport"; then cport="$(free_port "$port")"; fi
 
   write_server_properties "$DIR" "$port" "$cport"
-
   if [[ ! -f "$DIR/data/meta.properties" ]]; then
     local cid
     cid="$(random_cluster_id)"
@@ -315,56 +333,53 @@ cmd_start() {
       || { cat "$DIR/format.log" >&2; die "kafka-storage format failed"; }
   fi
 
-  local heap="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
-  log "starting Kafka $(kafka_version) in $DIR on 127.0.0.1:$port (controller :$cport)"
-  local started_at=$SECONDS
-  # setsid: its own session, so a Ctrl-C aimed at the test runner does not hit the broker
-  # (the --owner-pid watchdog and `stop` take care of it instead).
-  # shellcheck disable=SC2086
-  setsid "$JAVA" $heap -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$DIR/log4j2.properties" \
-    -Dkafka.logs.dir="$DIR" \
-    -cp "$LIBS/*" kafka.Kafka "$DIR/server.properties" \
-    >>"$DIR/kafka.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$DIR/kafka.pid"
+  local heap="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}" attempt started_at=$SECONDS deadline marker
+  for attempt in 1 2 3; do
+    echo "$port" >"$DIR/port"
+    echo "$cport" >"$DIR/controller.port"
+    write_server_properties "$DIR" "$port" "$cport"
+    log "starting Kafka $(kafka_version) in $DIR on 127.0.0.1:$port (controller :$cport)"
+    marker="===== scripts/kafka.sh start $(date -u +%Y-%m-%dT%H:%M:%SZ) port $port controller $cport"
+    echo "$marker" >>"$DIR/kafka.log"
+    # setsid: its own session, so a Ctrl-C aimed at the test runner does not hit the broker
+    # (the --owner-pid watchdog and `stop` take care of it instead).
+    # shellcheck disable=SC2086
+    setsid "$JAVA" $heap -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$DIR/log4j2.properties" \
+      -Dkafka.logs.dir="$DIR" \
+      -cp "$LIBS/*" kafka.Kafka "$DIR/server.properties" \
+      >>"$DIR/kafka.log" 2>&1 </dev/null &
+    pid=$!
+    disown "$pid" 2>/dev/null || true
+    echo "$pid" >"$DIR/kafka.pid"
+    [[ -z "$OWNER_PID" ]] || start_watchdog "$pid"
 
-  if [[ -n "$OWNER_PID" ]]; then
-    # Watchdog: if the owner (e.g. the test runner) dies without stopping us, stop the broker.
-    (
-      trap '' HUP INT
-      while kill -0 "$OWNER_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
-      if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 "$STOP_TIMEOUT"); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    deadline=$((SECONDS + START_TIMEOUT))
+    while :; do
+      if ! pid_alive "$pid"; then
+        rm -f "$DIR/kafka.pid"
+        if [[ -n "$fresh" ]] && ((attempt < 3)) \
+          && sed -n "\\|^$marker\$|,\$p" "$DIR/kafka.log" | grep -q 'Address already in use'; then
+          log "port $port or $cport was taken meanwhile; retrying on other ports"
+          port="$(free_port)"
+          cport="$(free_port "$port")"
+          continue 2
+        fi
+        log "broker process exited during startup; last lines of $DIR/kafka.log:"
+        tail -n 40 "$DIR/kafka.log" >&2
+        die "Kafka failed to start"
       fi
-      if [[ -n "$RM_ON_OWNER_EXIT" ]] && ! kill -0 "$OWNER_PID" 2>/dev/null; then
-        sleep 0.5
-        rm -rf "$DIR"
+      if metadata_ok 127.0.0.1 "$port" "$port" && coordinator_ok 127.0.0.1 "$port"; then break 2; fi
+      if ((SECONDS >= deadline)); then
+        log "broker did not answer metadata (or has no group coordinator) on 127.0.0.1:$port within ${START_TIMEOUT}s; last lines of $DIR/kafka.log:"
+        tail -n 40 "$DIR/kafka.log" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$DIR/kafka.pid"
+        die "Kafka start timed out"
       fi
-    ) </dev/null >/dev/null 2>&1 &
-    disown || true
-  fi
-
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while :; do
-    if ! pid_alive "$pid"; then
-      log "broker process exited during startup; last lines of $DIR/kafka.log:"
-      tail -n 40 "$DIR/kafka.log" >&2
-      rm -f "$DIR/kafka.pid"
-      die "Kafka failed to start"
-    fi
-    if metadata_ok 127.0.0.1 "$port" "$port" && coordinator_ok 127.0.0.1 "$port"; then break; fi
-    if ((SECONDS >= deadline)); then
-      log "broker did not answer metadata (or has no group coordinator) on 127.0.0.1:$port within ${START_TIMEOUT}s; last lines of $DIR/kafka.log:"
-      tail -n 40 "$DIR/kafka.log" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$DIR/kafka.pid"
-      die "Kafka start timed out"
-    fi
-    sleep 0.2
+      sleep 0.2
+    done
   done
   log "ready after $((SECONDS - started_at))s (pid $pid)"
   echo "KAFKA_BROKERS=127.0.0.1:$port"
@@ -487,7 +502,7 @@ cmd_tool() {
   run_tool "$@"
 }
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 main() {
   local cmd="${1:-}"
