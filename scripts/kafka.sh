@@ -164,15 +164,31 @@ metadata_ok() {
 # FindCoordinator v2 for a group: succeeds once a group coordinator is available. The
 # first such request makes the broker create __consumer_offsets, so doing it at start
 # spares the first test a "group coordinator is not available" retry.
+# KEY_TYPE 0: group coordinator, 1: transaction coordinator (creates __transaction_state,
+# which idempotent and transactional producers need).
 coordinator_ok() {
-  local out
+  local out key_type="${3:-0}"
   # size=36 | api_key=10 (FindCoordinator) | api_version=2 | correlation_id=8 | client_id="kafka.sh"
-  # | key="kafka.sh-warmup" | key_type=0 (group)
-  out="$(kafka_rpc "$1" "$2" '\x00\x00\x00\x24\x00\x0a\x00\x02\x00\x00\x00\x08\x00\x08kafka.sh\x00\x0fkafka.sh-warmup\x00')" || return 1
+  # | key="kafka.sh-warmup" | key_type
+  out="$(kafka_rpc "$1" "$2" '\x00\x00\x00\x24\x00\x0a\x00\x02\x00\x00\x00\x08\x00\x08kafka.sh\x00\x0fkafka.sh-warmup\x0'"$key_type")" || return 1
   # bytes: correlation_id(4) throttle(4) error_code(2) …
   local -a b
   read -r -a b <<<"$(echo $out)"
   ((${#b[@]} >= 10 && b[3] == 8 && b[8] == 0 && b[9] == 0))
+}
+
+# InitProducerId v1 without a transactional id (what an idempotent producer sends first):
+# succeeds once the broker has been given a block of producer ids by the controller, so
+# the first idempotent producer of a test does not see COORDINATOR_LOAD_IN_PROGRESS.
+producer_ids_ok() {
+  local out
+  # size=24 | api_key=22 (InitProducerId) | api_version=1 | correlation_id=10 | client_id="kafka.sh"
+  # | transactional_id=null | transaction_timeout_ms=60000
+  out="$(kafka_rpc "$1" "$2" '\x00\x00\x00\x18\x00\x16\x00\x01\x00\x00\x00\x0a\x00\x08kafka.sh\xff\xff\x00\x00\xea\x60')" || return 1
+  # bytes: correlation_id(4) throttle(4) error_code(2) producer_id(8) epoch(2)
+  local -a b
+  read -r -a b <<<"$(echo $out)"
+  ((${#b[@]} >= 10 && b[3] == 10 && b[8] == 0 && b[9] == 0))
 }
 
 # ---------------------------------------------------------------- start / stop
@@ -370,9 +386,10 @@ cmd_start() {
         tail -n 40 "$DIR/kafka.log" >&2
         die "Kafka failed to start"
       fi
-      if metadata_ok 127.0.0.1 "$port" "$port" && coordinator_ok 127.0.0.1 "$port"; then break 2; fi
+      if metadata_ok 127.0.0.1 "$port" "$port" && coordinator_ok 127.0.0.1 "$port" 0 \
+        && coordinator_ok 127.0.0.1 "$port" 1 && producer_ids_ok 127.0.0.1 "$port"; then break 2; fi
       if ((SECONDS >= deadline)); then
-        log "broker did not answer metadata (or has no group coordinator) on 127.0.0.1:$port within ${START_TIMEOUT}s; last lines of $DIR/kafka.log:"
+        log "broker did not answer metadata (or has no group/transaction coordinator or producer ids) on 127.0.0.1:$port within ${START_TIMEOUT}s; last lines of $DIR/kafka.log:"
         tail -n 40 "$DIR/kafka.log" >&2
         kill -KILL "$pid" 2>/dev/null || true
         rm -f "$DIR/kafka.pid"
