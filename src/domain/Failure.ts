@@ -89,6 +89,10 @@ const errorType = (error: unknown): string => {
 
 /** Error type, message and detail (stack or cause) of a processing failure, for the DLQ row. */
 export const describeFailure = (cause: Cause.Cause<unknown>): FailureDescription => {
+  if (Cause.hasInterruptsOnly(cause)) {
+    // Squashing would give "All fibers interrupted without error" with a stack inside Effect.
+    return { errorType: "Interrupted", message: "the processor was interrupted", detail: Cause.pretty(cause), defect: true }
+  }
   const defect = !Cause.hasFails(cause) && Cause.hasDies(cause)
   const squashed = Cause.squash(cause)
   const error = squashed instanceof NonRetryable ? squashed.cause : squashed

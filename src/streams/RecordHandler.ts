@@ -4,7 +4,7 @@
  * exponential backoff and jitter for retryable failures. The result is an
  * outcome, never an error: a failing record must not stop the pipeline.
  */
-import { Cause, Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import type { FailureDescription } from "../domain/Failure.js"
 import { describeFailure, InvalidUtf8, isRetryable, MessageTooLarge, NullValue, ProcessingTimeout } from "../domain/Failure.js"
 import type { KafkaRecord } from "../domain/KafkaRecord.js"
@@ -87,11 +87,11 @@ export const make = (processor: Processor, options: RecordHandlerOptions) => {
       ),
       Effect.matchCauseEffect({
         onSuccess: () => Effect.succeed<Outcome>({ _tag: "Processed", attempts }),
-        // Interruption is shutdown, not a processing failure: let it through.
-        onFailure: (cause) =>
-          Cause.hasInterruptsOnly(cause)
-            ? Effect.failCause(cause as Cause.Cause<never>)
-            : Effect.succeed<Outcome>({ _tag: "Failed", attempts, failure: describeFailure(cause) })
+        // Interrupting this fiber (shutdown) still ends it: an interrupted fiber is not resumed
+        // with a recovered value. What reaches here as interruption is the processor's own
+        // (Effect.interrupt, joining an interrupted fiber): a failed record like any other.
+        // Passing it through would end the worker and leave the pipeline alive but idle.
+        onFailure: (cause) => Effect.succeed<Outcome>({ _tag: "Failed", attempts, failure: describeFailure(cause) })
       })
     )
   }

@@ -142,6 +142,19 @@ describe("Failure", () => {
     })
   })
 
+  describe("describeFailure: interruption", () => {
+    it("an interrupt-only cause reads as \"Interrupted\", a defect, not as Effect's squashed placeholder", () => {
+      const described = describeFailure(Cause.interrupt(7))
+      assert.strictEqual(described.errorType, "Interrupted")
+      assert.strictEqual(described.message, "the processor was interrupted")
+      assert.strictEqual(described.defect, true)
+      assert.include(described.detail, "interrupted")
+      // A failure alongside an interruption is described by the failure.
+      const both = describeFailure(Cause.combine(Cause.fail(new ValueError("first")), Cause.interrupt(7)))
+      assert.strictEqual(both.errorType, "ValueError")
+    })
+  })
+
   describe("isRetryable", () => {
     it("the pipeline's own input errors, timeouts and NonRetryable are not retryable", () => {
       assert.isFalse(isRetryable(new MessageTooLarge({ size: 2, limit: 1 })))
@@ -156,6 +169,7 @@ describe("Failure", () => {
       assert.isFalse(isRetryable({ retryable: false }))
       assert.isTrue(isRetryable({ retryable: true }))
       assert.isTrue(isRetryable({ retryable: "false" }), "only the boolean false opts out")
+      assert.isTrue(isRetryable({ retryable: 0 }))
       assert.isTrue(isRetryable(new ValueError("x")))
       assert.isTrue(isRetryable(new OrderRejected({ message: "m", orderId: 1 })))
       assert.isTrue(isRetryable("text"))

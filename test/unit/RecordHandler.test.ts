@@ -381,13 +381,18 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
           signal = s
           return new Promise<void>(() => {})
         })
-        const fiber = yield* Effect.forkChild(RecordHandler.make(p.processor, options)(record("x")))
+        const delivered: Array<Outcome> = []
+        const fiber = yield* Effect.forkChild(
+          RecordHandler.make(p.processor, options)(record("x")).pipe(
+            Effect.tap((outcome) => Effect.sync(() => delivered.push(outcome)))
+          )
+        )
         yield* TestClock.adjust(1_000)
         assert.isDefined(signal)
         yield* Fiber.interrupt(fiber)
         const exit = yield* Fiber.await(fiber)
-        assert.isTrue(Exit.isFailure(exit), "no outcome")
         assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        assert.deepStrictEqual(delivered, [], "nothing downstream (the DLQ) sees an outcome")
         assert.isTrue(signal!.aborted)
         assert.strictEqual(p.calls(), 1)
       }))
@@ -403,6 +408,29 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
         yield* TestClock.adjust("1 minute")
         assert.strictEqual(p.calls(), 1)
+      }))
+
+    it.effect("a processor that interrupts itself (not a shutdown) → Failed \"Interrupted\", not retried, and the caller carries on", () =>
+      Effect.gen(function*() {
+        const p = counting(() => Effect.interrupt)
+        const handle = RecordHandler.make(p.processor, options)
+        const outcome = failed(yield* handle(record("x")))
+        assert.strictEqual(outcome.failure.errorType, "Interrupted")
+        assert.strictEqual(outcome.failure.message, "the processor was interrupted")
+        assert.strictEqual(outcome.failure.defect, true)
+        assert.strictEqual(outcome.attempts, 1)
+        assert.strictEqual(p.calls(), 1)
+        // Joining a child fiber that something else interrupted is the same case.
+        const joined = yield* RecordHandler.make(
+          () =>
+            Effect.gen(function*() {
+              const child = yield* Effect.forkChild(Effect.never)
+              yield* Fiber.interrupt(child)
+              return yield* Fiber.join(child)
+            }),
+          options
+        )(record("y"))
+        assert.strictEqual(failed(joined).failure.errorType, "Interrupted")
       }))
   })
 })
