@@ -44,6 +44,11 @@ cmd_install() {
   [[ -n "$version" ]] || die "cannot read <kafka.version> from $ROOT/pom.xml"
   stamp="$LIBS/.installed-$version"
   if [[ -f "$stamp" ]]; then return 0; fi
+  # One installer at a time (parallel test workers may all find the jars missing).
+  mkdir -p "$KAFKA_CACHE"
+  exec 9>"$KAFKA_CACHE/.install.lock"
+  flock 9
+  if [[ -f "$stamp" ]]; then exec 9>&-; return 0; fi
   command -v mvn >/dev/null || die "mvn (Maven) is required to fetch the Kafka jars"
   log "fetching Apache Kafka $version jars from Maven Central into $LIBS"
   rm -rf "$LIBS"
@@ -52,7 +57,8 @@ cmd_install() {
     || die "mvn dependency:copy-dependencies failed"
   [[ -f "$LIBS/kafka_2.13-$version.jar" ]] || die "kafka_2.13-$version.jar missing after mvn"
   touch "$stamp"
-  log "installed $(ls "$LIBS"/*.jar | wc -l) jars"
+  exec 9>&-
+  log "installed $(find "$LIBS" -name '*.jar' | wc -l) jars"
 }
 
 require_libs() {
