@@ -336,9 +336,7 @@ let shared: Promise<Broker> | undefined
  * broker started on first use (across all vitest workers). Not controllable.
  */
 export const sharedBroker = (): Promise<Broker> => {
-  const external = externalBroker()
-  if (external !== undefined) return Promise.resolve(external)
-  shared ??= startShared().catch((e: unknown) => {
+  shared ??= (async () => externalBroker() ?? (await startShared()))().catch((e: unknown) => {
     shared = undefined
     throw e
   })
