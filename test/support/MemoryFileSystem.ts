@@ -50,9 +50,12 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
         state.files.set(path, next)
       }
 
-      const makeFile = (path: string): FileSystem.File => {
+      // Like a real descriptor, a handle is unusable once its scope has closed it.
+      const makeFile = (path: string, handle: { closed: boolean }): FileSystem.File => {
+        const closedError = (method: string) => error(method, path, "BadResource", "EBADF: bad file descriptor")
         const writeAll = (buffer: Uint8Array) =>
           Effect.suspend(() => {
+            if (handle.closed) return Effect.fail(closedError("write"))
             if (state.failWrites?.(path)) return Effect.fail(error("write", path, "Unknown", "ENOSPC: no space left on device"))
             if (state.partialWriteBytes !== undefined) {
               append(path, buffer.subarray(0, state.partialWriteBytes))
@@ -69,8 +72,10 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
           read: () => Effect.die("not implemented"),
           readAlloc: () => Effect.succeed(Option.none()),
           truncate: (length = 0) =>
-            Effect.sync(() => {
+            Effect.suspend(() => {
+              if (handle.closed) return Effect.fail(closedError("truncate"))
               state.files.set(path, (state.files.get(path) ?? new Uint8Array()).slice(0, length))
+              return Effect.void
             }),
           write: (buffer) => Effect.as(writeAll(buffer), buffer.byteLength),
           writeAll
@@ -93,9 +98,18 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
             if (flag.includes("x") && state.files.has(path)) {
               return yield* error("open", path, "AlreadyExists", "EEXIST: file already exists")
             }
+            if (flag.startsWith("r") && !state.files.has(path)) {
+              return yield* error("open", path, "NotFound", "ENOENT: no such file or directory")
+            }
             if (flag.startsWith("w") || !state.files.has(path)) state.files.set(path, new Uint8Array())
-            yield* Effect.addFinalizer(() => Effect.sync(() => state.closed.push(path)))
-            return makeFile(path)
+            const handle = { closed: false }
+            yield* Effect.addFinalizer(() =>
+              Effect.sync(() => {
+                handle.closed = true
+                state.closed.push(path)
+              })
+            )
+            return makeFile(path, handle)
           })
       })
       return Context.make(MemoryFileSystem, state).pipe(Context.add(FileSystem.FileSystem, fs))
