@@ -141,17 +141,19 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* writePending.pipe(Effect.ensuring(closeCurrent))
   }))
 
-  const append = (record: TopicPartitionOffset, row: string): Effect.Effect<void, ArchiveError> => {
-    if (failure !== undefined) return Effect.fail(failure)
-    if (closed) {
-      return Effect.fail(
-        new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
-      )
-    }
-    rows.push(row)
-    records.push(record)
-    return rows.length >= options.batchSize ? flush : Effect.void
-  }
+  // Suspended: the row is added when the effect runs (each time it runs), not when it is built.
+  const append = (record: TopicPartitionOffset, row: string): Effect.Effect<void, ArchiveError> =>
+    Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (closed) {
+        return Effect.fail(
+          new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
+        )
+      }
+      rows.push(row)
+      records.push(record)
+      return rows.length >= options.batchSize ? flush : Effect.void
+    })
 
   current = yield* openFor(yield* Clock.currentTimeMillis, "open")
   yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))

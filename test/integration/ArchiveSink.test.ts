@@ -354,6 +354,25 @@ describe("ArchiveSink", () => {
         })
       ))
 
+    it.effect("append is an Effect: building it adds nothing, each run adds the row once (so retry and repeat work)", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 3 })
+          const appendOne = sink.append(record(1), encodeRow(backupRow(record(1))))
+          yield* sink.flush
+          assert.deepStrictEqual(flushed, [], "a built but unrun append left nothing pending")
+          yield* Effect.repeat(appendOne, { times: 2 })
+          assert.deepStrictEqual(flushed, [[1, 1, 1]])
+          assert.strictEqual(files.rows(backupFile("10")).length, 1 + 3)
+          // Built while open, run after close: refused, not silently buffered.
+          const late = sink.append(record(2), encodeRow(backupRow(record(2))))
+          yield* sink.close
+          assert.strictEqual((yield* Effect.flip(late)).cause, "archive is closed")
+        })
+      ))
+
     it.effect("Backup CSV - restart within the same hour: a second sink opens sequence .1 and never appends to the first file", () =>
       withArchive(() =>
         Effect.gen(function*() {
