@@ -108,6 +108,15 @@ describe("ProcessorLoader", () => {
         )
       }))
 
+    it.effect("a module that throws a non-Error while importing: the thrown value is shown", () =>
+      Effect.gen(function*() {
+        const issue = yield* issueFor("test/fixtures/throwing-non-error-processor.ts")
+        assert.strictEqual(
+          issue,
+          "processor: expected a loadable ES module (no processor here), got \"test/fixtures/throwing-non-error-processor.ts\""
+        )
+      }))
+
     it.effect("a module without a default export, or with a default that is not a function, is a ConfigError", () =>
       Effect.gen(function*() {
         for (const path of ["test/fixtures/no-default-processor.ts", "test/fixtures/non-function-default-processor.ts"]) {
