@@ -316,6 +316,8 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     /** When the current streak of crashes began (reset by a successful fetch), and its length at the last crash. */
     let crashingSince: number | undefined = undefined
     let crashingFor = 0
+    /** A heartbeat said the generation is over: nothing more is handed over until the next join. */
+    let rejoining = false
     /** Successful offset commits, counted to detect the ones kafkajs skips silently. */
     let commitCount = 0
 
@@ -388,6 +390,7 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     const removeListeners = [
       client.on(client.events.GROUP_JOIN, ({ payload }) => {
         assignment = toAssignment(payload.memberAssignment)
+        rejoining = false
         applyPauses([...paused.values()], running === undefined)
         log(Effect.logInfo("Kafka consumer joined its group", { assignment: assignment.map((tp) => partitionKey(tp.topic, tp.partition)) }))
         if (running !== undefined) announce(running, assignment)
@@ -440,7 +443,10 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
       const { batch } = payload
       const current = running
-      if (current === undefined || batch.messages.length === 0 || paused.has(partitionKey(batch.topic, batch.partition))) {
+      if (
+        current === undefined || rejoining || batch.messages.length === 0 ||
+        paused.has(partitionKey(batch.topic, batch.partition))
+      ) {
         return
       }
       // Each join's `onAssignment` comes before the batches fetched after it.
@@ -448,16 +454,20 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         await exitOf(announcing)
         announcing = current.announcing
       }
-      if (running !== current || !payload.isRunning() || payload.isStale()) return
+      if (running !== current || rejoining || !payload.isRunning() || payload.isStale()) return
       const records = batch.messages.map(toRecord(batch.topic, batch.partition))
       const delivery = current.fork(deliver(current, payload, records))
       current.delivery = delivery
       const exit = await exitOf(delivery)
-      if (current.delivery === delivery) current.delivery = undefined
+      current.delivery = undefined
       // Interrupted (the run stopped, or a rejoin) or a defect (which fails the run): not taken.
       if (!Exit.isSuccess(exit)) return
       const outcome = exit.value
-      if (outcome._tag === "HeartbeatFailed") throw outcome.error.cause
+      if (outcome._tag === "HeartbeatFailed") {
+        // kafkajs rejoins on a rebalance error; the other batches of this fetch belong to the old generation.
+        rejoining = outcome.error.rebalance === true
+        throw outcome.error.cause
+      }
       if (outcome._tag === "Taken") payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset)
     }
 

@@ -32,8 +32,8 @@ const captureLogs = Logger.layer([
     logs.push(`${logLevel}: ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
   })
 ])
-const kafka = () =>
-  KafkaJs.layer({ brokers: broker.brokers.split(","), clientId: "kafkajs-e2e", logLevel: "Warn" }).pipe(
+const kafka = (logLevel: KafkaJs.KafkaJsOptions["logLevel"] = "Warn") =>
+  KafkaJs.layer({ brokers: broker.brokers.split(","), clientId: "kafkajs-e2e", logLevel }).pipe(
     Layer.provideMerge(captureLogs)
   )
 
@@ -90,6 +90,7 @@ describe("KafkaJs (real broker)", () => {
         value: `v${i}`
       }))
       yield* producer.send(messages)
+      yield* producer.send([])
       assert.deepStrictEqual(yield* client.topicOffsets(topic), [
         { partition: 0, low: 0, high: 10 },
         { partition: 1, low: 0, high: 10 },
@@ -116,6 +117,7 @@ describe("KafkaJs (real broker)", () => {
       yield* consumer.commit([{ topic, partition: 0, offset: 10 }, { topic, partition: 1, offset: 4 }])
       yield* Fiber.interrupt(fiber)
       yield* consumer.commit([{ topic, partition: 1, offset: 10 }, { topic, partition: 2, offset: 7 }])
+      yield* consumer.commit([])
 
       assert.deepStrictEqual(yield* client.committedOffsets(groupId, topic), [
         { topic, partition: 0, offset: 10 },
@@ -222,6 +224,81 @@ describe("KafkaJs (real broker)", () => {
       // Plain Uint8Array copies, not views into kafkajs's fetch buffer.
       assert.strictEqual(first!.value!.constructor, Uint8Array)
       assert.strictEqual(first!.value!.buffer.byteLength, binary.byteLength)
+      // With logLevel "Info", kafkajs's own info entries come through the Effect logger.
+      assert.isTrue(logs.some((line) => line.startsWith("Info: Consumer has joined the group")))
+    }).pipe(Effect.scoped, Effect.provide(kafka("Info"))), 60_000)
+
+  it.live("pause stops a partition; after run is interrupted, a new run resumes where it was, pauses kept", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-pause")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 2)
+      const producer = yield* client.producer
+      const send = (partition: number, value: string) => producer.send([{ topic, partition, key: null, value }])
+      yield* send(0, "a0")
+      yield* send(1, "b0")
+
+      const consumer = yield* client.consumer(consumerOptions(groupId, topic))
+      const first = yield* collect(3)
+      const fiber = yield* Effect.forkChild(consumer.run(first.handlers))
+      yield* Effect.sleep("1 second")
+      yield* consumer.pause([{ topic, partition: 0 }])
+      yield* send(0, "a1")
+      yield* send(1, "b1")
+      yield* first.done.pipe(Effect.timeout("5 seconds"), Effect.ignore)
+      yield* Effect.sleep("1 second")
+      yield* Fiber.interrupt(fiber)
+      // a1 may have been fetched before the pause took effect, but it is not handed over.
+      assert.deepStrictEqual(first.records.map((r) => text(r.value)).sort(), ["a0", "b0", "b1"])
+
+      yield* send(1, "b2")
+      const second = yield* collect(1)
+      yield* Effect.forkChild(consumer.run(second.handlers))
+      yield* second.done
+      yield* Effect.sleep("1 second")
+      assert.deepStrictEqual(second.assignments, [[0, 1].map((partition) => ({ topic, partition }))])
+      assert.deepStrictEqual(second.records.map((r) => text(r.value)), ["b2"])
+    }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
+
+  it.live("a second member joining: the first abandons its waiting batch, rejoins and announces its new assignment", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-rebalance")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 2)
+      const producer = yield* client.producer
+      yield* producer.send([0, 1, 2, 3, 4, 5].map((i) => ({ topic, partition: i % 2, key: null, value: `v${i}` })))
+
+      // A's first batch waits forever (a full pipeline queue).
+      const blocked = yield* Deferred.make<void>()
+      let interrupted = false
+      let calls = 0
+      const a = yield* collect(Infinity, () =>
+        calls++ === 0
+          ? Effect.andThen(Deferred.succeed(blocked, undefined), Effect.never).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
+          )
+          : Effect.void)
+      yield* Effect.forkChild((yield* client.consumer(consumerOptions(groupId, topic))).run(a.handlers))
+      yield* Deferred.await(blocked)
+
+      const b = yield* collect(3)
+      yield* Effect.forkChild((yield* client.consumer(consumerOptions(groupId, topic))).run(b.handlers))
+      yield* b.done
+
+      assert.isTrue(interrupted, "the waiting batch was interrupted")
+      assert.strictEqual(a.assignments.length, 2)
+      assert.strictEqual(a.assignments[1]!.length, 1)
+      assert.deepStrictEqual(b.assignments.length, 1)
+      assert.deepStrictEqual([...a.assignments[1]!, ...b.assignments[0]!].map((tp) => tp.partition).sort(), [0, 1])
+      // A fetches its remaining partition again from the start (nothing was committed).
+      const mine = a.assignments[1]![0]!.partition
+      yield* Effect.gen(function*() {
+        while (a.records.length < 3) yield* Effect.sleep("100 millis")
+      }).pipe(Effect.timeout("10 seconds"))
+      assert.deepStrictEqual(a.records.map((r) => `${r.partition}@${r.offset}`), [0, 1, 2].map((o) => `${mine}@${o}`))
+      assert.isTrue(logs.some((line) => line.includes("the batch will be fetched again")))
     }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
 
   // Needs a broker of its own to stop: not with KAFKA_BROKERS.
