@@ -311,6 +311,8 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     let running: Running | undefined = undefined
     /** kafkajs's `run` was called and kafkajs has not given up. */
     let started = false
+    /** The consumer's scope has closed: it left the group for good. */
+    let closed = false
     let assignment: ReadonlyArray<TopicPartition> = []
     const paused = new Map<string, TopicPartition>()
     /** When the current streak of crashes began (reset by a successful fetch), and its length at the last crash. */
@@ -329,7 +331,7 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         crashingFor = now - crashingSince
         if (crashingFor >= restartBudgetMs) return false // the CRASH event fails `run`
         yield* Effect.logError(
-          `Kafka consumer crashed; kafkajs restarts it (crashing for ${crashingFor} ms of a ${restartBudgetMs} ms budget)`,
+          `Kafka consumer crashed; kafkajs restarts it (crashing for ${crashingFor} of ${restartBudgetMs} ms)`,
           error
         ).pipe(Effect.annotateLogs({ groupId }))
         return true
@@ -361,7 +363,11 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         catch: kafkaError(`Connecting the consumer of group ${groupId}`)
       }),
       // Leaves the group: after the pipeline's final commit, which happens before its scope closes.
-      (client) => disconnect(`consumer of group ${groupId}`, () => client.disconnect())
+      (client) =>
+        Effect.suspend(() => {
+          closed = true
+          return disconnect(`consumer of group ${groupId}`, () => client.disconnect())
+        })
     )
 
     /** Pauses the given partitions in kafkajs; they are paused again after each join (a restart forgets them). */
@@ -392,7 +398,9 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         assignment = toAssignment(payload.memberAssignment)
         rejoining = false
         applyPauses([...paused.values()], running === undefined)
-        log(Effect.logInfo("Kafka consumer joined its group", { assignment: assignment.map((tp) => partitionKey(tp.topic, tp.partition)) }))
+        log(Effect.logInfo("Kafka consumer joined its group", {
+          assignment: assignment.map((tp) => partitionKey(tp.topic, tp.partition))
+        }))
         if (running !== undefined) announce(running, assignment)
       }),
       client.on(client.events.FETCH, () => {
@@ -405,10 +413,11 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       client.on(client.events.CRASH, ({ payload }) => {
         if (payload.restart) return
         started = false
+        const reason = crashingFor >= restartBudgetMs
+          ? `kept crashing for ${crashingFor} ms, over its restart budget of ${restartBudgetMs} ms; last crash`
+          : "crashed on an error kafkajs does not restart from"
         const error = new KafkaError({
-          message: crashingFor >= restartBudgetMs
-            ? `Kafka consumer of group ${groupId} kept crashing for ${crashingFor} ms, over its restart budget of ${restartBudgetMs} ms; last crash: ${messageOf(payload.error)}`
-            : `Kafka consumer of group ${groupId} crashed on an error kafkajs does not restart from: ${messageOf(payload.error)}`,
+          message: `Kafka consumer of group ${groupId} ${reason}: ${messageOf(payload.error)}`,
           cause: payload.error
         })
         log(Effect.logError(error.message, payload.error))
@@ -472,8 +481,10 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     }
 
     const run = Effect.fn("KafkaJs.run")(function*(handlers: ConsumerHandlers) {
-      if (running !== undefined) {
-        return yield* new KafkaError({ message: `Kafka consumer of group ${groupId} is already running` })
+      if (closed || running !== undefined) {
+        return yield* new KafkaError({
+          message: `Kafka consumer of group ${groupId} is ${closed ? "closed" : "already running"}`
+        })
       }
       const fibers = yield* FiberSet.make<unknown, KafkaError>()
       const current: Running = {
@@ -512,6 +523,8 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       return yield* Effect.never
     }, Effect.scoped)
 
+    // One commit at a time, so that the COMMIT_OFFSETS count belongs to this call.
+    const commitLock = yield* Semaphore.make(1)
     const commit = Effect.fn("KafkaJs.commit")(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
       if (offsets.length === 0) return
       yield* commitLock.withPermits(1)(Effect.tryPromise({
@@ -527,8 +540,6 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         catch: kafkaError(`Committing offsets of group ${groupId}`)
       }))
     })
-    // One commit at a time, so that the COMMIT_OFFSETS count belongs to this call.
-    const commitLock = yield* Semaphore.make(1)
 
     const pause = (partitions: ReadonlyArray<TopicPartition>) =>
       Effect.sync(() => {
@@ -602,7 +613,9 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       ).pipe(
         Effect.map((topics) =>
           topics
-            .flatMap((entry) => entry.partitions.map(({ offset, partition }) => ({ topic: entry.topic, partition, offset: Number(offset) })))
+            .flatMap(({ partitions, topic }) =>
+              partitions.map(({ offset, partition }) => ({ topic, partition, offset: Number(offset) }))
+            )
             .filter(({ offset }) => offset >= 0)
             .sort((a, b) => a.partition - b.partition)
         ),

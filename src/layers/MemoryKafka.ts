@@ -266,8 +266,10 @@ const make = Effect.sync(() => {
     awaitFetched: (groupId, count) =>
       waitUntil(() => groupOf(groupId).fetched >= count ? true : undefined).pipe(Effect.asVoid),
     awaitCommitted: (groupId, { offset, partition, topic }) =>
-      waitUntil(() => (groupOf(groupId).committed.get(partitionKey(topic, partition)) ?? -1) >= offset ? true : undefined)
-        .pipe(Effect.asVoid),
+      waitUntil(() => {
+        const committed = groupOf(groupId).committed.get(partitionKey(topic, partition))
+        return committed !== undefined && committed >= offset ? true : undefined
+      }).pipe(Effect.asVoid),
     awaitAssignment: (groupId) =>
       waitUntil(() => {
         const member = groupOf(groupId).member
@@ -371,8 +373,8 @@ const make = Effect.sync(() => {
           crash = undefined
           yield* Effect.logError("Kafka consumer crashed; restart budget exhausted, giving up", message)
           return yield* new KafkaError({
-            message:
-              `Kafka consumer of group ${options.groupId} kept crashing for ${crashingFor} ms (restart budget ${options.restartBudgetMs} ms); last crash: ${message}`
+            message: `Kafka consumer of group ${options.groupId} kept crashing for ${crashingFor} ms, ` +
+              `over its restart budget of ${options.restartBudgetMs} ms; last crash: ${message}`
           })
         }
         yield* Effect.logError(`Kafka consumer crashed; restarting in ${restartDelayMs} ms`, message)
@@ -527,7 +529,8 @@ const make = Effect.sync(() => {
         const offsets: Array<TopicPartitionOffset> = []
         for (const [key, offset] of groupOf(groupId).committed) {
           const separator = key.lastIndexOf(":")
-          if (key.slice(0, separator) === topic) offsets.push({ topic, partition: Number(key.slice(separator + 1)), offset })
+          if (key.slice(0, separator) !== topic) continue
+          offsets.push({ topic, partition: Number(key.slice(separator + 1)), offset })
         }
         return offsets.sort((a, b) => a.partition - b.partition)
       })

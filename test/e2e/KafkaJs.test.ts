@@ -330,7 +330,9 @@ describe("KafkaJs (real broker)", () => {
         }).pipe(
           Effect.scoped,
           Effect.provide(
-            KafkaJs.layer({ brokers: own.brokers.split(","), clientId: "kafkajs-e2e" }).pipe(Layer.provideMerge(captureLogs))
+            KafkaJs.layer({ brokers: own.brokers.split(","), clientId: "kafkajs-e2e" }).pipe(
+              Layer.provideMerge(captureLogs)
+            )
           )
         )
       }).pipe(Effect.scoped),
