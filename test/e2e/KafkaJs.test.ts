@@ -301,6 +301,30 @@ describe("KafkaJs (real broker)", () => {
       assert.isTrue(logs.some((line) => line.includes("the batch will be fetched again")))
     }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
 
+  it.live("a committed offset past the end of the log: kafkajs resets it, and the reset is logged as an error", () =>
+    Effect.gen(function*() {
+      const client = yield* KafkaClient
+      const topic = uniqueName("kafkajs-out-of-range")
+      const groupId = uniqueName("kafkajs-group")
+      yield* client.createTopic(topic, 1)
+      const producer = yield* client.producer
+      yield* producer.send([0, 1, 2].map((i) => ({ topic, key: null, value: `v${i}` })))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const consumer = yield* client.consumer(consumerOptions(groupId, topic))
+        const seen = yield* collect(3)
+        yield* Effect.forkChild(consumer.run(seen.handlers))
+        yield* seen.done
+        yield* consumer.commit([{ topic, partition: 0, offset: 100 }]) // the broker accepts it
+      }))
+
+      const consumer = yield* client.consumer(consumerOptions(groupId, topic))
+      const seen = yield* collect(3)
+      yield* Effect.forkChild(consumer.run(seen.handlers))
+      yield* seen.done
+      assert.deepStrictEqual(seen.records.map((r) => r.offset), [0, 1, 2])
+      assert.isTrue(logs.some((line) => line.startsWith("Error: Kafka OFFSET_OUT_OF_RANGE")))
+    }).pipe(Effect.scoped, Effect.provide(kafka())), 60_000)
+
   // Needs a broker of its own to stop: not with KAFKA_BROKERS.
   it.live.skipIf(process.env["KAFKA_BROKERS"])(
     "when the broker is gone for longer than restartBudgetMs, run fails with a KafkaError (never alive but idle)",
