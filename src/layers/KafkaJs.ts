@@ -9,8 +9,13 @@
  *   caller's runtime and resolves the batch's last offset only when `onBatch`
  *   has returned. While `onBatch` suspends (backpressure), it heartbeats every
  *   `heartbeatIntervalMs`, so a slow pipeline keeps its membership (#1211); a
- *   failing heartbeat (a rebalance) abandons the batch and hands the error
- *   back to kafkajs, which rejoins and fetches it again.
+ *   failing heartbeat (a rebalance) abandons the batch (`onBatch` is
+ *   interrupted) and hands the error back to kafkajs, which rejoins and
+ *   fetches it again; until the rejoin, no other batch is handed over.
+ * - Records are copied out of kafkajs's fetch buffers (offsets and timestamps
+ *   as numbers, headers as a list, repeated keys kept). The producer sends
+ *   with `acks: -1`, not idempotent (kafkajs's idempotent producer retries
+ *   forever); kafkajs cannot send a null header value, so one is sent empty.
  * - kafkajs has no revoke callback (#916): every `GROUP_JOIN` announces the
  *   member's whole assignment with `onAssignment`, after interrupting a batch
  *   still in flight and before the next batch.
