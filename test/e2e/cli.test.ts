@@ -2,69 +2,26 @@
  * The `kafka-pipeline` CLI as a process: SIGTERM mid-stream (once and three times) against a
  * real broker, then a restart that resumes from the commit; bad configuration.
  */
-import { existsSync, readFileSync } from "node:fs"
-import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { countRowsLoosely, readRows } from "../support/archive.js"
-import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "../support/broker.js"
-import { runArgs, runCli, spawnCli } from "../support/cli.js"
+import { uniqueName } from "../support/broker.js"
+import { cliE2e, jsonValues, produce, readProcessed, runArgs, runCli, sleep, spawnCli } from "../support/cli.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
 const N = 2000
 
-let broker: Broker
-let scratch: string
+const e2e = cliE2e("cli-e2e")
+const { dirs } = e2e
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "cli-e2e-"))
-  broker = await sharedBroker()
-}, BROKER_START_TIMEOUT_MS)
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
-})
-
-const dirs = async () => {
-  const base = await mkdtemp(join(scratch, "run-"))
-  const backupDir = join(base, "backup")
-  const dlqDir = join(base, "dlq")
-  await mkdir(backupDir)
-  await mkdir(dlqDir)
-  return { base, backupDir, dlqDir }
-}
-
-const produce = async (topic: string, count: number) => {
-  const producer = new Kafka({ clientId: uniqueName("cli-producer"), brokers: broker.brokers.split(","), logLevel: logLevel.NOTHING })
-    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `{"i":${i}}`, partition: 0 }))
-    })
-  } finally {
-    await producer.disconnect()
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-const processedOffsets = (log: string): Set<number> =>
-  new Set(
-    existsSync(log)
-      ? readFileSync(log, "utf8").split("\n").filter((l) => l.length > 0).map((l) => Number(l.split(":")[1]))
-      : []
-  )
+const processedOffsets = (log: string): Set<number> => new Set(readProcessed(log).map(([, offset]) => offset))
 
 const sigtermMidStream = async (signals: number) => {
+  const broker = e2e.broker()
   const topic = uniqueName(`sigterm${signals}`)
   const group = uniqueName("g")
   await broker.createTopic(topic, 1)
-  await produce(topic, N)
+  await produce(broker.brokers, topic, jsonValues(N))
 
   // first run: SIGTERM once some records are archived and processed
   const first = await dirs()

@@ -4,66 +4,22 @@
  * csv-parse, committed offsets read with Kafka's own ConsumerGroupCommand.
  */
 import { randomBytes } from "node:crypto"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { decodeBytes, type BytesEncoding } from "../../src/domain/Csv.js"
 import { readRows, type ArchiveRow } from "../support/archive.js"
-import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "../support/broker.js"
-import { runArgs, runCli } from "../support/cli.js"
+import { uniqueName } from "../support/broker.js"
+import { cliE2e, jsonValues, produce as produceWith, runArgs, runCli } from "../support/cli.js"
 import { kcatProduce, kcatProduceFile } from "../support/kcat.js"
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname
 
-let broker: Broker
-let scratch: string
+const e2e = cliE2e("pipeline-e2e")
+const { dirs } = e2e
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "pipeline-e2e-"))
-  broker = await sharedBroker()
-}, BROKER_START_TIMEOUT_MS)
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
-})
-
-const dirs = async () => {
-  const base = await mkdtemp(join(scratch, "run-"))
-  const backupDir = join(base, "backup")
-  const dlqDir = join(base, "dlq")
-  const { mkdir } = await import("node:fs/promises")
-  await mkdir(backupDir)
-  await mkdir(dlqDir)
-  return { backupDir, dlqDir }
-}
-
-/** Produces `values[i]` (string or null) to `partitionOf(i)` with kafkajs, acks=all; keys `k<i>`. */
-const produce = async (
-  topic: string,
-  values: ReadonlyArray<string | null>,
-  partitionOf: (i: number) => number = () => 0
-) => {
-  const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: broker.brokers.split(","), logLevel: logLevel.NOTHING })
-    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  try {
-    for (let start = 0; start < values.length; start += 2000) {
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: values.slice(start, start + 2000).map((value, j) => ({
-          key: `k${start + j}`,
-          value,
-          partition: partitionOf(start + j)
-        }))
-      })
-    }
-  } finally {
-    await producer.disconnect()
-  }
-}
+const produce = (topic: string, values: ReadonlyArray<string | null>, partitionOf?: (i: number) => number) =>
+  produceWith(e2e.broker().brokers, topic, values, partitionOf)
 
 const sortRows = (rows: ReadonlyArray<ArchiveRow>) =>
   [...rows].sort((a, b) => Number(a.partition) - Number(b.partition) || Number(a.offset) - Number(b.offset))
@@ -75,6 +31,7 @@ const bytesOf = (text: string, encoding: string) => {
 
 describe.concurrent("kafka-pipeline run against a real broker", () => {
   it("1. happy path: 1,000 records → 1,000 backup rows, no DLQ rows, committed 1,000, exit 0", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("happy")
     const group = uniqueName("g")
     await broker.createTopic(topic, 1)
@@ -106,12 +63,13 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   })
 
   it("2. three partitions, 300 records: each partition consumed and committed separately", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("three")
     const group = uniqueName("g")
     await broker.createTopic(topic, 3)
     // uneven split so a mix-up between partitions shows: p0 150, p1 100, p2 50
     const partitionOf = (i: number) => (i < 150 ? 0 : i < 250 ? 1 : 2)
-    const values = Array.from({ length: 300 }, (_, i) => `{"i":${i}}`)
+    const values = jsonValues(300)
     await produce(topic, values, partitionOf)
     const { backupDir, dlqDir } = await dirs()
 
@@ -135,6 +93,7 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   })
 
   it("3. 10,000 records, 10% invalid JSON: 9,000 processed, 1,000 SyntaxError DLQ rows, all committed", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("tenk")
     const group = uniqueName("g")
     await broker.createTopic(topic, 1)
@@ -165,6 +124,7 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   }, 60_000)
 
   it("4. every record fails (non-retryable): all in the DLQ, all committed, exit 0", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("allfail")
     const group = uniqueName("g")
     await broker.createTopic(topic, 1)
@@ -191,10 +151,11 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   })
 
   it("10. stop-at 100 on a 200-record partition: offsets 0–100 backed up, committed 101, exit 0", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("stopat")
     const group = uniqueName("g")
     await broker.createTopic(topic, 1)
-    await produce(topic, Array.from({ length: 200 }, (_, i) => `{"i":${i}}`))
+    await produce(topic, jsonValues(200))
     const { backupDir, dlqDir } = await dirs()
 
     const res = await runCli(runArgs({
@@ -209,10 +170,11 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   })
 
   it("11. dev mode: 100 records processed, nothing committed; a restart processes all 100 again", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("dev")
     const group = uniqueName("g")
     await broker.createTopic(topic, 1)
-    await produce(topic, Array.from({ length: 100 }, (_, i) => `{"i":${i}}`))
+    await produce(topic, jsonValues(100))
     for (const attempt of [1, 2]) {
       const { backupDir, dlqDir } = await dirs()
       const res = await runCli(runArgs({
@@ -228,6 +190,7 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   })
 
   it("13. hostile payloads round-trip byte-exact; null → NullValue, invalid UTF-8 → InvalidUtf8", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("hostile")
     const group = uniqueName("g")
     await broker.createTopic(topic, 1)
@@ -270,10 +233,11 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
   })
 
   it("13. a 9.5 MB record: MessageTooLarge with --max-message-bytes 1000000, processed with the default", async () => {
+    const broker = e2e.broker()
     const topic = uniqueName("big")
     await broker.createTopic(topic, 1, { "max.message.bytes": String(12 * 1024 * 1024) })
     const big = Buffer.from(randomBytes(Math.floor(9.5 * 1024 * 1024 / 2)).toString("hex"))
-    const file = join(scratch, `${topic}.bin`)
+    const file = join(e2e.scratch(), `${topic}.bin`)
     await writeFile(file, big)
     await kcatProduceFile(broker.brokers, topic, file, { key: "big", partition: 0 })
 

@@ -1,6 +1,17 @@
-/** Runs the `kafka-pipeline` CLI as a child process (Node 24 from node_modules, tsx loader). */
+/**
+ * Runs the `kafka-pipeline` CLI as a child process (Node 24 from node_modules, tsx loader), and
+ * what the CLI e2e files share: a broker and a scratch dir per file, fresh archive dirs per run,
+ * records produced with kafkajs, the processed log of `test/fixtures/slow-processor.mjs`, polling.
+ */
 import { spawn, type ChildProcess } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Kafka, logLevel, Partitioners } from "kafkajs"
+import { afterAll, beforeAll } from "vitest"
+import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "./broker.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const NODE = `${ROOT}node_modules/.bin/node`
@@ -91,3 +102,100 @@ export const runArgs = (o: {
     : ["--stop-at-offsets", o.stopAt.map(([p, off]) => `${o.topic}:${p}=${off}`).join(",")]),
   ...(o.extra ?? [])
 ]
+
+export interface RunDirs {
+  readonly base: string
+  readonly backupDir: string
+  readonly dlqDir: string
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks of a CLI e2e file: gets a broker (the shared one unless
+ * `broker` says otherwise; closed afterwards) and a scratch dir (deleted afterwards). `dirs()`
+ * makes a fresh `base` dir holding empty `backup` and `dlq` dirs for one run.
+ */
+export const cliE2e = (prefix: string, options: { readonly broker?: () => Promise<Broker> } = {}) => {
+  let broker: Broker | undefined
+  let scratch: string | undefined
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), `${prefix}-`))
+    broker = await (options.broker ?? sharedBroker)()
+  }, BROKER_START_TIMEOUT_MS)
+  afterAll(async () => {
+    await broker?.close()
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true })
+  })
+  return {
+    broker: (): Broker => broker!,
+    scratch: (): string => scratch!,
+    dirs: async (): Promise<RunDirs> => {
+      const base = await mkdtemp(join(scratch!, "run-"))
+      const backupDir = join(base, "backup")
+      const dlqDir = join(base, "dlq")
+      await mkdir(backupDir)
+      await mkdir(dlqDir)
+      return { base, backupDir, dlqDir }
+    }
+  }
+}
+
+/** Produces `values[i]` (string or null) to `partitionOf(i)` with kafkajs, acks=all, 2,000 a request; keys `k<i>`. */
+export const produce = async (
+  brokers: string,
+  topic: string,
+  values: ReadonlyArray<string | null>,
+  partitionOf: (i: number) => number = () => 0
+): Promise<void> => {
+  const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
+    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  try {
+    for (let start = 0; start < values.length; start += 2000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: values.slice(start, start + 2000).map((value, j) => ({
+          key: `k${start + j}`,
+          value,
+          partition: partitionOf(start + j)
+        }))
+      })
+    }
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+/** `{"i":<i>}` for i in [0, count). */
+export const jsonValues = (count: number): Array<string> => Array.from({ length: count }, (_, i) => `{"i":${i}}`)
+
+/** The `[partition, offset]` lines that `slow-processor.mjs` appended to `log` (whole lines only). */
+export const readProcessed = (log: string): Array<readonly [partition: number, offset: number]> =>
+  existsSync(log)
+    ? readFileSync(log, "utf8").split("\n").flatMap((line) => {
+      const m = /^(\d+):(\d+)$/.exec(line)
+      return m === null ? [] : [[Number(m[1]), Number(m[2])] as const]
+    })
+    : []
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Polls `done` every 100 ms until it holds; throws `what` (and `context()`, e.g. a process's
+ * stderr tail) after `timeoutMs` or as soon as `abort()` returns a reason (e.g. a process exited).
+ */
+export const waitFor = async (
+  what: string,
+  done: () => boolean | Promise<boolean>,
+  options: { readonly timeoutMs: number; readonly abort?: () => string | undefined; readonly context?: () => string }
+): Promise<void> => {
+  const deadline = Date.now() + options.timeoutMs
+  for (;;) {
+    if (await done()) return
+    const aborted = options.abort?.()
+    if (aborted !== undefined || Date.now() > deadline) {
+      throw new Error(`${what}: ${aborted ?? `not within ${options.timeoutMs} ms`}\n${options.context?.() ?? ""}`)
+    }
+    await sleep(100)
+  }
+}
