@@ -15,9 +15,22 @@ export class ArchiveError extends Schema.TaggedError<ArchiveError>()("ArchiveErr
   cause: Schema.Defect()
 }) {
   override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `${this.archive} archive: ${this.operation} of ${this.path} failed: ${cause}`
+    return `${this.archive} archive: ${this.operation} of ${this.path} failed: ${describeCause(this.cause)}`
   }
+}
+
+/**
+ * A cause's message, followed by that of the error it wraps when it says more: Node's file
+ * system errors reach the pipeline as a `PlatformError` whose own message names only the call
+ * and the descriptor (`Unknown: FileSystem.writeAll (22)`), the errno (`EFBIG: file too large`)
+ * being in its `cause`.
+ */
+const describeCause = (cause: unknown): string => {
+  if (!(cause instanceof Error)) return String(cause)
+  const inner = cause.cause
+  return inner instanceof Error && !cause.message.includes(inner.message)
+    ? `${cause.message}: ${inner.message}`
+    : cause.message
 }
 
 /** The configuration is invalid; `issues` name each field, the value given and what was expected. */

@@ -26,11 +26,13 @@ export const archiveFiles = (dir: string, kind: "backup" | "dlq"): Array<string>
     ? readdirSync(dir).filter((f) => f.startsWith(`${kind}-`) && f.endsWith(".csv")).sort().map((f) => join(dir, f))
     : []
 
+/** Every row of one archive file (strict RFC 4180 parse: a torn row throws). */
+export const readFileRows = (file: string): Array<ArchiveRow> =>
+  parse(readFileSync(file), { columns: true, relax_quotes: false, relax_column_count: false }) as Array<ArchiveRow>
+
 /** Every row of every `kind` file in `dir` (strict RFC 4180 parse: a torn row throws). */
 export const readRows = (dir: string, kind: "backup" | "dlq"): Array<ArchiveRow> =>
-  archiveFiles(dir, kind).flatMap((file) =>
-    parse(readFileSync(file), { columns: true, relax_quotes: false, relax_column_count: false }) as Array<ArchiveRow>
-  )
+  archiveFiles(dir, kind).flatMap(readFileRows)
 
 /** Parses as many whole rows as are there, tolerating a file being written (for polling). */
 export const countRowsLoosely = (dir: string, kind: "backup" | "dlq"): number => {

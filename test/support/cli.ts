@@ -58,12 +58,8 @@ export const spawnCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {
   return { child, done, stderr: () => stderr }
 }
 
-export const runCli = async (
-  args: ReadonlyArray<string>,
-  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number } = {}
-): Promise<CliResult> => {
-  const run = spawnCli(args, options.env)
-  const timeoutMs = options.timeoutMs ?? 60_000
+/** Waits for the run to exit; SIGKILLs it and throws (with its output) after `timeoutMs`. */
+export const awaitExit = async (run: CliRun, timeoutMs: number): Promise<CliResult> => {
   const timer = setTimeout(() => run.child.kill("SIGKILL"), timeoutMs)
   try {
     const result = await run.done
@@ -75,6 +71,11 @@ export const runCli = async (
     clearTimeout(timer)
   }
 }
+
+export const runCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number } = {}
+): Promise<CliResult> => awaitExit(spawnCli(args, options.env), options.timeoutMs ?? 60_000)
 
 /** The common `run` flags for a test: fast commits and flushes. */
 export const runArgs = (o: {
@@ -199,3 +200,27 @@ export const waitFor = async (
     await sleep(100)
   }
 }
+
+/** One JSON log line of the CLI (`--log-format json`, on stderr). */
+export interface LogLine {
+  readonly message: unknown
+  /** The message's text (its first part when the line was logged with extra values). */
+  readonly text: string
+  readonly level: string
+  readonly timestamp: string
+  readonly cause?: string
+  readonly annotations: Record<string, unknown>
+}
+
+/** The JSON log lines in `stderr` (other lines, e.g. a torn last line after SIGKILL, are skipped). */
+export const logLines = (stderr: string): Array<LogLine> =>
+  stderr.split("\n").flatMap((line) => {
+    if (!line.startsWith("{")) return []
+    try {
+      const parsed = JSON.parse(line) as Omit<LogLine, "text">
+      const first = Array.isArray(parsed.message) ? parsed.message[0] : parsed.message
+      return [{ ...parsed, text: typeof first === "string" ? first : JSON.stringify(first) }]
+    } catch {
+      return []
+    }
+  })

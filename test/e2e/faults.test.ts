@@ -1,0 +1,353 @@
+/**
+ * Fault scenarios of issue 3 against the real (shared) broker, the CLI as child processes sent
+ * real signals: a processor slower than the session timeout (5), SIGKILL five times during one
+ * 50,000-record run (7), a rebalance with a late joiner, a clean leaver and a killed member (9),
+ * and an archive that cannot be written any more (12). Committed offsets come from Kafka's own
+ * ConsumerGroupCommand, archives are read back with csv-parse. (Broker outages, 8: outage.test.ts.)
+ */
+import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+import { archiveFiles, countRowsLoosely, readFileRows, readRows } from "../support/archive.js"
+import { uniqueName } from "../support/broker.js"
+import {
+  awaitExit,
+  cliE2e,
+  type CliRun,
+  jsonValues,
+  logLines,
+  produce,
+  readProcessed,
+  runArgs,
+  spawnCli,
+  waitFor
+} from "../support/cli.js"
+
+const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
+
+const e2e = cliE2e("faults-e2e")
+const { dirs } = e2e
+
+const exited = (run: CliRun) => () => run.child.exitCode === null ? undefined : `exited early (${run.child.exitCode})`
+const tailOf = (run: CliRun) => () => run.stderr().slice(-3000)
+
+/** Backup rows on disk, cheaply: line breaks minus one header per file (the rows of these tests have no line breaks). */
+const backupLines = (dir: string): number =>
+  archiveFiles(dir, "backup").reduce((n, file) => {
+    const bytes = readFileSync(file)
+    let lines = 0
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) lines++
+    return n + Math.max(lines - 1, 0)
+  }, 0)
+
+/** `topic:partition=offset` entries of the pipeline's debug line `committed …`. */
+const commitsOf = (message: string): Array<readonly [key: string, offset: number]> =>
+  message.startsWith("committed ")
+    ? message.slice("committed ".length).split(",").map((entry) => {
+      const eq = entry.lastIndexOf("=")
+      return [entry.slice(0, eq), Number(entry.slice(eq + 1))] as const
+    })
+    : []
+
+describe.concurrent("fault scenarios against a real broker", () => {
+  it("5. a processor slower than the session timeout, a byte-bounded queue: backpressure, one join, no loss", async () => {
+    const broker = e2e.broker()
+    const topic = uniqueName("slow")
+    const group = uniqueName("g")
+    await broker.createTopic(topic, 1)
+    // ~720 bytes each: with --queue-bytes 1024 one record is queued at a time, so the batch's
+    // hand-over waits on the processor (6.5 s a record, over the 6 s session timeout).
+    await produce(broker.brokers, topic, [0, 1, 2].map((i) => JSON.stringify({ i, pad: "x".repeat(700) })))
+    const { backupDir, dlqDir, base } = await dirs()
+    const log = join(base, "processed.log")
+    const started = Date.now()
+    const run = spawnCli(
+      runArgs({
+        brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW, stopAt: [[0, 2]],
+        extra: [
+          "--concurrency", "1", "--queue-size", "10", "--queue-bytes", "1024",
+          "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000"
+        ]
+      }),
+      { PROCESSED_LOG: log, PROCESS_DELAY_MS: "6500" }
+    )
+    // Records taken from Kafka (a backup row is written when a record is taken) but not yet
+    // processed: one in the worker, one waiting for room in the queue; never the third.
+    let maxAhead = 0
+    const sampler = setInterval(() => {
+      const taken = countRowsLoosely(backupDir, "backup")
+      maxAhead = Math.max(maxAhead, taken - readProcessed(log).length)
+    }, 200)
+    const res = await awaitExit(run, 90_000).finally(() => clearInterval(sampler))
+    const elapsed = Date.now() - started
+    expect(res.code, res.stderr.slice(-3000)).toBe(0)
+    expect(elapsed).toBeGreaterThan(3 * 6500) // really slower than the session timeout, three times over
+    expect(maxAhead).toBe(2)
+
+    const lines = logLines(res.stderr)
+    // No rebalance storm: the member joined once and kept its membership while the batch waited.
+    expect(lines.filter((l) => l.text === "Kafka consumer joined its group")).toHaveLength(1)
+    expect(lines.filter((l) => l.level === "WARN" || l.level === "ERROR"), res.stderr.slice(-3000)).toEqual([])
+    // No loss, and no duplicate (a rejoin would have fetched the batch again)
+    expect(readProcessed(log)).toEqual([[0, 0], [0, 1], [0, 2]])
+    expect(readRows(backupDir, "backup").map((r) => r.offset)).toEqual(["0", "1", "2"])
+    expect(res.summary).toMatchObject({ processed: 3, deadLettered: 0 })
+    expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, 3]]))
+    console.log(`scenario 5: ${elapsed} ms`)
+  }, 120_000)
+
+  it("7. SIGKILL mid-stream five times in one 50,000-record run: every offset backed up, no commit ahead of a backup row, duplicates bounded", async () => {
+    const broker = e2e.broker()
+    const topic = uniqueName("sigkill")
+    const group = uniqueName("g")
+    const N = 50_000
+    const KILLS = 5
+    const QUEUE = 200
+    const CONCURRENCY = 40
+    const DELAY_MS = 10
+    const COMMIT_MS = 200
+    // The in-flight window: what a run has archived (a backup row is written when a record is
+    // taken from Kafka) but not committed when it dies, and the next run reads again: the queue,
+    // one record per worker, the one record waiting for room in the queue, and what the workers
+    // handle between two commits: at most CONCURRENCY / DELAY_MS records a ms, for a commit
+    // interval plus the commit's own round trip (allowed another interval).
+    const BOUND = QUEUE + CONCURRENCY + 1 + (CONCURRENCY / DELAY_MS) * 2 * COMMIT_MS
+    await broker.createTopic(topic, 1)
+    await produce(broker.brokers, topic, jsonValues(N))
+    const { base, backupDir, dlqDir } = await dirs()
+    const log = join(base, "processed.log")
+    const args = (stopAt?: ReadonlyArray<readonly [number, number]>) =>
+      runArgs({
+        brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW,
+        ...(stopAt === undefined ? {} : { stopAt }),
+        extra: [
+          "--concurrency", String(CONCURRENCY), "--queue-size", String(QUEUE), "--commit-interval-ms", String(COMMIT_MS),
+          // a killed member holds its partition until its session expires: keep that short
+          "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000"
+        ]
+      })
+    const env = { PROCESSED_LOG: log, PROCESS_DELAY_MS: String(DELAY_MS) }
+
+    const seen = new Set<string>()
+    /** The offsets in the backup files created since the last call (one run's files), strictly parsed. */
+    const newRunOffsets = () => {
+      const files = archiveFiles(backupDir, "backup").filter((file) => !seen.has(file))
+      files.forEach((file) => seen.add(file))
+      return files.flatMap(readFileRows).map((row) => Number(row.offset))
+    }
+    const covered = (offsets: Iterable<number>) => {
+      const set = new Uint8Array(N)
+      for (const o of offsets) set[o] = 1
+      return set
+    }
+
+    let previous = 0
+    const duplicates: Array<number> = []
+    const commits: Array<number> = []
+    for (let k = 1; k <= KILLS; k++) {
+      const before = backupLines(backupDir)
+      const run = spawnCli(args(), env)
+      await waitFor(`run ${k} archives 5,000 rows`, () => backupLines(backupDir) >= before + 5000, {
+        timeoutMs: 60_000, abort: exited(run), context: tailOf(run)
+      })
+      run.child.kill("SIGKILL")
+      const res = await run.done
+      expect(res.signal).toBe("SIGKILL")
+
+      const committed = (await broker.committedOffsets(group, topic)).get(0) ?? 0
+      const runOffsets = newRunOffsets() // every file whole: a strict parse
+      expect(new Set(runOffsets).size, `run ${k}: no duplicates within a run`).toBe(runOffsets.length)
+      expect(Math.min(...runOffsets), `run ${k} starts exactly at the previous commit`).toBe(previous)
+      expect(committed, `run ${k} committed progress`).toBeGreaterThan(previous)
+      expect(committed, `run ${k} was killed mid-stream`).toBeLessThan(N)
+      // Nothing committed is ahead of a record without its backup row, or unprocessed.
+      const backedUp = covered(readRows(backupDir, "backup").map((row) => Number(row.offset)))
+      const processed = covered(readProcessed(log).map(([, offset]) => offset))
+      for (let o = 0; o < committed; o++) {
+        if (backedUp[o] !== 1 || processed[o] !== 1) {
+          expect.fail(`run ${k}: offset ${o} is below the commit ${committed} but has no backup row or was not processed`)
+        }
+      }
+      // What this run archived at or past its commit is read again by the next run.
+      const again = runOffsets.filter((o) => o >= committed).length
+      expect(again, `run ${k}: rows past the commit ${committed} (in-flight window ${BOUND})`).toBeLessThanOrEqual(BOUND)
+      duplicates.push(again)
+      commits.push(committed)
+      previous = committed
+    }
+
+    const last = await awaitExit(spawnCli(args([[0, N - 1]]), env), 120_000)
+    expect(last.code, last.stderr.slice(-3000)).toBe(0)
+    const lastOffsets = newRunOffsets()
+    expect(Math.min(...lastOffsets)).toBe(previous)
+    expect(new Set(lastOffsets).size).toBe(lastOffsets.length)
+
+    // At least once: every offset has a backup row and was processed; the duplicates are exactly
+    // the rows past each kill's commit.
+    const rows = readRows(backupDir, "backup")
+    const backedUp = covered(rows.map((row) => Number(row.offset)))
+    const processed = covered(readProcessed(log).map(([, offset]) => offset))
+    expect(backedUp.every((b) => b === 1)).toBe(true)
+    expect(processed.every((b) => b === 1)).toBe(true)
+    expect(rows.length - N).toBe(duplicates.reduce((a, b) => a + b, 0))
+    expect(readRows(dlqDir, "dlq")).toEqual([])
+    expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, N]]))
+    console.log(`scenario 7: commits at kills ${commits.join(",")}; rows read again ${duplicates.join(",")} (bound ${BOUND} each)`)
+  }, 300_000)
+
+  it("9. rebalance: three members, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record handled, no commit for a partition not owned", async () => {
+    const broker = e2e.broker()
+    const topic = uniqueName("rebalance")
+    const group = uniqueName("g")
+    const P = 4
+    const PER = 1000
+    await broker.createTopic(topic, P)
+    await produce(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+
+    const member = async (name: string) => {
+      const d = await dirs()
+      const log = join(d.base, "processed.log")
+      const run = spawnCli(
+        runArgs({
+          brokers: broker.brokers, topic, group, backupDir: d.backupDir, dlqDir: d.dlqDir, processor: SLOW,
+          extra: [
+            "--concurrency", "8", "--queue-size", "50", "--client-id", name,
+            "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000",
+            "--log-level", "debug" // the `committed …` lines
+          ]
+        }),
+        { PROCESSED_LOG: log, PROCESS_DELAY_MS: "50" }
+      )
+      return { name, run, log, ...d }
+    }
+    type Member = Awaited<ReturnType<typeof member>>
+    const assigned = (m: Member): Array<string> => {
+      const last = logLines(m.run.stderr()).filter((l) => l.text === "partitions assigned").pop()
+      return String(last?.annotations["assigned"] ?? "").split(",").filter((p) => p.length > 0)
+    }
+    const processedBy = (m: Member) => readProcessed(m.log).length
+    const context = (...ms: Array<Member>) => () => ms.map((m) => `--- ${m.name}\n${m.run.stderr().slice(-2000)}`).join("\n")
+    const anyExited = (...ms: Array<Member>) => () => ms.map((m) => exited(m.run)()).find((r) => r !== undefined)
+
+    const a = await member("a")
+    const b = await member("b")
+    await waitFor("a and b share the partitions and make progress", () =>
+      assigned(a).length > 0 && assigned(b).length > 0 && processedBy(a) + processedBy(b) >= 200, {
+      timeoutMs: 60_000, abort: anyExited(a, b), context: context(a, b)
+    })
+    const c = await member("c")
+    await waitFor("c joins late and processes", () => assigned(c).length > 0 && processedBy(c) >= 40, {
+      timeoutMs: 60_000, abort: anyExited(a, b, c), context: context(a, b, c)
+    })
+    b.run.child.kill("SIGTERM")
+    const resB = await awaitExit(b.run, 60_000)
+    expect(resB.code, resB.stderr.slice(-3000)).toBe(0)
+    const cBefore = processedBy(c)
+    await waitFor("c goes on after b left", () => processedBy(c) >= cBefore + 40, {
+      timeoutMs: 60_000, abort: anyExited(a, c), context: context(a, c)
+    })
+    c.run.child.kill("SIGKILL")
+    expect((await c.run.done).signal).toBe("SIGKILL")
+
+    const members = [a, b, c]
+    const commitLog = () =>
+      members.flatMap((m) =>
+        logLines(m.run.stderr()).flatMap((l) =>
+          commitsOf(l.text).map(([key, offset]) => ({ member: m.name, at: l.timestamp, key, offset }))
+        )
+      )
+    const committedEverything = () => {
+      const highest = new Map<string, number>()
+      for (const c of commitLog()) highest.set(c.key, Math.max(highest.get(c.key) ?? 0, c.offset))
+      return Array.from({ length: P }, (_, p) => highest.get(`${topic}:${p}`)).every((o) => o === PER)
+    }
+    await waitFor("a takes over and commits every partition to its end", committedEverything, {
+      timeoutMs: 120_000, abort: anyExited(a), context: context(a)
+    })
+    a.run.child.kill("SIGTERM")
+    const resA = await awaitExit(a.run, 60_000)
+    expect(resA.code, resA.stderr.slice(-3000)).toBe(0)
+    expect(await broker.committedOffsets(group, topic)).toEqual(new Map(Array.from({ length: P }, (_, p) => [p, PER])))
+
+    // Every record handled at least once (processed, and a backup row), by someone.
+    const handled = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
+    const backedUp = new Set(members.flatMap((m) => readRows(m.backupDir, "backup").map((r) => Number(r.partition) * PER + Number(r.offset))))
+    expect(handled.size).toBe(P * PER)
+    expect(backedUp.size).toBe(P * PER)
+    // Each member handled some, and the late joiner and the killed member really owned partitions.
+    for (const m of members) expect(processedBy(m), m.name).toBeGreaterThan(0)
+
+    // No member commits a partition outside its latest assignment (its own log, in order) ...
+    for (const m of members) {
+      let owned = new Set<string>()
+      for (const line of logLines(m.run.stderr())) {
+        if (line.text === "partitions assigned") {
+          owned = new Set(String(line.annotations["assigned"]).split(",").filter((p) => p.length > 0))
+        }
+        for (const [key, offset] of commitsOf(line.text)) {
+          expect(owned.has(key), `${m.name} committed ${key}=${offset} owning only ${[...owned].join(",")}`).toBe(true)
+        }
+      }
+    }
+    // ... and across members a partition's commits never go back (a stale owner's commit would).
+    const byTime = commitLog().sort((x, y) => x.at < y.at ? -1 : x.at > y.at ? 1 : 0)
+    const last = new Map<string, { readonly member: string; readonly offset: number }>()
+    for (const c of byTime) {
+      const before = last.get(c.key)
+      if (before !== undefined) {
+        expect(c.offset, `${c.member} committed ${c.key}=${c.offset} after ${before.member}'s ${before.offset}`)
+          .toBeGreaterThanOrEqual(before.offset)
+      }
+      last.set(c.key, c)
+    }
+    const owners = new Map<string, Set<string>>()
+    for (const c of byTime) owners.set(c.key, (owners.get(c.key) ?? new Set()).add(c.member))
+    console.log(`scenario 9: committers per partition ${JSON.stringify([...owners].map(([k, v]) => [k.split(":").pop(), [...v]]))}`)
+  }, 240_000)
+
+  it("12. the backup archive stops being writable mid-run: error logged, graceful stop, exit 1, nothing committed past the last backup row", async () => {
+    const broker = e2e.broker()
+    const topic = uniqueName("unwritable")
+    const group = uniqueName("g")
+    const N = 3000
+    await broker.createTopic(topic, 1)
+    await produce(broker.brokers, topic, jsonValues(N))
+    const { backupDir, dlqDir } = await dirs()
+    // ~200 records/s: mid-stream for ~15 s. No processed log: it would hit the limit below too.
+    const run = spawnCli(runArgs({
+      brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW, extra: ["--concurrency", "4"]
+    }))
+    await waitFor("400 backup rows", () => backupLines(backupDir) >= 400, {
+      timeoutMs: 60_000, abort: exited(run), context: tailOf(run)
+    })
+    // How to make the archive unwritable: these tests run as root (chmod 000 does not stop root),
+    // and the pipeline keeps each hourly file open, so chmod-ing, replacing or removing the
+    // directory would not make a write fail before the next hourly rotation (writes go to the open
+    // file). What does make every further write fail, for any user, is a file size limit:
+    // RLIMIT_FSIZE set to 1 byte on the running process (prlimit) makes each write that would grow
+    // a file fail with EFBIG, as a full disk or a quota would (Node ignores SIGXFSZ).
+    await promisify(execFile)("prlimit", ["--pid", String(run.child.pid), "--fsize=1:1"])
+    const res = await awaitExit(run, 60_000)
+    expect(res.signal, res.stderr.slice(-3000)).toBeNull()
+    expect(res.code, res.stderr.slice(-3000)).toBe(1)
+
+    const lines = logLines(res.stderr)
+    const messages = lines.map((l) => `${l.level} ${l.text}`)
+    expect(messages).toContainEqual(expect.stringMatching(/^ERROR backup archive: write of .*backup-.*\.csv failed: .*EFBIG/))
+    expect(messages).toContainEqual(expect.stringMatching(/^ERROR fatal: backup archive: write of /))
+    expect(messages).toContain("INFO stopped") // the graceful sequence ran to its end
+
+    const rows = readRows(backupDir, "backup") // whole rows only: the failed write was cut back
+    const offsets = rows.map((r) => Number(r.offset))
+    expect(new Set(offsets).size).toBe(offsets.length)
+    const committed = (await broker.committedOffsets(group, topic)).get(0)
+    expect(committed, "something was committed before the failure").toBeDefined()
+    expect(committed!).toBeLessThan(N)
+    expect(committed!).toBeLessThanOrEqual(Math.max(...offsets) + 1)
+    const backedUp = new Set(offsets)
+    for (let o = 0; o < committed!; o++) expect(backedUp.has(o), `offset ${o} below the commit ${committed}`).toBe(true)
+    console.log(`scenario 12: committed ${committed}, ${rows.length} backup rows`)
+  }, 120_000)
+})
