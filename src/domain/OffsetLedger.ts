@@ -99,6 +99,28 @@ export class OffsetLedger {
   }
 
   /**
+   * Forgets the partition's last tracked offset, whose record was never handed
+   * over (interrupted while waiting for room, by a rejoin or a stop): a refetch
+   * then tracks it again instead of skipping it as in flight. Returns false, and
+   * changes nothing, unless `offset` is the last tracked offset and not handled.
+   */
+  untrack(topic: string, partition: number, offset: number): boolean {
+    const ledger = this.#partitions.get(partitionKey(topic, partition))
+    if (ledger === undefined || ledger.lastTracked !== offset) return false
+    const acks = ledger.acks.get(offset)
+    if (acks === undefined || (acks & this.#requiredAcks) === this.#requiredAcks) return false
+    ledger.offsets.pop()
+    ledger.acks.delete(offset)
+    ledger.unhandled--
+    this.#pending--
+    // Everything tracked before it is still in the FIFO, or passed by the watermark.
+    ledger.lastTracked = ledger.offsets.length > ledger.head
+      ? ledger.offsets[ledger.offsets.length - 1]!
+      : (ledger.handledUpTo ?? 0) - 1
+    return true
+  }
+
+  /**
    * Records an acknowledgement (bit flags OR-ed). Unknown partitions/offsets
    * (revoked, already handled, never tracked) are ignored. When the oldest
    * tracked offset of the partition becomes fully acknowledged, the watermark

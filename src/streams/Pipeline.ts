@@ -159,6 +159,32 @@ const runScoped = (
 
     const targetOf = new Map(targets.map((target) => [partitionKey(target.topic, target.partition), target.offset]))
 
+    /**
+     * Backs a tracked record up and puts it in the queue, waiting for room. Interrupted while
+     * waiting (a rejoin abandons the batch, or a stop), the record is untracked: the refetch must
+     * queue it again, not skip it as in flight — else its offset holds the commit back for good.
+     */
+    const handOver = (record: KafkaRecord) =>
+      Effect.gen(function*() {
+        if (backup !== undefined) {
+          const appended = yield* backup.append(record, encodeRow(backupRow(record))).pipe(
+            Effect.as(true),
+            Effect.catch(() => Effect.succeed(false))
+          )
+          if (!appended) return false
+        }
+        const size = queuedSize(record)
+        yield* queueBytes.take(size)
+        yield* Queue.offer(queue, record).pipe(Effect.onInterrupt(() => queueBytes.release(size)))
+        return true
+      }).pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            if (ledger.untrack(record.topic, record.partition, record.offset)) stats.consumed--
+          })
+        )
+      )
+
     const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
       Effect.gen(function*() {
         for (const record of records) {
@@ -170,16 +196,8 @@ const runScoped = (
           }
           if (!ledger.track(record.topic, record.partition, record.offset)) continue
           stats.consumed++
-          if (backup !== undefined) {
-            const appended = yield* backup.append(record, encodeRow(backupRow(record))).pipe(
-              Effect.as(true),
-              Effect.catch(() => Effect.succeed(false))
-            )
-            // The archive failed and the pipeline is stopping: take nothing more.
-            if (!appended) return
-          }
-          yield* queueBytes.take(queuedSize(record))
-          yield* Queue.offer(queue, record)
+          // The archive failed and the pipeline is stopping: take nothing more.
+          if (!(yield* handOver(record))) return
           if (target === record.offset) yield* consumer.pause([record])
         }
       })

@@ -542,6 +542,32 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       assert.deepStrictEqual(Array.from(calls.values()), [1, 1, 1, 1, 1])
     }))
 
+  test("a rebalance while a record waits for room in the full queue: the refetch queues it again (no offset stuck)", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const release = yield* Deferred.make<void>()
+      const calls = new Map<number, number>()
+      yield* produce(0, numbered(20))
+      const fiber = yield* start((input) =>
+        Effect.andThen(
+          Effect.sync(() => calls.set(input.offset, (calls.get(input.offset) ?? 0) + 1)),
+          Deferred.await(release)
+        ), { queueSize: 10, concurrency: 1 })
+      // Offset 0 in the worker, 1–10 queued, 11 tracked and backed up, waiting for room.
+      yield* advanceUntil(Effect.sync(() => calls.size === 1))
+      yield* TestClock.adjust(1_000)
+      // The rejoin abandons the batch (interrupting the hand-over of 11) and refetches from 0.
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
+      yield* TestClock.adjust(1_000)
+      yield* Deferred.succeed(release, undefined)
+      yield* advanceUntil(committedAt(0, 20))
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual([...calls.keys()].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i))
+      assert.isTrue([...calls.values()].every((n) => n === 1), "each record processed once")
+      const offsets = new Set((yield* archiveRows("/backup")).map((row) => Number(row.offset)))
+      assert.strictEqual(offsets.size, 20)
+    }))
+
   test("shutdown waits for started records only: queued ones are left uncommitted for the next run", () =>
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka

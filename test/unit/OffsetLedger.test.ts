@@ -202,6 +202,48 @@ describe("OffsetLedger", () => {
       assert.isTrue(ledger.track(T, 1, 0), "partitions are independent")
     })
 
+    it("untrack forgets the last tracked offset when it was never handed over: a refetch tracks it again", () => {
+      const ledger = new OffsetLedger({ requiredAcks: both })
+      assert.isTrue(ledger.track(T, 0, 10))
+      assert.isTrue(ledger.track(T, 0, 11))
+      assert.isTrue(ledger.track(T, 0, 13)) // 12: a compacted offset
+      ledger.ack(T, 0, 13, Ack.Archived) // its backup row was written before the hand-over was interrupted
+      assert.isTrue(ledger.untrack(T, 0, 13))
+      assert.strictEqual(ledger.pending, 2)
+      ledger.ack(T, 0, 10, both)
+      ledger.ack(T, 0, 11, both)
+      assert.deepStrictEqual(ledger.committable(), [{ topic: T, partition: 0, offset: 12 }], "not held back by 13")
+      assert.isFalse(ledger.track(T, 0, 11), "earlier offsets are still refetches")
+      assert.isTrue(ledger.track(T, 0, 13), "the refetch is tracked again")
+      assert.strictEqual(ledger.pending, 1)
+      ledger.ack(T, 0, 13, both)
+      assert.deepStrictEqual(ledger.committable(), [{ topic: T, partition: 0, offset: 14 }])
+    })
+
+    it("untrack refuses anything but an unhandled last tracked offset, and works with an empty FIFO", () => {
+      const ledger = processedOnly()
+      assert.isFalse(ledger.untrack(T, 0, 0), "unknown partition")
+      assert.isTrue(ledger.track(T, 0, 5))
+      assert.isTrue(ledger.track(T, 0, 6))
+      assert.isFalse(ledger.untrack(T, 0, 5), "not the last tracked offset")
+      ledger.ack(T, 0, 6, Ack.Processed)
+      assert.isFalse(ledger.untrack(T, 0, 6), "already handled (above a gap)")
+      ledger.ack(T, 0, 5, Ack.Processed)
+      assert.isFalse(ledger.untrack(T, 0, 6), "already passed by the watermark")
+      assert.strictEqual(ledger.pending, 0)
+      // the FIFO is empty: after untracking 7, the last tracked offset is the watermark's
+      assert.isTrue(ledger.track(T, 0, 7))
+      assert.isTrue(ledger.untrack(T, 0, 7))
+      assert.isFalse(ledger.track(T, 0, 6))
+      assert.isTrue(ledger.track(T, 0, 7))
+      // a partition whose very first record is untracked starts afresh
+      assert.isTrue(ledger.track(T, 1, 40))
+      assert.isTrue(ledger.untrack(T, 1, 40))
+      assert.isTrue(ledger.track(T, 1, 40))
+      assert.strictEqual(ledger.pending, 2)
+      assert.strictEqual(ledger.watermark(T, 1), undefined)
+    })
+
     it("non-contiguous offsets (0,1,2,5,6: compaction/transaction markers) commit 3 after 0-2 and 7 after all", () => {
       const ledger = processedOnly()
       for (const offset of [0, 1, 2, 5, 6]) ledger.track(T, 0, offset)
