@@ -105,7 +105,10 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* Scope.close(file.scope, Exit.void)
   })
 
-  const writePending = Effect.gen(function*() {
+  // Uninterruptible: once the batch is taken out of `rows`, it must reach the file and
+  // `onFlushed` (a write and an fsync take bounded time), else its records are never reported and
+  // hold their partitions' commits back; the appending fiber is interrupted on a rejoin or a stop.
+  const writePending = Effect.uninterruptible(Effect.gen(function*() {
     if (failure !== undefined) return yield* failure
     if (rows.length === 0 || current === undefined) return
     const file = current
@@ -123,7 +126,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     file.size += bytes.byteLength
     rowsWritten += batchRows.length
     yield* options.onFlushed(batchRecords)
-  })
+  }))
 
   const flush = lock.withPermits(1)(writePending)
 

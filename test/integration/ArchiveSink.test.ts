@@ -285,6 +285,30 @@ describe("ArchiveSink", () => {
         })
       ))
 
+    it.effect("Backup CSV - an append interrupted while its batch is being written: the batch is still written and reported", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 3 })
+          const disk = yield* Latch.make()
+          files.writeGate = disk.await // a slow disk
+          const appending = yield* Effect.forkChild(appendBackup(sink, range(0, 3)))
+          yield* Effect.yieldNow
+          // The pipeline interrupts the appending fiber (a rejoin, a stop) while the batch is written.
+          const interrupting = yield* Effect.forkChild(Fiber.interrupt(appending))
+          yield* Effect.yieldNow
+          yield* disk.open
+          yield* Fiber.join(interrupting)
+          files.writeGate = undefined
+          assert.deepStrictEqual(flushed, [[0, 1, 2]], "rows on disk are reported, so their records can be committed")
+          assert.strictEqual(sink.rowsWritten(), 3)
+          assert.deepStrictEqual(files.rows(backupFile("10")).map((row) => row[2]), ["offset", "0", "1", "2"])
+          yield* appendBackup(sink, range(3, 3))
+          assert.deepStrictEqual(flushed, [[0, 1, 2], [3, 4, 5]])
+        })
+      ))
+
     it.effect("Backup CSV - Write Failure: a partial (torn) write is truncated back so the file still parses as whole rows", () =>
       withArchive(() =>
         Effect.gen(function*() {

@@ -18,6 +18,8 @@ export interface MemoryFiles {
   failOpens: ((path: string) => boolean) | undefined
   /** Every write fails after `partialWriteBytes` bytes have been written (a torn write), when set. */
   partialWriteBytes: number | undefined
+  /** When set, every write first waits for this (a slow disk), then writes. */
+  writeGate: Effect.Effect<void> | undefined
   /** The rows of a CSV file, parsed with csv-parse (header row included). */
   readonly rows: (path: string) => Array<Array<string>>
   readonly text: (path: string) => string
@@ -35,6 +37,7 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
         failWrites: undefined,
         failOpens: undefined,
         partialWriteBytes: undefined,
+        writeGate: undefined,
         rows: (path) => parse(state.files.get(path) ?? new Uint8Array(), { relaxColumnCount: false }) as Array<Array<string>>,
         text: (path) => new TextDecoder().decode(state.files.get(path)),
         paths: () => Array.from(state.files.keys()).sort()
@@ -53,7 +56,9 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
       // Like a real descriptor, a handle is unusable once its scope has closed it.
       const makeFile = (path: string, handle: { closed: boolean }): FileSystem.File => {
         const closedError = (method: string) => error(method, path, "BadResource", "EBADF: bad file descriptor")
-        const writeAll = (buffer: Uint8Array) =>
+        const writeAll = (buffer: Uint8Array): Effect.Effect<void, PlatformError.PlatformError> =>
+          state.writeGate !== undefined ? Effect.andThen(state.writeGate, write(buffer)) : write(buffer)
+        const write = (buffer: Uint8Array) =>
           Effect.suspend(() => {
             if (handle.closed) return Effect.fail(closedError("write"))
             if (state.failWrites?.(path)) return Effect.fail(error("write", path, "Unknown", "ENOSPC: no space left on device"))
