@@ -15,14 +15,14 @@ import { uniqueName } from "../support/broker.js"
 import {
   awaitExit,
   cliE2e,
-  type CliRun,
   jsonValues,
   logLines,
   produce,
   readProcessed,
   runArgs,
   spawnCli,
-  waitFor
+  waitFor,
+  watching
 } from "../support/cli.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
@@ -30,8 +30,6 @@ const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
 const e2e = cliE2e("faults-e2e")
 const { dirs } = e2e
 
-const exited = (run: CliRun) => () => run.child.exitCode === null ? undefined : `exited early (${run.child.exitCode})`
-const tailOf = (run: CliRun) => () => run.stderr().slice(-3000)
 
 /** Backup rows on disk, cheaply: line breaks minus one header per file (the rows of these tests have no line breaks). */
 const backupLines = (dir: string): number =>
@@ -150,7 +148,7 @@ describe.concurrent("fault scenarios against a real broker", () => {
       const before = backupLines(backupDir)
       const run = spawnCli(args(), env)
       await waitFor(`run ${k} archives 5,000 rows`, () => backupLines(backupDir) >= before + 5000, {
-        timeoutMs: 60_000, abort: exited(run), context: tailOf(run)
+        timeoutMs: 60_000, ...watching(run)
       })
       run.child.kill("SIGKILL")
       const res = await run.done
@@ -229,7 +227,7 @@ describe.concurrent("fault scenarios against a real broker", () => {
     }
     const processedBy = (m: Member) => readProcessed(m.log).length
     const context = (...ms: Array<Member>) => () => ms.map((m) => `--- ${m.name}\n${m.run.stderr().slice(-2000)}`).join("\n")
-    const anyExited = (...ms: Array<Member>) => () => ms.map((m) => exited(m.run)()).find((r) => r !== undefined)
+    const anyExited = (...ms: Array<Member>) => () => ms.map((m) => watching(m.run).abort()).find((r) => r !== undefined)
 
     const a = await member("a")
     const b = await member("b")
@@ -326,7 +324,7 @@ describe.concurrent("fault scenarios against a real broker", () => {
     }))
     const lastCommit = () => logLines(run.stderr()).flatMap((l) => commitsOf(l.text)).map(([, o]) => o).pop() ?? 0
     await waitFor("a commit past offset 300", () => lastCommit() > 300, {
-      timeoutMs: 60_000, abort: exited(run), context: tailOf(run)
+      timeoutMs: 60_000, ...watching(run)
     })
     // How to make the archive unwritable: these tests run as root (chmod 000 does not stop root),
     // and the pipeline keeps each hourly file open, so chmod-ing, replacing or removing the

@@ -17,7 +17,8 @@ import {
   runArgs,
   sleep,
   spawnCli,
-  waitFor
+  waitFor,
+  watching
 } from "../support/cli.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
@@ -41,11 +42,7 @@ const startRun = async (name: string, extra: ReadonlyArray<string>) => {
     }),
     { PROCESSED_LOG: log }
   )
-  await waitFor("300 records processed", () => readProcessed(log).length >= 300, {
-    timeoutMs: 60_000,
-    abort: () => run.child.exitCode === null ? undefined : `exited early (${run.child.exitCode})`,
-    context: () => run.stderr().slice(-3000)
-  })
+  await waitFor("300 records processed", () => readProcessed(log).length >= 300, { timeoutMs: 60_000, ...watching(run) })
   return { broker, topic, group, backupDir, dlqDir, log, run }
 }
 

@@ -179,6 +179,12 @@ export const readProcessed = (log: string): Array<readonly [partition: number, o
     })
     : []
 
+/** `waitFor` options that give up when `run` exits and show the end of its stderr. */
+export const watching = (run: CliRun) => ({
+  abort: () => run.child.exitCode === null ? undefined : `exited early (${run.child.exitCode})`,
+  context: () => run.stderr().slice(-3000)
+})
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
