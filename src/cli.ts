@@ -61,12 +61,12 @@ const run = Command.make(
   Effect.fn("cli.run")(function*(options) {
     const { config, processor } = yield* loadRunConfig({ flags: presentFlags(options), env: process.env })
     const process_ = yield* loadProcessor(processor)
-    const summary = yield* Pipeline.run(process_).pipe(
+    // The summary goes to stdout however the run stopped: SIGTERM, stop-at offsets or a fatal error.
+    yield* Pipeline.run(process_, { onStopped: (summary) => Console.log(JSON.stringify(summary)) }).pipe(
       Effect.tapError((error) => Effect.logError(`fatal: ${error.message}`)),
       Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
       Effect.provide(loggingLayer(config))
     )
-    yield* Console.log(JSON.stringify(summary))
   })
 ).pipe(Command.withDescription("Consume topics through a processor until stopped (SIGTERM/SIGINT) or the stop-at offsets"))
 
