@@ -226,7 +226,11 @@ describe.concurrent("fault scenarios against a real broker", () => {
       return String(last?.annotations["assigned"] ?? "").split(",").filter((p) => p.length > 0)
     }
     const processedBy = (m: Member) => readProcessed(m.log).length
-    const context = (...ms: Array<Member>) => () => ms.map((m) => `--- ${m.name}\n${m.run.stderr().slice(-2000)}`).join("\n")
+    const context = (...ms: Array<Member>) => () =>
+      ms.map((m) => {
+        const lines = logLines(m.run.stderr()).filter((l) => !l.text.startsWith("committed ")).map((l) => JSON.stringify(l))
+        return `--- ${m.name} (pid ${m.run.child.pid}, exit ${m.run.child.exitCode}), without its commits:\n${lines.join("\n")}`
+      }).join("\n")
     const anyExited = (...ms: Array<Member>) => () => ms.map((m) => watching(m.run).abort()).find((r) => r !== undefined)
 
     const a = await member("a")
@@ -353,6 +357,7 @@ describe.concurrent("fault scenarios against a real broker", () => {
     expect(committed!).toBeLessThanOrEqual(Math.max(...offsets) + 1)
     const backedUp = new Set(offsets)
     for (let o = 0; o < committed!; o++) expect(backedUp.has(o), `offset ${o} below the commit ${committed}`).toBe(true)
+    expect(res.summary).toMatchObject({ reason: "failed", committed: [{ topic, partition: 0, offset: committed }] })
     console.log(`scenario 12: committed ${committed}, ${rows.length} backup rows`)
   }, 120_000)
 })

@@ -93,6 +93,7 @@ describe.skipIf(process.env["KAFKA_BROKERS"])("the broker goes away mid-stream",
     expect(logged).toContain("INFO stopped") // the graceful sequence ran before the exit
     const committed = await expectCommitCovered(r)
     expect(committed).toBeLessThan(N)
+    expect(res.summary).toMatchObject({ reason: "failed", committed: [{ topic: r.topic, partition: 0, offset: committed }] })
     console.log(`scenario 8b: exit 1 ${exitMs} ms after the broker died; committed ${committed}`)
   }, 240_000)
 })
