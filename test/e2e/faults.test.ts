@@ -49,7 +49,10 @@ const commitsOf = (message: string): Array<readonly [key: string, offset: number
     })
     : []
 
-describe.concurrent("fault scenarios against a real broker", () => {
+// One at a time: each scenario runs several CLI processes, some at full speed (7), and the
+// timing-sensitive ones (session timeouts in 5, a late join in 9) should not compete with them
+// for the two cores; the other e2e files still run alongside in their own workers.
+describe("fault scenarios against a real broker", () => {
   it("5. a processor slower than the session timeout, a byte-bounded queue: backpressure, one join, no loss", async () => {
     const broker = e2e.broker()
     const topic = uniqueName("slow")
