@@ -490,7 +490,12 @@ const make = Effect.sync(() => {
         signal()
       })
 
-    const consumer: KafkaConsumer = { run, commit, pause }
+    // A failing fetch stands for an unreachable broker; a crash or rebalance is out of the group until the rejoin.
+    const isInGroup = Effect.sync(() =>
+      member.running && member.announced && !member.rejoin && !member.closed && member.failedFetches === 0
+    )
+
+    const consumer: KafkaConsumer = { run, commit, pause, isInGroup }
     return consumer
   })
 

@@ -65,7 +65,11 @@ export const runCli = async (
   }
 }
 
-/** The common `run` flags for a test: fast commits and flushes. */
+/**
+ * The common `run` flags for a test: fast commits and flushes, and no metrics
+ * endpoint unless `metricsPort` is given (concurrent runs would all want the
+ * CLI's default port; `"0"` picks a free one, logged as `metricsUrl`).
+ */
 export const runArgs = (o: {
   readonly brokers: string
   readonly topic: string
@@ -75,6 +79,7 @@ export const runArgs = (o: {
   readonly processor: string
   readonly stopAt?: ReadonlyArray<readonly [partition: number, offset: number]>
   readonly extra?: ReadonlyArray<string>
+  readonly metricsPort?: string
 }): Array<string> => [
   "run",
   "--brokers", o.brokers,
@@ -86,6 +91,7 @@ export const runArgs = (o: {
   "--commit-interval-ms", "200",
   "--flush-interval-ms", "100",
   "--log-format", "json",
+  "--metrics-port", o.metricsPort ?? "off",
   ...(o.stopAt === undefined || o.stopAt.length === 0
     ? []
     : ["--stop-at-offsets", o.stopAt.map(([p, off]) => `${o.topic}:${p}=${off}`).join(",")]),
