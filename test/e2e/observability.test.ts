@@ -5,34 +5,23 @@
  * returns. Each run listens on a free port (`--metrics-port 0`, read from the
  * logged `metricsUrl`).
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readRows } from "../support/archive.js"
-import { BROKER_START_TIMEOUT_MS, sharedBroker, startBroker, uniqueName, type Broker } from "../support/broker.js"
+import { sharedBroker, startBroker, uniqueName, type Broker } from "../support/broker.js"
 import { type CliRun, runArgs, spawnCli } from "../support/cli.js"
+import { produceValues } from "../support/produce.js"
 import { parsePrometheus, type Samples } from "../support/prometheus.js"
+import { makeScratch } from "../support/scratch.js"
 
-let scratch: string
+let scratch: Awaited<ReturnType<typeof makeScratch>>
 
 beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "observability-e2e-"))
-}, BROKER_START_TIMEOUT_MS)
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
+  scratch = await makeScratch("observability-e2e-")
 })
 
-const dirs = async () => {
-  const base = await mkdtemp(join(scratch, "run-"))
-  const backupDir = join(base, "backup")
-  const dlqDir = join(base, "dlq")
-  await mkdir(backupDir)
-  await mkdir(dlqDir)
-  return { backupDir, dlqDir }
-}
+afterAll(() => scratch.remove())
+
+const dirs = () => scratch.dirs()
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -62,21 +51,6 @@ const get = async (port: number, path: string) => {
 
 const scrape = async (port: number): Promise<Samples> => parsePrometheus((await get(port, "/metrics")).body)
 
-const produce = async (brokers: string, topic: string, values: ReadonlyArray<string | null>, partitions: number) => {
-  const producer = new Kafka({ clientId: uniqueName("obs-producer"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
-    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: values.map((value, i) => ({ key: `k${i}`, value, partition: i % partitions }))
-    })
-  } finally {
-    await producer.disconnect()
-  }
-}
-
 const stop = async (run: CliRun) => {
   run.child.kill("SIGTERM")
   const killer = setTimeout(() => run.child.kill("SIGKILL"), 40_000)
@@ -94,7 +68,7 @@ describe.concurrent("operating the CLI against a real broker", () => {
     await broker.createTopic(topic, 2)
     const values = Array.from({ length: N }, (_, i) =>
       i % 100 === 7 ? null : i % 25 === 3 ? `{"broken": ${i}` : JSON.stringify({ order: i }))
-    await produce(broker.brokers, topic, values, 2)
+    await produceValues(broker.brokers, topic, values, (i) => i % 2)
     const { backupDir, dlqDir } = await dirs()
     const run = spawnCli(runArgs({
       brokers: broker.brokers,
@@ -159,7 +133,7 @@ describe.concurrent("operating the CLI against a real broker", () => {
       try {
         const topic = uniqueName("obs-ready")
         await broker.createTopic(topic, 1)
-        await produce(broker.brokers, topic, ["{}", "{}", "{}"], 1)
+        await produceValues(broker.brokers, topic, ["{}", "{}", "{}"])
         const { backupDir, dlqDir } = await dirs()
         const run = spawnCli(runArgs({
           brokers: broker.brokers,

@@ -7,12 +7,12 @@ import { randomBytes } from "node:crypto"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeBytes, type BytesEncoding } from "../../src/domain/Csv.js"
 import { readRows, type ArchiveRow } from "../support/archive.js"
 import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "../support/broker.js"
 import { runArgs, runCli } from "../support/cli.js"
+import { produceValues } from "../support/produce.js"
 import { kcatProduce, kcatProduceFile } from "../support/kcat.js"
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname
@@ -40,30 +40,8 @@ const dirs = async () => {
 }
 
 /** Produces `values[i]` (string or null) to `partitionOf(i)` with kafkajs, acks=all; keys `k<i>`. */
-const produce = async (
-  topic: string,
-  values: ReadonlyArray<string | null>,
-  partitionOf: (i: number) => number = () => 0
-) => {
-  const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: broker.brokers.split(","), logLevel: logLevel.NOTHING })
-    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  try {
-    for (let start = 0; start < values.length; start += 2000) {
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: values.slice(start, start + 2000).map((value, j) => ({
-          key: `k${start + j}`,
-          value,
-          partition: partitionOf(start + j)
-        }))
-      })
-    }
-  } finally {
-    await producer.disconnect()
-  }
-}
+const produce = (topic: string, values: ReadonlyArray<string | null>, partitionOf?: (i: number) => number) =>
+  produceValues(broker.brokers, topic, values, partitionOf)
 
 const sortRows = (rows: ReadonlyArray<ArchiveRow>) =>
   [...rows].sort((a, b) => Number(a.partition) - Number(b.partition) || Number(a.offset) - Number(b.offset))

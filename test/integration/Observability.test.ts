@@ -10,39 +10,32 @@ import { TestClock } from "effect/testing"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
-import { makePipelineConfig } from "../../src/domain/PipelineConfig.js"
 import type { Processor } from "../../src/domain/Processor.js"
 import { ConfigError } from "../../src/domain/Errors.js"
 import { recordSize } from "../../src/domain/KafkaRecord.js"
 import { KafkaClient } from "../../src/layers/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
-import type { ObservabilityOptions, ProgressOutput } from "../../src/layers/Observability.js"
+import type { ObservabilityOptions, ProgressOutput, RunProbe } from "../../src/layers/Observability.js"
 import { Observability, terminalProgress } from "../../src/layers/Observability.js"
 import { PipelineSettings } from "../../src/layers/PipelineSettings.js"
 import * as Pipeline from "../../src/streams/Pipeline.js"
 import { captureLogs } from "../support/logs.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
+import {
+  advanceUntil,
+  archiveRows,
+  committedAt,
+  GROUP,
+  produce,
+  settings as baseSettings,
+  test,
+  TOPIC
+} from "../support/memoryPipeline.js"
 import { parsePrometheus } from "../support/prometheus.js"
 
-const GROUP = "group"
-const TOPIC = "orders"
-
+/** Endpoints on a free port, two retries, the lag read every 5 s. */
 const settings = (overrides: Partial<PipelineConfigInput> = {}) =>
-  makePipelineConfig({
-    brokers: ["memory:9092"],
-    topics: [TOPIC],
-    groupId: GROUP,
-    backupDir: "/backup",
-    dlqDir: "/dlq",
-    commitIntervalMs: 1_000,
-    flushIntervalMs: 100,
-    retryBaseDelayMs: 10,
-    retryMaxDelayMs: 100,
-    maxRetries: 2,
-    lagIntervalMs: 5_000,
-    metricsPort: 0,
-    ...overrides
-  })
+  baseSettings({ maxRetries: 2, lagIntervalMs: 5_000, metricsPort: 0, ...overrides })
 
 /**
  * Builds `Observability.layer` in the test's scope (with a fresh metric
@@ -81,46 +74,6 @@ const scrape = (port: number) =>
     const { body, status } = yield* get(port, "/metrics")
     assert.strictEqual(status, 200)
     return parsePrometheus(body)
-  })
-
-/** Advances virtual time in steps until `done` holds. */
-const advanceUntil = <E, R>(done: Effect.Effect<boolean, E, R>, stepMs = 100, maxSteps = 5_000) =>
-  Effect.gen(function*() {
-    for (let step = 0; step < maxSteps; step++) {
-      if (yield* done) return
-      yield* TestClock.adjust(stepMs)
-    }
-    assert.fail(`condition not reached after ${maxSteps} steps of ${stepMs} ms`)
-  })
-
-const committedAt = (partition: number, offset: number) =>
-  Effect.gen(function*() {
-    const committed = yield* (yield* MemoryKafka).committed(GROUP)
-    return (committed.get(`${TOPIC}:${partition}`) ?? -1) >= offset
-  })
-
-const produce = (partition: number, values: ReadonlyArray<string | Uint8Array | null>) =>
-  Effect.gen(function*() {
-    const kafka = yield* MemoryKafka
-    return yield* kafka.produce(TOPIC, partition, values.map((value, i) => ({ key: `k${i}`, value })))
-  })
-
-type Row = Record<string, string>
-const archiveRows = (dir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* MemoryFileSystem
-    return fs.paths().filter((path) => path.startsWith(`${dir}/`)).flatMap((path) => {
-      const [header, ...rows] = fs.rows(path)
-      return rows.map((row) => Object.fromEntries(header!.map((column, i) => [column, row[i]!])) as Row)
-    })
-  })
-
-const test = (name: string, body: (logs: ReturnType<typeof captureLogs>) => Effect.Effect<void, unknown, any>) =>
-  it.effect(name, () => {
-    const logs = captureLogs()
-    return body(logs).pipe(
-      Effect.provide(Layer.mergeAll(MemoryKafka.layer, MemoryFileSystem.layer, Path.layer, logs.layer))
-    ) as Effect.Effect<void, unknown, never>
   })
 
 const ok: Processor = () => Effect.void
@@ -336,7 +289,7 @@ describe("Observability — /health and /ready", () => {
       const ended = yield* Effect.forkChild(Effect.void)
       yield* Fiber.await(ended)
       const running = yield* Effect.forkChild(Effect.never)
-      yield* Context.get(context, Observability).attach({
+      const probe: RunProbe = {
         groupId: GROUP,
         topics: [TOPIC],
         queueDepth: () => 0,
@@ -344,18 +297,11 @@ describe("Observability — /health and /ready", () => {
         isInGroup: Effect.succeed(false),
         fibers: { poll: ended, workers: running },
         stopping: () => false
-      }).pipe(Effect.scoped)
+      }
+      yield* Context.get(context, Observability).attach(probe).pipe(Effect.scoped)
       // detached again when its scope closed
       assert.strictEqual((yield* get(port, "/health")).status, 200)
-      yield* Context.get(context, Observability).attach({
-        groupId: GROUP,
-        topics: [TOPIC],
-        queueDepth: () => 0,
-        assignment: () => [],
-        isInGroup: Effect.succeed(false),
-        fibers: { poll: ended, workers: running },
-        stopping: () => false
-      })
+      yield* Context.get(context, Observability).attach(probe)
       const health = yield* get(port, "/health")
       assert.strictEqual(health.status, 503)
       assert.deepStrictEqual(JSON.parse(health.body), { status: "failed", fibers: { poll: "ended", workers: "running" } })
