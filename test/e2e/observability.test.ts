@@ -2,10 +2,13 @@
  * Operating the CLI against a real broker (issue 5): `/metrics` of the child
  * process scraped during a run and checked against the CSV archives it wrote,
  * and `/ready` flipping to 503 while the broker is away and back to 200 when it
- * returns. Each run listens on a free port (`--metrics-port 0`, read from the
+ * returns, and the kafkajs client's membership as readiness sees it. Each run listens on a free port (`--metrics-port 0`, read from the
  * logged `metricsUrl`).
  */
+import { Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { KafkaClient } from "../../src/layers/KafkaClient.js"
+import * as KafkaJs from "../../src/layers/KafkaJs.js"
 import { readRows } from "../support/archive.js"
 import { sharedBroker, startBroker, uniqueName, type Broker } from "../support/broker.js"
 import { type CliRun, runArgs, spawnCli } from "../support/cli.js"
@@ -60,6 +63,37 @@ const stop = async (run: CliRun) => {
 }
 
 describe.concurrent("operating the CLI against a real broker", () => {
+  it("KafkaJs isInGroup: false before run, true once joined, false after the consumer has left its group", async () => {
+    const broker = await sharedBroker()
+    const topic = uniqueName("obs-member")
+    await broker.createTopic(topic, 1)
+    const states = await Effect.runPromise(Effect.gen(function*() {
+      const kafka = yield* KafkaClient
+      const scope = yield* Scope.make()
+      const consumer = yield* kafka.consumer({
+        groupId: uniqueName("g"),
+        topics: [topic],
+        fromBeginning: true,
+        sessionTimeoutMs: 10_000,
+        heartbeatIntervalMs: 1_000,
+        maxBytesPerPartition: 1_048_576,
+        restartBudgetMs: 30_000
+      }).pipe(Scope.provide(scope))
+      const before = yield* consumer.isInGroup
+      const running = yield* consumer.run({ onBatch: () => Effect.void, onAssignment: () => Effect.void }).pipe(
+        Effect.forkChild
+      )
+      const joined = yield* consumer.isInGroup.pipe(
+        Effect.repeat({ until: (inGroup) => inGroup, schedule: Schedule.spaced("200 millis") }),
+        Effect.timeout("60 seconds")
+      )
+      yield* Fiber.interrupt(running)
+      yield* Scope.close(scope, Exit.void)
+      return { before, joined, after: yield* consumer.isInGroup }
+    }).pipe(Effect.scoped, Effect.provide(KafkaJs.layer({ brokers: broker.brokers.split(","), clientId: "obs-e2e" }))))
+    expect(states).toEqual({ before: false, joined: true, after: false })
+  }, 90_000)
+
   it("/metrics during a run: consumed = backup rows, dead-lettered = DLQ rows by type, lag reaches 0; no progress line off a TTY", async () => {
     const broker: Broker = await sharedBroker()
     const topic = uniqueName("obs-metrics")
