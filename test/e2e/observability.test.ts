@@ -2,8 +2,8 @@
  * Operating the CLI against a real broker (issue 5): `/metrics` of the child
  * process scraped during a run and checked against the CSV archives it wrote,
  * and `/ready` flipping to 503 while the broker is away and back to 200 when it
- * returns, and the kafkajs client's membership as readiness sees it. Each run listens on a free port (`--metrics-port 0`, read from the
- * logged `metricsUrl`).
+ * returns; the kafkajs client's membership as readiness sees it. Each run
+ * listens on a free port (`--metrics-port 0`, read from the logged `metricsUrl`).
  */
 import { Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
