@@ -15,7 +15,7 @@ import { Cause, Console, Effect, Layer, Option } from "effect"
 import { CliConfig, CliError, Command, Flag, GlobalFlag } from "effect/cli"
 import { ConfigError } from "./domain/Errors.js"
 import type { PipelineConfig } from "./domain/PipelineConfig.js"
-import { cliDefaults, configOptions, loadConfig } from "./layers/ConfigLoader.js"
+import { cliDefaults, configOptions, loadRunConfig } from "./layers/ConfigLoader.js"
 import { groupLag } from "./layers/KafkaClient.js"
 import * as KafkaJs from "./layers/KafkaJs.js"
 import * as Logging from "./layers/Logging.js"
@@ -38,14 +38,6 @@ const optionFlags = Object.fromEntries(
   ])
 ) as Record<string, Flag.Flag<Option.Option<string>>>
 
-const processorFlag = Flag.String("processor").pipe(
-  Flag.withDescription(
-    "module path whose default export processes a record (an Effect function or an async function), " +
-      "or builtin:json / builtin:noop; env KAFKA_PIPELINE_PROCESSOR; required"
-  ),
-  Flag.optional
-)
-
 const presentFlags = (input: Record<string, Option.Option<string>>): Record<string, string> => {
   const flags: Record<string, string> = {}
   for (const [name, value] of Object.entries(input)) if (Option.isSome(value)) flags[name] = value.value
@@ -65,17 +57,22 @@ const loggingLayer = (config: PipelineConfig) =>
 
 const run = Command.make(
   "run",
-  { ...optionFlags, processor: processorFlag },
-  Effect.fn("cli.run")(function*({ processor, ...options }) {
-    const config = yield* loadConfig({ flags: presentFlags(options), env: process.env, defaults: cliDefaults })
-    const process_ = yield* loadProcessor(Option.getOrUndefined(processor) ?? process.env.KAFKA_PIPELINE_PROCESSOR)
-    const summary = yield* Pipeline.run(process_).pipe(
+  optionFlags,
+  Effect.fn("cli.run")(function*(options) {
+    const { config, processor } = yield* loadRunConfig({
+      flags: presentFlags(options),
+      env: process.env,
+      defaults: cliDefaults
+    })
+    const process_ = yield* loadProcessor(processor)
+    // The summary goes to stdout however the run stopped: SIGTERM, stop-at offsets or a fatal error.
+    yield* Pipeline.run(process_, { onStopped: (summary) => Console.log(JSON.stringify(summary)) }).pipe(
       Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
+      // A metrics port that cannot be listened on is a configuration error: printed once, exit 2.
       Effect.tapError((error) => error instanceof ConfigError ? Effect.void : Effect.logError(`fatal: ${error.message}`)),
       Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
       Effect.provide(loggingLayer(config))
     )
-    yield* Console.log(JSON.stringify(summary))
   })
 ).pipe(Command.withDescription("Consume topics through a processor until stopped (SIGTERM/SIGINT) or the stop-at offsets"))
 

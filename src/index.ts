@@ -2,7 +2,7 @@
  * effect-kafka-pipeline: the public API.
  */
 export * as Pipeline from "./streams/Pipeline.js"
-export type { PipelineSummary, StopReason } from "./streams/Pipeline.js"
+export type { PipelineSummary, RunOptions, StopReason } from "./streams/Pipeline.js"
 export * as KafkaJs from "./layers/KafkaJs.js"
 export { MemoryKafka } from "./layers/MemoryKafka.js"
 export { groupLag, KafkaClient } from "./layers/KafkaClient.js"

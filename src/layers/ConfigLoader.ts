@@ -11,6 +11,7 @@
  * it and the README's option table is generated from it.
  */
 import { Effect, FileSystem } from "effect"
+import * as NodePath from "node:path"
 import { ConfigError } from "../domain/Errors.js"
 import {
   decodePipelineConfig,
@@ -37,13 +38,18 @@ export type ConfigOptionKind =
   | "list"
   | "stopAtOffsets"
 
-/** A `PipelineConfig` key, `sasl.*` for the nested SASL settings, or `config` (the config file's path). */
+/**
+ * A `PipelineConfig` key, `sasl.*` for the nested SASL settings, `config`
+ * (the config file's path) or `processor` (the CLI's processor module; a
+ * library passes its processor to `Pipeline.run` as a value).
+ */
 export type ConfigOptionKey =
   | Exclude<PipelineConfigKey, "sasl">
   | "sasl.mechanism"
   | "sasl.username"
   | "sasl.password"
   | "config"
+  | "processor"
 
 export interface ConfigOption {
   readonly key: ConfigOptionKey
@@ -54,7 +60,7 @@ export interface ConfigOption {
   /** A standard variable read when `env` is not set (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
   readonly fallbackEnv?: string
   readonly kind: ConfigOptionKind
-  /** Must be given by some source (the CLI also requires `--processor`, which is not part of this table). */
+  /** Must be given by some source (`processor` only by the CLI's `run`). */
   readonly required: boolean
   readonly description: string
   /** The default as text, when there is one. */
@@ -93,6 +99,12 @@ const def = (value: string | number | boolean) => ({ default: String(value) })
 
 export const configOptions: ReadonlyArray<ConfigOption> = [
   option("config", "string", "Path of a JSON config file (camelCase keys as in this table); flags and env vars override it."),
+  option(
+    "processor",
+    "string",
+    "Module whose default export processes a record (an Effect function or an async function), or builtin:json / builtin:noop. Used by `run`; in a config file a relative path is resolved from the file's directory.",
+    { required: true }
+  ),
   option("brokers", "list", "Kafka bootstrap brokers, comma-separated host:port.", { required: true }),
   option("topics", "list", "Topics to consume, comma-separated.", { required: true }),
   option("groupId", "string", "Consumer group id.", { required: true }),
@@ -233,7 +245,7 @@ const fromStrings = (
 
 const fromFile = (raw: Raw, file: Record<string, unknown>, path: string): void => {
   for (const [key, value] of Object.entries(file)) {
-    raw.values[key] = value
+    raw.values[key] = key === "processor" ? processorFromFile(value, path) : value
     raw.origins[key] = `config file ${path}`
     if (key === "sasl" && typeof value === "object" && value !== null && !Array.isArray(value)) {
       raw.values[key] = { ...(value as Record<string, unknown>) }
@@ -241,6 +253,12 @@ const fromFile = (raw: Raw, file: Record<string, unknown>, path: string): void =
     }
   }
 }
+
+/** A module path in a config file is relative to the file, as in tsconfig.json or .eslintrc. */
+const processorFromFile = (value: unknown, path: string): unknown =>
+  typeof value === "string" && value.trim() !== "" && !value.startsWith("builtin:")
+    ? NodePath.resolve(NodePath.dirname(path), value.trim())
+    : value
 
 const configOption = configOptions.find((o) => o.key === "config")!
 
@@ -358,18 +376,34 @@ const checkDirectory = (fs: FileSystem.FileSystem, field: string, dir: string) =
 // Loading
 // -----------------------------------------------------------------------------
 
+export interface RunConfig {
+  readonly config: PipelineConfig
+  /** The `processor` option as given (a config file's relative path already resolved), if any. */
+  readonly processor: string | undefined
+}
+
 /**
  * Reads the config file (when `--config` / `KAFKA_PIPELINE_CONFIG` names
  * one), merges flags > env vars > file > defaults, decodes, and checks the
  * directories. Every issue line says where its value came from.
  */
-export const loadConfig = (sources: ConfigSources): Effect.Effect<PipelineConfig, ConfigError, FileSystem.FileSystem> =>
+export const loadRunConfig = (sources: ConfigSources): Effect.Effect<RunConfig, ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const raw = yield* readRawConfig(sources)
     const relabel = Effect.mapError((error: ConfigError) =>
       new ConfigError({ issues: withOrigins(error.issues, raw.origins) })
     )
-    const config = yield* decodePipelineConfig(raw.values).pipe(relabel)
+    const { processor, ...fields } = raw.values
+    if (processor !== undefined && typeof processor !== "string") {
+      return yield* new ConfigError({
+        issues: [`processor: expected a module path or builtin name (a string), got ${showValue(processor)}`]
+      }).pipe(relabel)
+    }
+    const config = yield* decodePipelineConfig(fields).pipe(relabel)
     yield* checkDirectories(config).pipe(relabel)
-    return config
+    return { config, processor }
   })
+
+/** `loadRunConfig` for a library: the settings only (a `processor` key is accepted and ignored). */
+export const loadConfig = (sources: ConfigSources): Effect.Effect<PipelineConfig, ConfigError, FileSystem.FileSystem> =>
+  Effect.map(loadRunConfig(sources), (run) => run.config)

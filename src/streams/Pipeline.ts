@@ -9,7 +9,7 @@
  * work, flush and close the archives, commit, and only then disconnect.
  */
 import type { Scope } from "effect"
-import { Cause, Clock, Deferred, Effect, Fiber, FileSystem, Path, Queue, Schedule, Semaphore } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, FileSystem, Path, Queue, Schedule, Semaphore } from "effect"
 import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../domain/Csv.js"
 import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
@@ -24,7 +24,8 @@ import { PipelineSettings } from "../layers/PipelineSettings.js"
 import * as ArchiveSink from "./ArchiveSink.js"
 import * as RecordHandler from "./RecordHandler.js"
 
-export type StopReason = "stopAtOffsets" | "interrupted"
+/** Why the pipeline stopped. `run` itself returns only `"stopAtOffsets"`; the others reach `onStopped`. */
+export type StopReason = "stopAtOffsets" | "interrupted" | "failed"
 
 export interface PipelineSummary {
   readonly reason: StopReason
@@ -37,6 +38,16 @@ export interface PipelineSummary {
   readonly committed: ReadonlyArray<TopicPartitionOffset>
   readonly backupFiles: ReadonlyArray<string>
   readonly dlqFiles: ReadonlyArray<string>
+}
+
+export interface RunOptions {
+  /**
+   * Runs once the pipeline has stopped (in-flight work finished, files
+   * closed, final commit made), however it stopped: stop-at offsets,
+   * interruption (SIGTERM) or a fatal error. An interrupted `run` has no
+   * value to return, so this is where its summary goes.
+   */
+  readonly onStopped?: ((summary: PipelineSummary) => Effect.Effect<void>) | undefined
 }
 
 interface Stats {
@@ -55,7 +66,7 @@ interface Stats {
  * the fatal error after the same graceful stop when Kafka stays unreachable
  * past the restart budget or an archive cannot be written.
  */
-export const run = Effect.fn("Pipeline.run")(function*(processor: Processor) {
+export const run = Effect.fn("Pipeline.run")(function*(processor: Processor, options?: RunOptions) {
   const config = yield* PipelineSettings
   const stats: Stats = {
     consumed: 0,
@@ -66,8 +77,7 @@ export const run = Effect.fn("Pipeline.run")(function*(processor: Processor) {
     backupFiles: [],
     dlqFiles: []
   }
-  const reason = yield* Effect.scoped(runScoped(config, processor, stats))
-  return {
+  const summarize = (reason: StopReason): PipelineSummary => ({
     reason,
     consumed: stats.consumed,
     processed: stats.processed,
@@ -76,19 +86,28 @@ export const run = Effect.fn("Pipeline.run")(function*(processor: Processor) {
     committed: Array.from(stats.committed.values()),
     backupFiles: stats.backupFiles,
     dlqFiles: stats.dlqFiles
-  } satisfies PipelineSummary
+  })
+  const onStopped = options?.onStopped
+  return yield* Effect.scoped(runScoped(config, processor, stats)).pipe(
+    Effect.map(summarize),
+    Effect.onExit((exit) => {
+      if (onStopped === undefined) return Effect.void
+      if (Exit.isSuccess(exit)) return onStopped(exit.value)
+      return onStopped(summarize(Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failed"))
+    })
+  )
 })
 
 const runScoped = (
   config: PipelineConfig,
   processor: Processor,
   stats: Stats
-): Effect.Effect<StopReason, KafkaError | ArchiveError, KafkaClient | FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+): Effect.Effect<"stopAtOffsets", KafkaError | ArchiveError, KafkaClient | FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function*() {
     const kafka = yield* KafkaClient
     const observability = yield* Observability
     const scope = yield* Effect.scope
-    const stop = yield* Deferred.make<StopReason, KafkaError | ArchiveError>()
+    const stop = yield* Deferred.make<"stopAtOffsets", KafkaError | ArchiveError>()
     const ledger = new OffsetLedger({
       requiredAcks: config.backupDir === undefined ? Ack.Processed : Ack.Processed | Ack.Archived
     })
@@ -252,8 +271,8 @@ const runScoped = (
       return offsets.length === 0 ? Effect.void : commitOffsets(offsets)
     })
     const commitOffsets = Effect.fn("Pipeline.commit", { root: true })(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
-      yield* Effect.annotateCurrentSpan("offsets", offsets.map((o) => `${partitionKey(o.topic, o.partition)}=${o.offset}`).join(","))
       const described = offsets.map((o) => `${partitionKey(o.topic, o.partition)}=${o.offset}`).join(",")
+      yield* Effect.annotateCurrentSpan("offsets", described)
       if (config.devMode) {
         yield* Effect.logInfo(`devMode: skipped commit of ${described}`)
       } else {

@@ -110,9 +110,14 @@ const sigtermMidStream = async (signals: number) => {
     expect(backedUp.has(o), `offset ${o} below the commit ${c} has a backup row`).toBe(true)
     expect(processed.has(o) || dead.has(o), `offset ${o} below the commit ${c} was handled`).toBe(true)
   }
-  // No summary line is checked here: on a signal the CLI's run effect is interrupted before it
-  // prints one (Pipeline's StopReason "interrupted" is never returned). The files and the
-  // broker's committed offset are the evidence.
+  // The summary printed on the way out agrees with the files and the broker.
+  expect(res.summary).toMatchObject({
+    reason: "interrupted",
+    consumed: backup.length,
+    processed: processed.size,
+    deadLettered: dlq.length,
+    committed: [{ topic, partition: 0, offset: c }]
+  })
 
   // second run to the end: starts exactly at the commit
   const second = await dirs()

@@ -15,6 +15,7 @@ import {
   configFilePath,
   configOptions,
   loadConfig,
+  loadRunConfig,
   parseOptionValue,
   readRawConfig
 } from "../../src/layers/ConfigLoader.js"
@@ -459,6 +460,43 @@ describe("ConfigLoader", () => {
         ])
       }).pipe(Effect.provide(NodeFileSystem.layer)))
 
+    it.effect("the file can name the processor: a relative module path is resolved from the file's directory", () =>
+      Effect.gen(function*() {
+        const { root, dlqDir, writeFile } = yield* workspace
+        const file = yield* writeFile("config.json", JSON.stringify({ processor: "./processors/orders.js" }))
+        const run = yield* loadRunConfig({ flags: { ...requiredFlags(dlqDir), config: file }, env: {} })
+        assert.strictEqual(run.processor, `${root}/processors/orders.js`)
+        // Built-in names and absolute paths are taken as they are.
+        const builtin = yield* writeFile("builtin.json", JSON.stringify({ processor: "builtin:json" }))
+        const fromBuiltin = yield* loadRunConfig({ flags: { ...requiredFlags(dlqDir), config: builtin }, env: {} })
+        assert.strictEqual(fromBuiltin.processor, "builtin:json")
+        // A library's loadConfig accepts the key and leaves it out of the settings.
+        const config = yield* loadConfig({ flags: { ...requiredFlags(dlqDir), config: file }, env: {} })
+        assert.strictEqual(config.groupId, "billing")
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("the processor follows the same precedence: flag > env var > file", () =>
+      Effect.gen(function*() {
+        const { dlqDir, writeFile } = yield* workspace
+        const file = yield* writeFile("config.json", JSON.stringify({ processor: "/from/file.js" }))
+        const flags = { ...requiredFlags(dlqDir), config: file }
+        const env = { KAFKA_PIPELINE_PROCESSOR: "/from/env.js" }
+        assert.strictEqual((yield* loadRunConfig({ flags, env: {} })).processor, "/from/file.js")
+        assert.strictEqual((yield* loadRunConfig({ flags, env })).processor, "/from/env.js")
+        assert.strictEqual((yield* loadRunConfig({ flags: { ...flags, processor: "/from/flag.js" }, env })).processor, "/from/flag.js")
+        assert.strictEqual((yield* loadRunConfig({ flags: requiredFlags(dlqDir), env: {} })).processor, undefined)
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("a processor that is not a string is reported with the file it came from", () =>
+      Effect.gen(function*() {
+        const { dlqDir, writeFile } = yield* workspace
+        const file = yield* writeFile("config.json", JSON.stringify({ processor: { path: "x.js" } }))
+        const error = yield* Effect.flip(loadRunConfig({ flags: { ...requiredFlags(dlqDir), config: file }, env: {} }))
+        assertIssues(error.issues, [
+          `processor: expected a module path or builtin name (a string), got {"path":"x.js"} (from config file ${file})`
+        ])
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
     it.effect("readRawConfig shows the merged values and their origins", () =>
       Effect.gen(function*() {
         const { writeFile } = yield* workspace
@@ -492,7 +530,7 @@ describe("ConfigLoader", () => {
       assert.strictEqual(byKey("backupDir").default, undefined)
       assert.deepStrictEqual(
         configOptions.filter((o) => o.required).map((o) => o.key),
-        ["brokers", "topics", "groupId", "dlqDir"]
+        ["processor", "brokers", "topics", "groupId", "dlqDir"]
       )
     })
   })

@@ -22,11 +22,18 @@ import { advanceUntil, archiveRows, committedAt, GROUP, produce, type Row, setti
 const ok: Processor = () => Effect.void
 
 /** Runs the pipeline in the background with the given settings. */
-const start = (processor: Processor, overrides: Partial<PipelineConfigInput> = {}) =>
+const start = (processor: Processor, overrides: Partial<PipelineConfigInput> = {}, options?: Pipeline.RunOptions) =>
   Effect.gen(function*() {
     const config = yield* settings(overrides)
-    return yield* Pipeline.run(processor).pipe(Effect.provide(PipelineSettings.layer(config)), Effect.forkChild)
+    return yield* Pipeline.run(processor, options).pipe(Effect.provide(PipelineSettings.layer(config)), Effect.forkChild)
   })
+
+/** Run options whose `onStopped` keeps every summary it is given. */
+const recordingSummaries = Effect.gen(function*() {
+  const summaries = yield* Ref.make<ReadonlyArray<Pipeline.PipelineSummary>>([])
+  const options: Pipeline.RunOptions = { onStopped: (summary) => Ref.update(summaries, (all) => [...all, summary]) }
+  return { options, summaries: Ref.get(summaries) }
+})
 
 const numbered = (count: number, prefix = "v") => Array.from({ length: count }, (_, i) => `${prefix}${i}`)
 
@@ -86,13 +93,15 @@ describe("Pipeline — polling (seed integration §1)", () => {
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka
       const seen: Array<number> = []
+      const { options, summaries } = yield* recordingSummaries
       yield* produce(0, numbered(200))
       const fiber = yield* start((input) => Effect.sync(() => seen.push(input.offset)), {
         stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 100 }]
-      })
+      }, options)
       yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
       const summary = yield* Fiber.join(fiber)
       assert.strictEqual(summary.reason, "stopAtOffsets")
+      assert.deepStrictEqual(yield* summaries, [summary])
       assert.deepStrictEqual([...seen].sort((a, b) => a - b), Array.from({ length: 101 }, (_, i) => i))
       assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 101)
       assert.deepStrictEqual(summary.committed, [{ topic: TOPIC, partition: 0, offset: 101 }])
@@ -333,6 +342,33 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"), 1_000)
       const exit = yield* Fiber.await(fiber)
       assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  test("an interrupted run hands its summary to onStopped after the final commit", () =>
+    Effect.gen(function*() {
+      const { options, summaries } = yield* recordingSummaries
+      yield* produce(0, numbered(5))
+      const fiber = yield* start(() => Effect.fail(new NonRetryable({ cause: new Error("no") })), {}, options)
+      yield* advanceUntil(committedAt(0, 5))
+      assert.deepStrictEqual(yield* summaries, [])
+      yield* Fiber.interrupt(fiber)
+      const [summary, ...more] = yield* summaries
+      assert.deepStrictEqual(more, [])
+      assert.deepInclude(summary, { reason: "interrupted", consumed: 5, processed: 0, deadLettered: 5 })
+      assert.deepStrictEqual(summary!.committed, [{ topic: TOPIC, partition: 0, offset: 5 }])
+      assert.strictEqual(summary!.backupFiles.length, 1)
+      assert.strictEqual(summary!.dlqFiles.length, 1)
+    }))
+
+  test("a failed run hands its summary to onStopped too, then fails", () =>
+    Effect.gen(function*() {
+      const { options, summaries } = yield* recordingSummaries
+      const kafka = yield* MemoryKafka
+      yield* kafka.crash("connection refused")
+      const fiber = yield* start(ok, { restartBudgetMs: 5_000 }, options)
+      yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"), 1_000)
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(fiber)))
+      assert.deepStrictEqual((yield* summaries).map((summary) => summary.reason), ["failed"])
     }))
 
   test("Worker - Shutdown While Processing: interruption finishes in-flight work, flushes and commits it", (logs) =>

@@ -2,9 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import { optionsTable } from "../../scripts/options-table.js"
 
+const read = (path: string) => fs.readFileSync(new URL(`../../${path}`, import.meta.url), "utf8")
+
 describe("README", () => {
   it("documents every configuration option exactly as the option table defines it", () => {
-    const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8")
-    assert.include(readme, optionsTable())
+    assert.include(read("README.md"), optionsTable())
+  })
+
+  it("shows the library example exactly as examples/library.ts, which the type check compiles", () => {
+    assert.include(read("README.md"), "```ts\n" + read("examples/library.ts") + "```\n")
   })
 })
