@@ -210,12 +210,15 @@ export class Observability extends Context.Reference<ObservabilityService>("effe
   static readonly noop: Layer.Layer<never> = Layer.succeed(Observability, noop)
 }
 
-/** OTLP/HTTP (JSON) trace export to `{endpoint}/v1/traces`. */
+/** Where spans go: `{endpoint}/v1/traces`, as OTLP/HTTP clients read `OTEL_EXPORTER_OTLP_ENDPOINT` (a full traces URL is kept). */
+export const otlpTracesUrl = (endpoint: string): string =>
+  endpoint.endsWith("/v1/traces") ? endpoint : `${endpoint.replace(/\/+$/, "")}/v1/traces`
+
+/** OTLP/HTTP (JSON) trace export. */
 const otlpTracer = (endpoint: string, serviceName: string) =>
-  OtlpTracer.layer({
-    url: endpoint.endsWith("/v1/traces") ? endpoint : `${endpoint.replace(/\/+$/, "")}/v1/traces`,
-    resource: { serviceName }
-  }).pipe(Layer.provide([OtlpSerialization.layerJson, FetchHttpClient.layer]))
+  OtlpTracer.layer({ url: otlpTracesUrl(endpoint), resource: { serviceName } }).pipe(
+    Layer.provide([OtlpSerialization.layerJson, FetchHttpClient.layer])
+  )
 
 /** Poll times of the records not yet committed, per partition, in offset order. */
 class PollTimes {
@@ -316,14 +319,15 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
         : effect,
     attach: (attached) =>
       Effect.gen(function*() {
+        // The pipeline may have taken records before it attached: the run's totals start at the
+        // layer's start, and are reset when the run detaches (after the last progress line).
         probe = attached
-        totals.consumed = totals.handled = totals.deadLettered = 0
-        totals.lag = undefined
-        inFlight = 0
-        pollTimes.clear()
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             probe = undefined
+            totals.consumed = totals.handled = totals.deadLettered = 0
+            totals.lag = undefined
+            inFlight = 0
             pollTimes.clear()
           })
         )
@@ -363,9 +367,9 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
       Effect.catch((error) => Effect.logWarning(`could not read the consumer lag: ${error.message}`))
     )
 
-  const progressLine = (rate: number | undefined) =>
+  const progressLine = (rate: number) =>
     [
-      `consumed ${formatCount(totals.consumed)}${rate === undefined ? "" : ` (${formatCount(Math.round(rate))}/s)`}`,
+      `consumed ${formatCount(totals.consumed)} (${formatCount(Math.round(rate))}/s)`,
       `handled ${formatCount(totals.handled)}`,
       `DLQ ${formatCount(totals.deadLettered)}`,
       `lag ${totals.lag === undefined ? "?" : formatCount(totals.lag)}`
@@ -384,8 +388,8 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
       }).pipe(Effect.delay(intervalMs), Effect.forever, Effect.forkScoped)
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => {
-          const elapsed = now() - startedAt
-          return output.done(progressLine(elapsed > 0 ? (totals.consumed * 1000) / elapsed : undefined))
+          // the average over the whole run (at least 1 ms)
+          return output.done(progressLine((totals.consumed * 1000) / Math.max(now() - startedAt, 1)))
         })
       )
     })
@@ -449,13 +453,13 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
     ).pipe(
       Effect.mapError((error) =>
         new ConfigError({
-          issues: [`metricsPort: cannot listen on port ${port}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`]
+          issues: [`metricsPort: cannot listen on port ${port}: ${String(error.cause)}`]
         })
       )
     )
-    const address = Context.get(server, HttpServer.HttpServer).address
-    // Listening on every interface: the logged URL names this host's loopback.
-    const url = address._tag === "UnixPathAddress" ? HttpServer.formatAddress(address) : `http://localhost:${address.port}`
+    // A TCP listener on every interface (a port was given): the logged URL names this host's loopback.
+    const address = Context.get(server, HttpServer.HttpServer).address as { readonly port: number }
+    const url = `http://localhost:${address.port}`
     yield* Effect.logInfo(`serving ${url}/metrics, /health and /ready`).pipe(
       Effect.annotateLogs({ metricsUrl: `${url}/metrics` })
     )

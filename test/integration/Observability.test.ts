@@ -16,7 +16,7 @@ import { recordSize } from "../../src/domain/KafkaRecord.js"
 import { KafkaClient } from "../../src/layers/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
 import type { ObservabilityOptions, ProgressOutput, RunProbe } from "../../src/layers/Observability.js"
-import { Observability, terminalProgress } from "../../src/layers/Observability.js"
+import { Observability, otlpTracesUrl, terminalProgress } from "../../src/layers/Observability.js"
 import { PipelineSettings } from "../../src/layers/PipelineSettings.js"
 import * as Pipeline from "../../src/streams/Pipeline.js"
 import { captureLogs } from "../support/logs.js"
@@ -183,6 +183,20 @@ describe("Observability — /metrics", () => {
       yield* Fiber.interrupt(fiber)
     }))
 
+  test("poll→commit latency: one observation per committed record, thousands at a time", (logs) =>
+    Effect.gen(function*() {
+      yield* produce(0, Array.from({ length: 3_000 }, (_, i) => `v${i}`))
+      const { fiber, port } = yield* start(logs, ok, { backupDir: undefined })
+      yield* advanceUntil(committedAt(0, 3_000))
+      const metrics = yield* scrape(port)
+      assert.strictEqual(metrics.get("kafka_pipeline_poll_to_commit_seconds_count"), 3_000)
+      assert.strictEqual(metrics.get("kafka_pipeline_poll_to_commit_seconds_bucket", { le: "+Inf" }), 3_000)
+      yield* produce(0, ["late"])
+      yield* advanceUntil(committedAt(0, 3_001))
+      assert.strictEqual((yield* scrape(port)).get("kafka_pipeline_poll_to_commit_seconds_count"), 3_001)
+      yield* Fiber.interrupt(fiber)
+    }))
+
   test("a partition that is no longer assigned loses its lag gauges", (logs) =>
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka
@@ -279,6 +293,11 @@ describe("Observability — /health and /ready", () => {
       // after the run: the endpoints stay until the layer's scope closes, as before a run
       assert.deepStrictEqual(JSON.parse((yield* get(port, "/health")).body), { status: "starting" })
       assert.strictEqual((yield* get(port, "/ready")).status, 503)
+      const after = yield* scrape(port)
+      assert.strictEqual(after.get("kafka_pipeline_queue_depth"), 0)
+      // the rebalance to no partitions dropped the three in flight: taken and handled again (at least once)
+      assert.strictEqual(after.get("kafka_pipeline_records_consumed_total"), 6)
+      assert.strictEqual(after.get("kafka_pipeline_records_handled_total"), 6)
     }))
 
   test("/health is 503 (failed) when one of the pipeline's fibers has ended while it is not stopping", (logs) =>
@@ -369,6 +388,17 @@ describe("Observability — progress line", () => {
       assert.deepStrictEqual(progress.done, ["consumed 41 (10/s)  handled 41  DLQ 1  lag 0"])
     }))
 
+  test("before the first lag reading the line says lag ?", (logs) =>
+    Effect.gen(function*() {
+      const progress = collect()
+      yield* (yield* MemoryKafka).failNextAdmin(1, "coordinator loading")
+      yield* produce(0, ["a", "b"])
+      const { fiber } = yield* start(logs, ok, { metricsPort: "off" }, { progress: progress.output })
+      yield* TestClock.adjust(1_000)
+      assert.deepStrictEqual(progress.updates, ["consumed 2 (2/s)  handled 2  DLQ 0  lag ?"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
   it("terminalProgress rewrites one line on a TTY and is off elsewhere", () => {
     const written: Array<string> = []
     const stream = { isTTY: true, write: (text: string) => written.push(text) }
@@ -382,6 +412,12 @@ describe("Observability — progress line", () => {
 })
 
 describe("Observability — spans", () => {
+  it("the OTLP traces URL: {endpoint}/v1/traces, or the endpoint when it already is one", () => {
+    assert.strictEqual(otlpTracesUrl("http://collector:4318"), "http://collector:4318/v1/traces")
+    assert.strictEqual(otlpTracesUrl("http://collector:4318/"), "http://collector:4318/v1/traces")
+    assert.strictEqual(otlpTracesUrl("https://collector/otlp/v1/traces"), "https://collector/otlp/v1/traces")
+  })
+
   const recordingTracer = () => {
     const spans: Array<Tracer.Span> = []
     const tracer = Tracer.make({

@@ -3,17 +3,18 @@
  * The "Invalid File Paths" cases need a filesystem: test/integration/ConfigLoader.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import { inspect } from "node:util"
 import { ConfigError } from "../../src/domain/Errors.js"
 import {
   decodePipelineConfig,
   formatPath,
   isHostPort,
+  isHttpUrl,
   isTopicName,
   makePipelineConfig,
   normaliseStopAtOffsets,
-  type PipelineConfig,
+  PipelineConfig,
   PipelineConfigDefaults,
   pipelineConfigKeys,
   showValue
@@ -139,6 +140,18 @@ describe("PipelineConfig", () => {
         const config = yield* decodePipelineConfig({ ...required, metricsPort: "off" })
         assert.strictEqual(config.metricsPort, undefined)
       }))
+
+    it.effect("metricsPort encodes back as given: a port, or \"off\" for none", () =>
+      Effect.gen(function*() {
+        const encode = Schema.encodeSync(PipelineConfig)
+        assert.strictEqual(encode(yield* decodePipelineConfig({ ...required, metricsPort: 9464 })).metricsPort, 9464)
+        assert.strictEqual(encode(yield* decodePipelineConfig({ ...required, metricsPort: "off" })).metricsPort, "off")
+      }))
+
+    it("isHttpUrl: http and https URLs with a host only", () => {
+      for (const url of ["http://localhost:4318", "https://collector.example/otlp"]) assert.isTrue(isHttpUrl(url), url)
+      for (const url of ["localhost:4318", "ftp://collector", "not a url", "http://", ""]) assert.isFalse(isHttpUrl(url), url)
+    })
 
     it.effect("otlpEndpoint must be an http(s) URL; lagIntervalMs a number > 0", () =>
       Effect.gen(function*() {
