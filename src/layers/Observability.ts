@@ -285,15 +285,15 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
       totals.handled++
       inc(m.handled)
       m.processingSeconds.updateUnsafe((now() - startedAt) / 1000, context)
+      // Every attempt failed but a successful last one (bad input fails with no attempt at all).
+      inc(m.processingFailures, outcome._tag === "Processed" ? outcome.attempts - 1 : outcome.attempts)
+      if (outcome.attempts > 1) inc(m.retries, outcome.attempts - 1)
       if (outcome._tag === "Processed") {
         inc(m.processed)
-        if (outcome.attempts > 1) inc(m.processingFailures, outcome.attempts - 1)
       } else {
         totals.deadLettered++
         inc(m.deadLettered(outcome.failure.errorType))
-        if (outcome.attempts > 0) inc(m.processingFailures, outcome.attempts)
       }
-      if (outcome.attempts > 1) inc(m.retries, outcome.attempts - 1)
     },
     committed: (offsets) => {
       inc(m.commits)
@@ -362,7 +362,8 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
         for (const metric of [m.highWatermark(key), m.lag(key), m.committedOffset(key)]) Metric.removeUnsafe(metric, context)
       }
       lagPartitions = seen
-      totals.lag = total
+      // Unknown until this member has partitions (not 0: nothing says it is caught up).
+      totals.lag = seen.size === 0 ? undefined : total
     }).pipe(
       Effect.catch((error) => Effect.logWarning(`could not read the consumer lag: ${error.message}`))
     )
