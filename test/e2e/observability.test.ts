@@ -11,7 +11,7 @@ import { KafkaClient } from "../../src/layers/KafkaClient.js"
 import * as KafkaJs from "../../src/layers/KafkaJs.js"
 import { readRows } from "../support/archive.js"
 import { sharedBroker, startBroker, uniqueName, type Broker } from "../support/broker.js"
-import { type CliRun, runArgs, spawnCli } from "../support/cli.js"
+import { type CliRun, runArgs, runCli, spawnCli } from "../support/cli.js"
 import { produceValues } from "../support/produce.js"
 import { parsePrometheus, type Samples } from "../support/prometheus.js"
 import { makeScratch } from "../support/scratch.js"
@@ -94,7 +94,7 @@ describe.concurrent("operating the CLI against a real broker", () => {
     expect(states).toEqual({ before: false, joined: true, after: false })
   }, 90_000)
 
-  it("/metrics during a run: consumed = backup rows, dead-lettered = DLQ rows by type, lag reaches 0; no progress line off a TTY", async () => {
+  it("/metrics during a run: consumed = backup rows, dead-lettered = DLQ rows by type, lag reaches 0 (as `offsets` prints it); no progress line off a TTY", async () => {
     const broker: Broker = await sharedBroker()
     const topic = uniqueName("obs-metrics")
     const group = uniqueName("g")
@@ -155,6 +155,15 @@ describe.concurrent("operating the CLI against a real broker", () => {
         expect(metrics.get("kafka_pipeline_committed_offset", labels)).toBe(committed.get(partition))
       }
       expect(result.stderr).not.toContain("\r")
+
+      // `kafka-pipeline offsets` reads the lag the same way: committed = end, lag 0 per partition.
+      const offsets = await runCli(["offsets", "--brokers", broker.brokers, "--group-id", group, "--topic", topic])
+      expect(offsets.code, offsets.stderr).toBe(0)
+      expect(offsets.stdout.trim().split("\n")).toEqual([
+        "partition\tcommitted\tend\tlag",
+        `0\t${N / 2}\t${N / 2}\t0`,
+        `1\t${N / 2}\t${N / 2}\t0`
+      ])
     } finally {
       run.child.kill("SIGKILL")
     }
