@@ -3,12 +3,11 @@
  * real broker, then a restart that resumes from the commit; bad configuration.
  */
 import { existsSync, readFileSync } from "node:fs"
-import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { countRowsLoosely, readRows } from "../support/archive.js"
+import { type Scratch, makeScratch } from "../support/scratch.js"
 import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "../support/broker.js"
 import { runArgs, runCli, spawnCli } from "../support/cli.js"
 
@@ -16,25 +15,16 @@ const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
 const N = 2000
 
 let broker: Broker
-let scratch: string
+let scratch: Scratch
 
 beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "cli-e2e-"))
+  scratch = await makeScratch("cli-e2e-")
   broker = await sharedBroker()
 }, BROKER_START_TIMEOUT_MS)
 
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
-})
+afterAll(() => scratch.remove())
 
-const dirs = async () => {
-  const base = await mkdtemp(join(scratch, "run-"))
-  const backupDir = join(base, "backup")
-  const dlqDir = join(base, "dlq")
-  await mkdir(backupDir)
-  await mkdir(dlqDir)
-  return { base, backupDir, dlqDir }
-}
+const dirs = () => scratch.dirs()
 
 const produce = async (topic: string, count: number) => {
   const producer = new Kafka({ clientId: uniqueName("cli-producer"), brokers: broker.brokers.split(","), logLevel: logLevel.NOTHING })

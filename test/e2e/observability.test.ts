@@ -14,9 +14,9 @@ import { sharedBroker, startBroker, uniqueName, type Broker } from "../support/b
 import { type CliRun, runArgs, runCli, spawnCli } from "../support/cli.js"
 import { produceValues } from "../support/produce.js"
 import { parsePrometheus, type Samples } from "../support/prometheus.js"
-import { makeScratch } from "../support/scratch.js"
+import { makeScratch, type Scratch } from "../support/scratch.js"
 
-let scratch: Awaited<ReturnType<typeof makeScratch>>
+let scratch: Scratch
 
 beforeAll(async () => {
   scratch = await makeScratch("observability-e2e-")

@@ -4,12 +4,12 @@
  * csv-parse, committed offsets read with Kafka's own ConsumerGroupCommand.
  */
 import { randomBytes } from "node:crypto"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeBytes, type BytesEncoding } from "../../src/domain/Csv.js"
 import { readRows, type ArchiveRow } from "../support/archive.js"
+import { type Scratch, makeScratch } from "../support/scratch.js"
 import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "../support/broker.js"
 import { runArgs, runCli } from "../support/cli.js"
 import { produceValues } from "../support/produce.js"
@@ -18,26 +18,16 @@ import { kcatProduce, kcatProduceFile } from "../support/kcat.js"
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname
 
 let broker: Broker
-let scratch: string
+let scratch: Scratch
 
 beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "pipeline-e2e-"))
+  scratch = await makeScratch("pipeline-e2e-")
   broker = await sharedBroker()
 }, BROKER_START_TIMEOUT_MS)
 
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
-})
+afterAll(() => scratch.remove())
 
-const dirs = async () => {
-  const base = await mkdtemp(join(scratch, "run-"))
-  const backupDir = join(base, "backup")
-  const dlqDir = join(base, "dlq")
-  const { mkdir } = await import("node:fs/promises")
-  await mkdir(backupDir)
-  await mkdir(dlqDir)
-  return { backupDir, dlqDir }
-}
+const dirs = () => scratch.dirs()
 
 /** Produces `values[i]` (string or null) to `partitionOf(i)` with kafkajs, acks=all; keys `k<i>`. */
 const produce = (topic: string, values: ReadonlyArray<string | null>, partitionOf?: (i: number) => number) =>
@@ -251,7 +241,7 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
     const topic = uniqueName("big")
     await broker.createTopic(topic, 1, { "max.message.bytes": String(12 * 1024 * 1024) })
     const big = Buffer.from(randomBytes(Math.floor(9.5 * 1024 * 1024 / 2)).toString("hex"))
-    const file = join(scratch, `${topic}.bin`)
+    const file = join(scratch.path, `${topic}.bin`)
     await writeFile(file, big)
     await kcatProduceFile(broker.brokers, topic, file, { key: "big", partition: 0 })
 

@@ -9,10 +9,11 @@ export interface RunDirs {
   readonly dlqDir: string
 }
 
-/** Call in `beforeAll`; `dirs()` makes a fresh pair for a run, `remove()` goes in `afterAll`. */
+/** Call in `beforeAll`; `dirs()` makes a fresh pair for a run (other files may go in `path`), `remove()` goes in `afterAll`. */
 export const makeScratch = async (prefix: string) => {
   const scratch = await mkdtemp(join(tmpdir(), prefix))
   return {
+    path: scratch,
     dirs: async (): Promise<RunDirs> => {
       const base = await mkdtemp(join(scratch, "run-"))
       const backupDir = join(base, "backup")
@@ -24,3 +25,5 @@ export const makeScratch = async (prefix: string) => {
     remove: () => rm(scratch, { recursive: true, force: true })
   }
 }
+
+export type Scratch = Awaited<ReturnType<typeof makeScratch>>
