@@ -92,7 +92,7 @@ const option = (
  * Defaults of the `kafka-pipeline` command that differ from the library's
  * (`makePipelineConfig`): the CLI serves metrics unless told `off`.
  */
-export const cliDefaults: Readonly<Record<string, unknown>> = { metricsPort: 9464 }
+export const cliDefaults = { metricsPort: 9464 } as const
 
 const d = PipelineConfigDefaults
 const def = (value: string | number | boolean) => ({ default: String(value) })
@@ -138,7 +138,7 @@ export const configOptions: ReadonlyArray<ConfigOption> = [
     "metricsPort",
     "integer",
     "Port of the HTTP endpoints /metrics (Prometheus), /health and /ready; 0: any free port (logged), off: none. The default is the CLI's; in the library metrics are off unless set.",
-    def(cliDefaults.metricsPort as number)
+    def(cliDefaults.metricsPort)
   ),
   option("lagIntervalMs", "number", "How often the consumer lag (end offset − committed offset of each assigned partition) is read from the brokers for /metrics and the progress line, in ms (> 0).", def(d.lagIntervalMs)),
   option("otlpEndpoint", "string", "Export a span per record, commit and archive rotation over OTLP/HTTP to this collector (e.g. http://localhost:4318); tracing is off when unset.", { fallbackEnv: "OTEL_EXPORTER_OTLP_ENDPOINT" }),
