@@ -13,6 +13,7 @@ import { makePipelineConfig } from "../src/domain/PipelineConfig.js"
 import * as KafkaJs from "../src/layers/KafkaJs.js"
 import { KafkaClient } from "../src/layers/KafkaClient.js"
 import * as Logging from "../src/layers/Logging.js"
+import { Observability, terminalProgress } from "../src/layers/Observability.js"
 import { PipelineSettings } from "../src/layers/PipelineSettings.js"
 import { jsonValidate } from "../src/processors/builtin.js"
 import * as Pipeline from "../src/streams/Pipeline.js"
@@ -67,7 +68,9 @@ const main = Effect.gen(function*() {
     commitIntervalMs: 1000,
     stopAtOffsets: endOffsets.filter((p) => p.high > 0).map((p) => ({ topic, partition: p.partition, offset: p.high - 1 }))
   })
+  // On a terminal: one live line (records/s, handled, DLQ, lag) while it runs, the last one kept.
   const summary = yield* Pipeline.run(jsonValidate).pipe(
+    Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
     Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer, NodeFileSystem.layer, NodePath.layer))
   )
 

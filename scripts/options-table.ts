@@ -9,7 +9,7 @@ export const optionsTable = (): string =>
     "| option | flag | env var | default | rule |",
     "|---|---|---|---|---|",
     ...configOptions.map((option) =>
-      `| \`${option.key}\` | \`--${option.flag}\` | \`${option.env}\` | ${
+      `| \`${option.key}\` | \`--${option.flag}\` | \`${option.env}\`${option.fallbackEnv === undefined ? "" : ` (or \`${option.fallbackEnv}\`)`} | ${
         option.default === undefined ? (option.required ? "**required**" : "–") : `\`${cell(option.default)}\``
       } | ${cell(option.description)} |`
     )

@@ -14,12 +14,12 @@ import type { Exit, Runtime } from "effect"
 import { Cause, Console, Effect, Layer, Option } from "effect"
 import { CliConfig, CliError, Command, Flag, GlobalFlag } from "effect/cli"
 import { ConfigError } from "./domain/Errors.js"
-import { partitionKey } from "./domain/KafkaRecord.js"
 import type { PipelineConfig } from "./domain/PipelineConfig.js"
-import { configOptions, loadRunConfig } from "./layers/ConfigLoader.js"
-import { KafkaClient } from "./layers/KafkaClient.js"
+import { cliDefaults, configOptions, loadRunConfig } from "./layers/ConfigLoader.js"
+import { groupLag } from "./layers/KafkaClient.js"
 import * as KafkaJs from "./layers/KafkaJs.js"
 import * as Logging from "./layers/Logging.js"
+import { Observability, terminalProgress } from "./layers/Observability.js"
 import { PipelineSettings } from "./layers/PipelineSettings.js"
 import { loadProcessor } from "./layers/ProcessorLoader.js"
 import * as Pipeline from "./streams/Pipeline.js"
@@ -59,11 +59,17 @@ const run = Command.make(
   "run",
   optionFlags,
   Effect.fn("cli.run")(function*(options) {
-    const { config, processor } = yield* loadRunConfig({ flags: presentFlags(options), env: process.env })
+    const { config, processor } = yield* loadRunConfig({
+      flags: presentFlags(options),
+      env: process.env,
+      defaults: cliDefaults
+    })
     const process_ = yield* loadProcessor(processor)
     // The summary goes to stdout however the run stopped: SIGTERM, stop-at offsets or a fatal error.
     yield* Pipeline.run(process_, { onStopped: (summary) => Console.log(JSON.stringify(summary)) }).pipe(
-      Effect.tapError((error) => Effect.logError(`fatal: ${error.message}`)),
+      Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
+      // A metrics port that cannot be listened on is a configuration error: printed once, exit 2.
+      Effect.tapError((error) => error instanceof ConfigError ? Effect.void : Effect.logError(`fatal: ${error.message}`)),
       Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
       Effect.provide(loggingLayer(config))
     )
@@ -83,17 +89,9 @@ const offsets = Command.make(
     if (brokerList.length === 0) {
       return yield* new ConfigError({ issues: ["brokers: required (--brokers or KAFKA_PIPELINE_BROKERS), got nothing"] })
     }
-    const rows = yield* Effect.gen(function*() {
-      const kafka = yield* KafkaClient
-      const ends = yield* kafka.topicOffsets(topic)
-      const committed = new Map(
-        (yield* kafka.committedOffsets(groupId, topic)).map((o) => [partitionKey(o.topic, o.partition), o.offset])
-      )
-      return ends.map((end) => {
-        const commit = committed.get(partitionKey(topic, end.partition))
-        return { partition: end.partition, committed: commit, end: end.high, lag: end.high - (commit ?? end.low) }
-      })
-    }).pipe(Effect.provide(KafkaJs.layer({ brokers: brokerList, clientId: "kafka-pipeline-offsets" })))
+    const rows = yield* groupLag(groupId, topic).pipe(
+      Effect.provide(KafkaJs.layer({ brokers: brokerList, clientId: "kafka-pipeline-offsets" }))
+    )
     yield* Console.log(["partition\tcommitted\tend\tlag", ...rows.map((row) =>
       `${row.partition}\t${row.committed ?? "-"}\t${row.end}\t${row.lag}`
     )].join("\n"))

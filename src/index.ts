@@ -5,10 +5,19 @@ export * as Pipeline from "./streams/Pipeline.js"
 export type { PipelineSummary, RunOptions, StopReason } from "./streams/Pipeline.js"
 export * as KafkaJs from "./layers/KafkaJs.js"
 export { MemoryKafka } from "./layers/MemoryKafka.js"
-export { KafkaClient } from "./layers/KafkaClient.js"
-export type { ConsumerHandlers, ConsumerOptions, KafkaConsumer, KafkaProducer, ProducerMessage } from "./layers/KafkaClient.js"
+export { groupLag, KafkaClient } from "./layers/KafkaClient.js"
+export type {
+  ConsumerHandlers,
+  ConsumerOptions,
+  KafkaConsumer,
+  KafkaProducer,
+  PartitionLag,
+  ProducerMessage
+} from "./layers/KafkaClient.js"
+export { Observability, PipelineMetrics, terminalProgress } from "./layers/Observability.js"
+export type { ObservabilityOptions, ObservabilityService, ProgressOutput, RunProbe } from "./layers/Observability.js"
 export { PipelineSettings } from "./layers/PipelineSettings.js"
-export { configOptions, loadConfig } from "./layers/ConfigLoader.js"
+export { cliDefaults, configOptions, loadConfig } from "./layers/ConfigLoader.js"
 export { decodePipelineConfig, makePipelineConfig, PipelineConfig } from "./domain/PipelineConfig.js"
 export type { PipelineConfigInput } from "./domain/PipelineConfig.js"
 export type { Processor, ProcessorInput } from "./domain/Processor.js"

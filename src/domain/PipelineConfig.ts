@@ -42,6 +42,7 @@ export const PipelineConfigDefaults = {
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3000,
   restartBudgetMs: 60_000,
+  lagIntervalMs: 10_000,
   ssl: false
 } as const
 
@@ -79,6 +80,26 @@ const withDefault = <S extends Schema.Top & Schema.Constraint>(value: S["Type"])
 
 const optionalValue = <S extends Schema.Top & Schema.Constraint>(self: S) =>
   Schema.UndefinedOr(self).pipe(Schema.withDecodingDefaultType(Effect.succeed(undefined)))
+
+/** `"off"` turns the endpoint off: it overrides a default port (the CLI's). */
+const MetricsPort = Schema.Union([Int.check(Schema.isBetween({ minimum: 0, maximum: 65_535 })), Schema.Literal("off")]).pipe(
+  Schema.decodeTo(Schema.UndefinedOr(Int), {
+    decode: SchemaGetter.transform((port: number | "off") => port === "off" ? undefined : port),
+    encode: SchemaGetter.transform((port: number | undefined) => port ?? "off")
+  })
+)
+
+/** An http(s) URL, such as an OTLP collector's `http://localhost:4318`. */
+export const isHttpUrl = (s: string): boolean => {
+  try {
+    const url = new URL(s)
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname.length > 0
+  } catch {
+    return false
+  }
+}
+
+const HttpUrl = Schema.String.check(Schema.makeFilter(isHttpUrl))
 
 export const LogLevels = ["Trace", "Debug", "Info", "Warn", "Error"] as const
 export type LogLevel = (typeof LogLevels)[number]
@@ -172,7 +193,9 @@ const PipelineConfigStruct = Schema.Struct({
   sessionTimeoutMs: IntAtLeast(6000).pipe(withDefault(d.sessionTimeoutMs)),
   heartbeatIntervalMs: PositiveInt.pipe(withDefault(d.heartbeatIntervalMs)),
   restartBudgetMs: PositiveMs.pipe(withDefault(d.restartBudgetMs)),
-  metricsPort: optionalValue(Int.check(Schema.isBetween({ minimum: 0, maximum: 65_535 }))),
+  metricsPort: optionalValue(MetricsPort),
+  lagIntervalMs: PositiveMs.pipe(withDefault(d.lagIntervalMs)),
+  otlpEndpoint: optionalValue(HttpUrl),
   ssl: Schema.Boolean.pipe(withDefault(d.ssl)),
   sasl: optionalValue(SaslConfig)
 }).check(
@@ -341,7 +364,9 @@ export const fieldRules: Readonly<Record<string, string>> = {
   sessionTimeoutMs: "an integer ≥ 6000",
   heartbeatIntervalMs: "an integer > 0",
   restartBudgetMs: "a number > 0",
-  metricsPort: "an integer between 0 and 65535 (0: any free port)",
+  metricsPort: "an integer between 0 and 65535 (0: any free port) or \"off\"",
+  lagIntervalMs: "a number > 0",
+  otlpEndpoint: "an http(s) URL such as http://localhost:4318",
   ssl: "a boolean",
   sasl: "an object { mechanism, username, password }",
   "sasl.mechanism": `one of ${SaslMechanisms.join(", ")}`,

@@ -57,6 +57,8 @@ export interface ConfigOption {
   readonly flag: string
   /** `KAFKA_PIPELINE_` + the key in SCREAMING_SNAKE case. */
   readonly env: string
+  /** A standard variable read when `env` is not set (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  readonly fallbackEnv?: string
   readonly kind: ConfigOptionKind
   /** Must be given by some source (`processor` only by the CLI's `run`). */
   readonly required: boolean
@@ -74,16 +76,23 @@ const option = (
   key: ConfigOptionKey,
   kind: ConfigOptionKind,
   description: string,
-  extra: { readonly required?: boolean; readonly default?: string } = {}
+  extra: { readonly required?: boolean; readonly default?: string; readonly fallbackEnv?: string } = {}
 ): ConfigOption => ({
   key,
   flag: words(key).join("-"),
   env: ENV_PREFIX + words(key).join("_").toUpperCase(),
+  ...(extra.fallbackEnv !== undefined ? { fallbackEnv: extra.fallbackEnv } : {}),
   kind,
   required: extra.required ?? false,
   description,
   ...(extra.default !== undefined ? { default: extra.default } : {})
 })
+
+/**
+ * Defaults of the `kafka-pipeline` command that differ from the library's
+ * (`makePipelineConfig`): the CLI serves metrics unless told `off`.
+ */
+export const cliDefaults = { metricsPort: 9464 } as const
 
 const d = PipelineConfigDefaults
 const def = (value: string | number | boolean) => ({ default: String(value) })
@@ -125,7 +134,14 @@ export const configOptions: ReadonlyArray<ConfigOption> = [
   option("sessionTimeoutMs", "integer", "Kafka consumer group session timeout in ms (≥ 6000).", def(d.sessionTimeoutMs)),
   option("heartbeatIntervalMs", "integer", "Kafka consumer heartbeat interval in ms (> 0, < sessionTimeoutMs).", def(d.heartbeatIntervalMs)),
   option("restartBudgetMs", "number", "How long the Kafka client may keep restarting after crashes before the pipeline fails, in ms (> 0).", def(d.restartBudgetMs)),
-  option("metricsPort", "integer", "Port of the Prometheus /metrics endpoint (0: any free port). Validated, but not served yet (issue 5)."),
+  option(
+    "metricsPort",
+    "integer",
+    "Port of the HTTP endpoints /metrics (Prometheus), /health and /ready; 0: any free port (logged), off: none. The default is the CLI's; in the library metrics are off unless set.",
+    def(cliDefaults.metricsPort)
+  ),
+  option("lagIntervalMs", "number", "How often the consumer lag (end offset − committed offset of each assigned partition) is read from the brokers for /metrics and the progress line, in ms (> 0).", def(d.lagIntervalMs)),
+  option("otlpEndpoint", "string", "Export a span per record, commit and archive rotation over OTLP/HTTP to this collector (e.g. http://localhost:4318); tracing is off when unset.", { fallbackEnv: "OTEL_EXPORTER_OTLP_ENDPOINT" }),
   option("ssl", "boolean", "Connect to the brokers over TLS.", def(d.ssl)),
   option("sasl.mechanism", "string", `SASL mechanism: ${SaslMechanisms.join(", ")}; SASL is on when set.`),
   option("sasl.username", "string", "SASL username."),
@@ -176,8 +192,10 @@ export interface ConfigSources {
    * (such as `processor`) are ignored.
    */
   readonly flags: Readonly<Record<string, string | undefined>>
-  /** Usually `process.env`. Only `KAFKA_PIPELINE_*` names from the table are read. */
+  /** Usually `process.env`. Only `KAFKA_PIPELINE_*` names from the table are read (and their `fallbackEnv`). */
   readonly env: Readonly<Record<string, string | undefined>>
+  /** Values below the config file (the CLI passes {@link cliDefaults}); the schema's defaults apply below these. */
+  readonly defaults?: Readonly<Record<string, unknown>>
 }
 
 type Origin = string
@@ -289,9 +307,12 @@ const configIssue = (issue: string) => new ConfigError({ issues: [issue] })
 export const readRawConfig = (sources: ConfigSources) =>
   Effect.gen(function*() {
     const raw: Raw = { values: {}, origins: {} }
+    for (const [key, value] of Object.entries(sources.defaults ?? {})) setPath(raw, key, value, "default")
     const path = configFilePath(sources)
     if (path !== undefined) fromFile(raw, yield* readConfigFile(path), path)
-    fromStrings(raw, (o) => sources.env[o.env], (o) => o.env)
+    const fromEnv = (o: ConfigOption) =>
+      given(sources.env[o.env]) || o.fallbackEnv === undefined ? o.env : o.fallbackEnv
+    fromStrings(raw, (o) => sources.env[fromEnv(o)], fromEnv)
     fromStrings(raw, (o) => flagValue(sources.flags, o), (o) => `--${o.flag}`)
     return raw as { readonly values: Readonly<Record<string, unknown>>; readonly origins: Readonly<Record<string, Origin>> }
   })

@@ -7,8 +7,8 @@
  * `MemoryKafka.layer` (in-process partitions, offsets, commits, injected
  * faults and rebalances; for tests, with `TestClock`).
  */
-import type { Effect, Scope } from "effect"
-import { Context } from "effect"
+import type { Scope } from "effect"
+import { Context, Effect } from "effect"
 import type { KafkaError } from "../domain/Errors.js"
 import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 
@@ -46,6 +46,12 @@ export interface KafkaConsumer {
   readonly commit: (offsets: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void, KafkaError>
   /** Stops fetching the given partitions (stop-at-offsets reached, shutdown). */
   readonly pause: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
+  /**
+   * Whether the member is in its group now: it joined, has not crashed or
+   * started rebalancing since, and the broker has answered it (a fetch, a
+   * heartbeat, a commit) within the session timeout.
+   */
+  readonly isInGroup: Effect.Effect<boolean>
 }
 
 export interface ProducerMessage {
@@ -78,3 +84,27 @@ export class KafkaClient extends Context.Service<KafkaClient, {
     topic: string
   ) => Effect.Effect<ReadonlyArray<TopicPartitionOffset>, KafkaError>
 }>()("effect-kafka-pipeline/KafkaClient") {}
+
+/** A partition's committed offset (absent without a commit), end offset (high watermark) and lag. */
+export interface PartitionLag {
+  readonly topic: string
+  readonly partition: number
+  readonly committed: number | undefined
+  readonly end: number
+  /** `end − committed`; without a commit, `end − low` (everything still in the log). */
+  readonly lag: number
+}
+
+/**
+ * The lag of a group on a topic, per partition: what `kafka-pipeline offsets`
+ * prints and the `kafka_pipeline_consumer_lag` gauges report.
+ */
+export const groupLag = Effect.fn("KafkaClient.groupLag")(function*(groupId: string, topic: string) {
+  const kafka = yield* KafkaClient
+  const ends = yield* kafka.topicOffsets(topic)
+  const committed = new Map((yield* kafka.committedOffsets(groupId, topic)).map((o) => [o.partition, o.offset]))
+  return ends.map((end): PartitionLag => {
+    const commit = committed.get(end.partition)
+    return { topic, partition: end.partition, committed: commit, end: end.high, lag: end.high - (commit ?? end.low) }
+  })
+})

@@ -327,6 +327,12 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     let rejoining = false
     /** Successful offset commits, counted to detect the ones kafkajs skips silently. */
     let commitCount = 0
+    /** In the group since the last join (a crash or a rebalance ends it), and when the broker last answered. */
+    let joined = false
+    let lastContact = 0
+    const contact = () => {
+      lastContact = runSyncHere(Clock.currentTimeMillis)
+    }
 
     /** kafkajs asks after each retriable crash (having left the group): restart, or give up? */
     const restartOnFailure = (error: Error): Promise<boolean> =>
@@ -402,6 +408,8 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       client.on(client.events.GROUP_JOIN, ({ payload }) => {
         assignment = toAssignment(payload.memberAssignment)
         rejoining = false
+        joined = true
+        contact()
         applyPauses([...paused.values()], running === undefined)
         log(Effect.logInfo("Kafka consumer joined its group", {
           assignment: assignment.map((tp) => partitionKey(tp.topic, tp.partition))
@@ -411,11 +419,18 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       client.on(client.events.FETCH, () => {
         crashingSince = undefined
         crashingFor = 0
+        contact()
       }),
       client.on(client.events.COMMIT_OFFSETS, () => {
         commitCount++
+        contact()
+      }),
+      client.on(client.events.HEARTBEAT, contact),
+      client.on(client.events.REBALANCING, () => {
+        joined = false
       }),
       client.on(client.events.CRASH, ({ payload }) => {
+        joined = false
         if (payload.restart) return
         started = false
         const reason = crashingFor >= restartBudgetMs
@@ -552,7 +567,11 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         applyPauses(partitions, false)
       })
 
-    const consumer: KafkaConsumer = { run, commit, pause }
+    const isInGroup = Clock.currentTimeMillis.pipe(
+      Effect.map((now) => joined && started && !closed && now - lastContact < options.sessionTimeoutMs)
+    )
+
+    const consumer: KafkaConsumer = { run, commit, pause, isInGroup }
     return consumer
   })
 

@@ -137,6 +137,7 @@ const make = Effect.sync(() => {
   const fetchFailures: Array<string> = []
   const commitFailures: Array<boolean> = []
   const sendFailures: Array<string> = []
+  const adminFailures: Array<string> = []
   let crash: { readonly message: string; remaining: number } | undefined = undefined
   let roundRobin = 0
 
@@ -250,6 +251,10 @@ const make = Effect.sync(() => {
     failNextSends: (count, message) =>
       Effect.sync(() => {
         for (let i = 0; i < count; i++) sendFailures.push(message)
+      }),
+    failNextAdmin: (count, message) =>
+      Effect.sync(() => {
+        for (let i = 0; i < count; i++) adminFailures.push(message)
       }),
     rebalance: (groupId, assignment) =>
       Effect.sync(() => {
@@ -490,7 +495,12 @@ const make = Effect.sync(() => {
         signal()
       })
 
-    const consumer: KafkaConsumer = { run, commit, pause }
+    // A failing fetch stands for an unreachable broker; a crash or rebalance is out of the group until the rejoin.
+    const isInGroup = Effect.sync(() =>
+      member.running && member.announced && !member.rejoin && !member.closed && member.failedFetches === 0
+    )
+
+    const consumer: KafkaConsumer = { run, commit, pause, isInGroup }
     return consumer
   })
 
@@ -520,6 +530,8 @@ const make = Effect.sync(() => {
         signal()
       }),
     topicOffsets: Effect.fn("MemoryKafka.topicOffsets")(function*(topic: string) {
+      const failure = adminFailures.shift()
+      if (failure !== undefined) return yield* new KafkaError({ message: failure })
       const logs = topics.get(topic)
       if (logs === undefined) return yield* new KafkaError({ message: `Unknown topic ${topic}` })
       return logs.map((log, partition): PartitionOffsets => ({ partition, low: 0, high: log.next }))
@@ -574,6 +586,8 @@ export class MemoryKafka extends Context.Service<MemoryKafka, {
   readonly failNextCommits: (count: number, options?: { readonly rebalance?: boolean }) => Effect.Effect<void>
   /** The next `count` producer sends fail with `message`. */
   readonly failNextSends: (count: number, message: string) => Effect.Effect<void>
+  /** The next `count` reads of a topic's end offsets (`topicOffsets`) fail with `message`. */
+  readonly failNextAdmin: (count: number, message: string) => Effect.Effect<void>
   /**
    * Gives the group's member a new assignment: the batch in flight is
    * abandoned, `onAssignment` receives the whole new assignment and every

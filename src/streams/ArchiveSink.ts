@@ -16,6 +16,7 @@ import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
 import { ArchiveError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import { Observability } from "../layers/Observability.js"
 
 export type { ArchiveKind }
 
@@ -53,6 +54,7 @@ const encoder = new TextEncoder()
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
+  const observability = yield* Observability
   const lock = yield* Semaphore.make(1)
   const files: Array<string> = []
   let rows: Array<string> = []
@@ -125,6 +127,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     )
     file.size += bytes.byteLength
     rowsWritten += batchRows.length
+    observability.archived(options.kind, batchRows.length)
     yield* options.onFlushed(batchRecords)
   }))
 
@@ -135,8 +138,10 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* writePending
     yield* closeCurrent
     current = yield* openFor(yield* Clock.currentTimeMillis, "rotate")
+    observability.rotated(options.kind)
+    yield* Effect.annotateCurrentSpan("file", current.path)
     yield* Effect.logDebug(`${options.kind} archive rotated to ${current.path}`)
-  }))
+  })).pipe(Effect.withSpan("ArchiveSink.rotate", { root: true, attributes: { archive: options.kind } }))
 
   const close = lock.withPermits(1)(Effect.gen(function*() {
     if (closed) return

@@ -19,6 +19,7 @@ import type { PipelineConfig } from "../domain/PipelineConfig.js"
 import type { Processor } from "../domain/Processor.js"
 import type { KafkaProducer } from "../layers/KafkaClient.js"
 import { KafkaClient } from "../layers/KafkaClient.js"
+import { Observability } from "../layers/Observability.js"
 import { PipelineSettings } from "../layers/PipelineSettings.js"
 import * as ArchiveSink from "./ArchiveSink.js"
 import * as RecordHandler from "./RecordHandler.js"
@@ -104,6 +105,7 @@ const runScoped = (
 ): Effect.Effect<"stopAtOffsets", KafkaError | ArchiveError, KafkaClient | FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function*() {
     const kafka = yield* KafkaClient
+    const observability = yield* Observability
     const scope = yield* Effect.scope
     const stop = yield* Deferred.make<"stopAtOffsets", KafkaError | ArchiveError>()
     const ledger = new OffsetLedger({
@@ -215,6 +217,7 @@ const runScoped = (
           }
           if (!ledger.track(record.topic, record.partition, record.offset)) continue
           stats.consumed++
+          observability.consumed(record)
           // The archive failed and the pipeline is stopping: take nothing more.
           if (!(yield* handOver(record))) return
           if (target === record.offset) yield* consumer.pause([record])
@@ -264,30 +267,37 @@ const runScoped = (
       })
 
     const work = (record: KafkaRecord) =>
-      handle(record).pipe(
+      Effect.suspend(() => {
+        const startedAt = observability.started()
+        return Effect.map(handle(record), (outcome) => (observability.finished(outcome, startedAt), outcome))
+      }).pipe(
         Effect.flatMap((outcome) => {
           if (outcome.attempts > 1) stats.retries += outcome.attempts - 1
           if (outcome._tag === "Failed") return deadLetter(record, outcome)
           stats.processed++
           return acknowledge(Ack.Processed)([record])
         }),
+        observability.traceRecord(record),
         Effect.annotateLogs({ topic: record.topic, partition: record.partition, offset: record.offset }),
         Effect.ensuring(queueBytes.release(queuedSize(record)))
       )
 
     // ---- commit --------------------------------------------------------------
 
-    const commit = Effect.gen(function*() {
+    const commit = Effect.suspend(() => {
       const offsets = ledger.committable()
-      if (offsets.length === 0) return
+      return offsets.length === 0 ? Effect.void : commitOffsets(offsets)
+    })
+    const commitOffsets = Effect.fn("Pipeline.commit", { root: true })(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
       const described = offsets.map((o) => `${partitionKey(o.topic, o.partition)}=${o.offset}`).join(",")
+      yield* Effect.annotateCurrentSpan("offsets", described)
       if (config.devMode) {
         yield* Effect.logInfo(`devMode: skipped commit of ${described}`)
       } else {
         const committed = yield* consumer.commit(offsets).pipe(
           Effect.as(true),
           Effect.catch((error) =>
-            (error.rebalance
+            (observability.commitFailed(error.rebalance === true), error.rebalance
               ? Effect.logWarning(`commit rejected during a rebalance, will retry: ${error.message}`)
               : Effect.logError(`commit failed, will retry: ${error.message}`)).pipe(Effect.as(false))
           )
@@ -296,6 +306,7 @@ const runScoped = (
         yield* Effect.logDebug(`committed ${described}`)
       }
       ledger.markCommitted(offsets)
+      observability.committed(offsets)
       for (const offset of offsets) stats.committed.set(partitionKey(offset.topic, offset.partition), offset)
     })
 
@@ -321,6 +332,16 @@ const runScoped = (
       Effect.delay(config.commitIntervalMs),
       Effect.forkIn(scope)
     )
+
+    yield* observability.attach({
+      groupId: config.groupId,
+      topics: config.topics,
+      queueDepth: () => Queue.sizeUnsafe(queue),
+      assignment: () => assignment,
+      isInGroup: consumer.isInGroup,
+      fibers: { poll: pollFiber, workers: processingFiber, commit: commitFiber },
+      stopping: () => stopping
+    })
 
     const awaitInFlight = Effect.gen(function*() {
       const warn = yield* Effect.suspend(() =>

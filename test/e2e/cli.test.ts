@@ -6,7 +6,8 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { countRowsLoosely, readRows } from "../support/archive.js"
 import { uniqueName } from "../support/broker.js"
-import { cliE2e, jsonValues, produce, readProcessed, runArgs, runCli, sleep, spawnCli } from "../support/cli.js"
+import { cliE2e, jsonValues, readProcessed, runArgs, runCli, sleep, spawnCli } from "../support/cli.js"
+import { produceValues } from "../support/produce.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
 const N = 2000
@@ -21,7 +22,7 @@ const sigtermMidStream = async (signals: number) => {
   const topic = uniqueName(`sigterm${signals}`)
   const group = uniqueName("g")
   await broker.createTopic(topic, 1)
-  await produce(broker.brokers, topic, jsonValues(N))
+  await produceValues(broker.brokers, topic, jsonValues(N))
 
   // first run: SIGTERM once some records are archived and processed
   const first = await dirs()

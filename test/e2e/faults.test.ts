@@ -17,13 +17,13 @@ import {
   cliE2e,
   jsonValues,
   logLines,
-  produce,
   readProcessed,
   runArgs,
   spawnCli,
   waitFor,
   watching
 } from "../support/cli.js"
+import { produceValues } from "../support/produce.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
 
@@ -60,7 +60,7 @@ describe("fault scenarios against a real broker", () => {
     await broker.createTopic(topic, 1)
     // ~720 bytes each: with --queue-bytes 1024 one record is queued at a time, so the batch's
     // hand-over waits on the processor (6.5 s a record, over the 6 s session timeout).
-    await produce(broker.brokers, topic, [0, 1, 2].map((i) => JSON.stringify({ i, pad: "x".repeat(700) })))
+    await produceValues(broker.brokers, topic, [0, 1, 2].map((i) => JSON.stringify({ i, pad: "x".repeat(700) })))
     const { backupDir, dlqDir, base } = await dirs()
     const log = join(base, "processed.log")
     const started = Date.now()
@@ -116,7 +116,7 @@ describe("fault scenarios against a real broker", () => {
     // interval plus the commit's own round trip (allowed another interval).
     const BOUND = QUEUE + CONCURRENCY + 1 + (CONCURRENCY / DELAY_MS) * 2 * COMMIT_MS
     await broker.createTopic(topic, 1)
-    await produce(broker.brokers, topic, jsonValues(N))
+    await produceValues(broker.brokers, topic, jsonValues(N))
     const { base, backupDir, dlqDir } = await dirs()
     const log = join(base, "processed.log")
     const args = (stopAt?: ReadonlyArray<readonly [number, number]>) =>
@@ -205,7 +205,7 @@ describe("fault scenarios against a real broker", () => {
     const P = 4
     const PER = 1000
     await broker.createTopic(topic, P)
-    await produce(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+    await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
 
     const member = async (name: string) => {
       const d = await dirs()
@@ -322,7 +322,7 @@ describe("fault scenarios against a real broker", () => {
     const group = uniqueName("g")
     const N = 3000
     await broker.createTopic(topic, 1)
-    await produce(broker.brokers, topic, jsonValues(N))
+    await produceValues(broker.brokers, topic, jsonValues(N))
     const { backupDir, dlqDir } = await dirs()
     // ~200 records/s: mid-stream for ~15 s. No processed log: it would hit the limit below too.
     const run = spawnCli(runArgs({

@@ -12,7 +12,6 @@ import {
   type CliRun,
   jsonValues,
   logLines,
-  produce,
   readProcessed,
   runArgs,
   sleep,
@@ -20,6 +19,7 @@ import {
   waitFor,
   watching
 } from "../support/cli.js"
+import { produceValues } from "../support/produce.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
 const N = 3000
@@ -32,7 +32,7 @@ const startRun = async (name: string, extra: ReadonlyArray<string>) => {
   const topic = uniqueName(name)
   const group = uniqueName("g")
   await broker.createTopic(topic, 1)
-  await produce(broker.brokers, topic, jsonValues(N))
+  await produceValues(broker.brokers, topic, jsonValues(N))
   const { base, backupDir, dlqDir } = await e2e.dirs()
   const log = join(base, "processed.log")
   const run = spawnCli(

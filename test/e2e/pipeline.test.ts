@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest"
 import { decodeBytes, type BytesEncoding } from "../../src/domain/Csv.js"
 import { readRows, type ArchiveRow } from "../support/archive.js"
 import { uniqueName } from "../support/broker.js"
-import { cliE2e, jsonValues, produce as produceWith, runArgs, runCli } from "../support/cli.js"
+import { cliE2e, jsonValues, runArgs, runCli } from "../support/cli.js"
+import { produceValues } from "../support/produce.js"
 import { kcatProduce, kcatProduceFile } from "../support/kcat.js"
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname
@@ -19,7 +20,7 @@ const e2e = cliE2e("pipeline-e2e")
 const { dirs } = e2e
 
 const produce = (topic: string, values: ReadonlyArray<string | null>, partitionOf?: (i: number) => number) =>
-  produceWith(e2e.broker().brokers, topic, values, partitionOf)
+  produceValues(e2e.broker().brokers, topic, values, partitionOf)
 
 const sortRows = (rows: ReadonlyArray<ArchiveRow>) =>
   [...rows].sort((a, b) => Number(a.partition) - Number(b.partition) || Number(a.offset) - Number(b.offset))

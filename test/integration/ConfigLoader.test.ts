@@ -10,6 +10,7 @@ import { ConfigError } from "../../src/domain/Errors.js"
 import { makePipelineConfig, pipelineConfigKeys } from "../../src/domain/PipelineConfig.js"
 import {
   checkDirectories,
+  cliDefaults,
   type ConfigSources,
   configFilePath,
   configOptions,
@@ -220,6 +221,37 @@ describe("ConfigLoader", () => {
 
         const defaults = yield* loadConfig({ flags: requiredFlags(dlqDir), env: {} })
         assert.strictEqual(defaults.concurrency, 16, "default")
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("the CLI's defaults (metrics on port 9464) sit below the file; \"off\" or 0 override them; the library has none", () =>
+      Effect.gen(function*() {
+        const { dlqDir, writeFile } = yield* workspace
+        const cli = { flags: requiredFlags(dlqDir), env: {}, defaults: cliDefaults }
+        assert.strictEqual((yield* loadConfig(cli)).metricsPort, 9464)
+        assert.strictEqual((yield* loadConfig({ ...cli, flags: { ...cli.flags, "metrics-port": "off" } })).metricsPort, undefined)
+        assert.strictEqual((yield* loadConfig({ ...cli, env: { KAFKA_PIPELINE_METRICS_PORT: "0" } })).metricsPort, 0)
+        const file = yield* writeFile("config.json", JSON.stringify({ metricsPort: "off" }))
+        assert.strictEqual((yield* loadConfig({ ...cli, flags: { ...cli.flags, config: file } })).metricsPort, undefined)
+        assert.strictEqual((yield* loadConfig({ flags: requiredFlags(dlqDir), env: {} })).metricsPort, undefined)
+        const issues = yield* loadFails({ ...cli, env: { KAFKA_PIPELINE_METRICS_PORT: "OFF" } })
+        assertIssues(issues, [
+          "metricsPort: expected an integer between 0 and 65535 (0: any free port) or \"off\", got \"OFF\" (from KAFKA_PIPELINE_METRICS_PORT)"
+        ])
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("otlpEndpoint falls back to the standard OTEL_EXPORTER_OTLP_ENDPOINT; the pipeline's own variable wins", () =>
+      Effect.gen(function*() {
+        const { dlqDir } = yield* workspace
+        const flags = requiredFlags(dlqDir)
+        const standard = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }
+        assert.strictEqual((yield* loadConfig({ flags, env: standard })).otlpEndpoint, "http://collector:4318")
+        const both = { ...standard, KAFKA_PIPELINE_OTLP_ENDPOINT: "https://other:4318" }
+        assert.strictEqual((yield* loadConfig({ flags, env: both })).otlpEndpoint, "https://other:4318")
+        assert.strictEqual((yield* loadConfig({ flags, env: {} })).otlpEndpoint, undefined)
+        const issues = yield* loadFails({ flags, env: { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" } })
+        assertIssues(issues, [
+          "otlpEndpoint: expected an http(s) URL such as http://localhost:4318, got \"collector:4318\" (from OTEL_EXPORTER_OTLP_ENDPOINT)"
+        ])
       }).pipe(Effect.provide(NodeFileSystem.layer)))
 
     it.effect("SASL settings merge leaf by leaf: the env password overrides the file's, the rest stays", () =>

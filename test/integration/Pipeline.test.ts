@@ -4,38 +4,20 @@
  * DLQ flow) plus rebalances, commit failures, fatal archive errors, crashes
  * and the shutdown sequence.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Path, Ref } from "effect"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { decodeBytes } from "../../src/domain/Csv.js"
 import type { BytesEncoding } from "../../src/domain/Csv.js"
 import { NonRetryable } from "../../src/domain/Failure.js"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
-import { makePipelineConfig } from "../../src/domain/PipelineConfig.js"
 import type { Processor } from "../../src/domain/Processor.js"
 import { KafkaClient } from "../../src/layers/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
 import { PipelineSettings } from "../../src/layers/PipelineSettings.js"
 import * as Pipeline from "../../src/streams/Pipeline.js"
-import { captureLogs } from "../support/logs.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
-
-const GROUP = "group"
-const TOPIC = "orders"
-
-const settings = (overrides: Partial<PipelineConfigInput> = {}) =>
-  makePipelineConfig({
-    brokers: ["memory:9092"],
-    topics: [TOPIC],
-    groupId: GROUP,
-    backupDir: "/backup",
-    dlqDir: "/dlq",
-    commitIntervalMs: 1_000,
-    flushIntervalMs: 100,
-    retryBaseDelayMs: 10,
-    retryMaxDelayMs: 100,
-    ...overrides
-  })
+import { advanceUntil, archiveRows, committedAt, GROUP, produce, type Row, settings, test, TOPIC } from "../support/memoryPipeline.js"
 
 const ok: Processor = () => Effect.void
 
@@ -53,51 +35,9 @@ const recordingSummaries = Effect.gen(function*() {
   return { options, summaries: Ref.get(summaries) }
 })
 
-/** Advances virtual time in steps until `done` holds (everything is in memory, so only time can be missing). */
-const advanceUntil = <R>(done: Effect.Effect<boolean, never, R>, stepMs = 100, maxSteps = 5_000) =>
-  Effect.gen(function*() {
-    for (let step = 0; step < maxSteps; step++) {
-      if (yield* done) return
-      yield* TestClock.adjust(stepMs)
-    }
-    assert.fail(`condition not reached after ${maxSteps} steps of ${stepMs} ms`)
-  })
-
-const committedAt = (partition: number, offset: number) =>
-  Effect.gen(function*() {
-    const committed = yield* (yield* MemoryKafka).committed(GROUP)
-    return (committed.get(`${TOPIC}:${partition}`) ?? -1) >= offset
-  })
-
-const produce = (partition: number, values: ReadonlyArray<string | Uint8Array | null>) =>
-  Effect.gen(function*() {
-    const kafka = yield* MemoryKafka
-    return yield* kafka.produce(TOPIC, partition, values.map((value, i) => ({ key: `k${i}`, value })))
-  })
-
 const numbered = (count: number, prefix = "v") => Array.from({ length: count }, (_, i) => `${prefix}${i}`)
 
-type Row = Record<string, string>
-/** Data rows of every archive file under a directory, parsed with csv-parse, as objects keyed by the header. */
-const archiveRows = (dir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* MemoryFileSystem
-    return fs.paths().filter((path) => path.startsWith(`${dir}/`)).flatMap((path) => {
-      const [header, ...rows] = fs.rows(path)
-      return rows.map((row) => Object.fromEntries(header!.map((column, i) => [column, row[i]!])) as Row)
-    })
-  })
-
 const payload = (row: Row) => decodeBytes(row.value!, row.value_encoding as BytesEncoding)
-
-/** it.effect with fresh in-memory Kafka, files and captured logs. */
-const test = (name: string, body: (logs: ReturnType<typeof captureLogs>) => Effect.Effect<void, unknown, any>) =>
-  it.effect(name, () => {
-    const logs = captureLogs()
-    return body(logs).pipe(
-      Effect.provide(Layer.mergeAll(MemoryKafka.layer, MemoryFileSystem.layer, Path.layer, logs.layer))
-    ) as Effect.Effect<void, unknown, never>
-  })
 
 describe("Pipeline — polling (seed integration §1)", () => {
   test("Polling - Normal Message Flow: 100 records are processed, archived and committed", () =>

@@ -1,17 +1,14 @@
 /**
  * Runs the `kafka-pipeline` CLI as a child process (Node 24 from node_modules, tsx loader), and
  * what the CLI e2e files share: a broker and a scratch dir per file, fresh archive dirs per run,
- * records produced with kafkajs, the processed log of `test/fixtures/slow-processor.mjs`, polling.
+ * the processed log of `test/fixtures/slow-processor.mjs`, JSON log lines, polling.
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
-import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll } from "vitest"
-import { BROKER_START_TIMEOUT_MS, sharedBroker, uniqueName, type Broker } from "./broker.js"
+import { BROKER_START_TIMEOUT_MS, sharedBroker, type Broker } from "./broker.js"
+import { makeScratch, type RunDirs, type Scratch } from "./scratch.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const NODE = `${ROOT}node_modules/.bin/node`
@@ -77,7 +74,11 @@ export const runCli = (
   options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number } = {}
 ): Promise<CliResult> => awaitExit(spawnCli(args, options.env), options.timeoutMs ?? 60_000)
 
-/** The common `run` flags for a test: fast commits and flushes. */
+/**
+ * The common `run` flags for a test: fast commits and flushes, and no metrics
+ * endpoint unless `metricsPort` is given (concurrent runs would all want the
+ * CLI's default port; `"0"` picks a free one, logged as `metricsUrl`).
+ */
 export const runArgs = (o: {
   readonly brokers: string
   readonly topic: string
@@ -87,6 +88,7 @@ export const runArgs = (o: {
   readonly processor: string
   readonly stopAt?: ReadonlyArray<readonly [partition: number, offset: number]>
   readonly extra?: ReadonlyArray<string>
+  readonly metricsPort?: string
 }): Array<string> => [
   "run",
   "--brokers", o.brokers,
@@ -98,72 +100,33 @@ export const runArgs = (o: {
   "--commit-interval-ms", "200",
   "--flush-interval-ms", "100",
   "--log-format", "json",
+  "--metrics-port", o.metricsPort ?? "off",
   ...(o.stopAt === undefined || o.stopAt.length === 0
     ? []
     : ["--stop-at-offsets", o.stopAt.map(([p, off]) => `${o.topic}:${p}=${off}`).join(",")]),
   ...(o.extra ?? [])
 ]
 
-export interface RunDirs {
-  readonly base: string
-  readonly backupDir: string
-  readonly dlqDir: string
-}
-
 /**
- * Registers `beforeAll`/`afterAll` hooks of a CLI e2e file: gets a broker (the shared one unless
- * `broker` says otherwise; closed afterwards) and a scratch dir (deleted afterwards). `dirs()`
- * makes a fresh `base` dir holding empty `backup` and `dlq` dirs for one run.
+ * Registers the `beforeAll`/`afterAll` hooks of a CLI e2e file: a broker (the shared one unless
+ * `broker` says otherwise; closed afterwards) and a scratch dir (`makeScratch`; deleted afterwards).
  */
 export const cliE2e = (prefix: string, options: { readonly broker?: () => Promise<Broker> } = {}) => {
   let broker: Broker | undefined
-  let scratch: string | undefined
+  let scratch: Scratch | undefined
   beforeAll(async () => {
-    scratch = await mkdtemp(join(tmpdir(), `${prefix}-`))
+    scratch = await makeScratch(`${prefix}-`)
     broker = await (options.broker ?? sharedBroker)()
   }, BROKER_START_TIMEOUT_MS)
   afterAll(async () => {
     await broker?.close()
-    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true })
+    await scratch?.remove()
   })
   return {
     broker: (): Broker => broker!,
-    scratch: (): string => scratch!,
-    dirs: async (): Promise<RunDirs> => {
-      const base = await mkdtemp(join(scratch!, "run-"))
-      const backupDir = join(base, "backup")
-      const dlqDir = join(base, "dlq")
-      await mkdir(backupDir)
-      await mkdir(dlqDir)
-      return { base, backupDir, dlqDir }
-    }
-  }
-}
-
-/** Produces `values[i]` (string or null) to `partitionOf(i)` with kafkajs, acks=all, 2,000 a request; keys `k<i>`. */
-export const produce = async (
-  brokers: string,
-  topic: string,
-  values: ReadonlyArray<string | null>,
-  partitionOf: (i: number) => number = () => 0
-): Promise<void> => {
-  const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
-    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  try {
-    for (let start = 0; start < values.length; start += 2000) {
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: values.slice(start, start + 2000).map((value, j) => ({
-          key: `k${start + j}`,
-          value,
-          partition: partitionOf(start + j)
-        }))
-      })
-    }
-  } finally {
-    await producer.disconnect()
+    scratch: (): string => scratch!.path,
+    /** A fresh `base` dir holding empty `backup` and `dlq` dirs, for one run. */
+    dirs: (): Promise<RunDirs> => scratch!.dirs()
   }
 }
 

@@ -3,17 +3,18 @@
  * The "Invalid File Paths" cases need a filesystem: test/integration/ConfigLoader.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import { inspect } from "node:util"
 import { ConfigError } from "../../src/domain/Errors.js"
 import {
   decodePipelineConfig,
   formatPath,
   isHostPort,
+  isHttpUrl,
   isTopicName,
   makePipelineConfig,
   normaliseStopAtOffsets,
-  type PipelineConfig,
+  PipelineConfig,
   PipelineConfigDefaults,
   pipelineConfigKeys,
   showValue
@@ -67,6 +68,8 @@ describe("PipelineConfig", () => {
           heartbeatIntervalMs: 5999,
           restartBudgetMs: 1,
           metricsPort: 65535,
+          lagIntervalMs: 250,
+          otlpEndpoint: "https://collector.internal:4318",
           ssl: true,
           sasl: { mechanism: "scram-sha-512", username: "svc", password: "s3cret" }
         }
@@ -89,6 +92,7 @@ describe("PipelineConfig", () => {
           backupDir: undefined,
           dlqTopic: undefined,
           metricsPort: undefined,
+          otlpEndpoint: undefined,
           sasl: undefined
         })
         assert.strictEqual(config.clientId, "effect-kafka-pipeline")
@@ -129,6 +133,38 @@ describe("PipelineConfig", () => {
       Effect.gen(function*() {
         const config = yield* decodePipelineConfig({ ...required, metricsPort: 0 })
         assert.strictEqual(config.metricsPort, 0)
+      }))
+
+    it.effect("metricsPort \"off\" turns the endpoints off (no port)", () =>
+      Effect.gen(function*() {
+        const config = yield* decodePipelineConfig({ ...required, metricsPort: "off" })
+        assert.strictEqual(config.metricsPort, undefined)
+      }))
+
+    it.effect("metricsPort encodes back as given: a port, or \"off\" for none", () =>
+      Effect.gen(function*() {
+        const encode = Schema.encodeSync(PipelineConfig)
+        assert.strictEqual(encode(yield* decodePipelineConfig({ ...required, metricsPort: 9464 })).metricsPort, 9464)
+        assert.strictEqual(encode(yield* decodePipelineConfig({ ...required, metricsPort: "off" })).metricsPort, "off")
+      }))
+
+    it("isHttpUrl: http and https URLs with a host only", () => {
+      for (const url of ["http://localhost:4318", "https://collector.example/otlp"]) assert.isTrue(isHttpUrl(url), url)
+      for (const url of ["localhost:4318", "ftp://collector", "not a url", "http://", ""]) assert.isFalse(isHttpUrl(url), url)
+    })
+
+    it.effect("otlpEndpoint must be an http(s) URL; lagIntervalMs a number > 0", () =>
+      Effect.gen(function*() {
+        const config = yield* decodePipelineConfig({ ...required, otlpEndpoint: "http://localhost:4318" })
+        assert.strictEqual(config.otlpEndpoint, "http://localhost:4318")
+        assertIssues(
+          yield* issuesOf({ ...required, otlpEndpoint: "localhost:4318", lagIntervalMs: 0, metricsPort: "on" }),
+          [
+            "metricsPort: expected an integer between 0 and 65535 (0: any free port) or \"off\", got \"on\"",
+            "lagIntervalMs: expected a number > 0, got 0",
+            "otlpEndpoint: expected an http(s) URL such as http://localhost:4318, got \"localhost:4318\""
+          ]
+        )
       }))
 
     it.effect("makePipelineConfig builds a config in code with defaults, and takes a Redacted password", () =>
@@ -362,7 +398,7 @@ describe("PipelineConfig", () => {
             "sessionTimeoutMs: expected an integer ≥ 6000, got 5999",
             "heartbeatIntervalMs: expected an integer > 0, got 0",
             "restartBudgetMs: expected a number > 0, got 0",
-            "metricsPort: expected an integer between 0 and 65535 (0: any free port), got 65536"
+            "metricsPort: expected an integer between 0 and 65535 (0: any free port) or \"off\", got 65536"
           ]
         )
       }))

@@ -11,7 +11,19 @@ describe("public API", () => {
     assert.isFunction(Api.makePipelineConfig)
     assert.isFunction(Api.loadConfig)
     assert.deepStrictEqual(Object.keys(Api.builtinProcessors).sort(), ["builtin:json", "builtin:noop"])
+    assert.isFunction(Api.Observability.layer)
+    assert.isFunction(Api.terminalProgress)
+    assert.isFunction(Api.groupLag)
+    assert.strictEqual(Api.cliDefaults.metricsPort, 9464)
   })
+
+  it.effect("Observability does nothing unless its layer is provided", () =>
+    Effect.gen(function*() {
+      for (const observability of [yield* Api.Observability, yield* Api.Observability.pipe(Effect.provide(Api.Observability.noop))]) {
+        assert.strictEqual(observability.started(), 0)
+        assert.strictEqual(yield* observability.traceRecord({ topic: "t", partition: 0, offset: 0, timestamp: 0, key: null, value: null, headers: [] })(Effect.succeed(1)), 1)
+      }
+    }))
 
   it.effect("Logging.layer sets the minimum level from the configuration", () =>
     Effect.gen(function*() {

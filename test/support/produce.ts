@@ -1,0 +1,30 @@
+/** Producing test records with kafkajs (acks=all), outside the code under test. */
+import { Kafka, logLevel, Partitioners } from "kafkajs"
+import { uniqueName } from "./broker.js"
+
+/** Produces `values[i]` (string or null) with key `k<i>` to partition `partitionOf(i)`, in sends of 2,000. */
+export const produceValues = async (
+  brokers: string,
+  topic: string,
+  values: ReadonlyArray<string | null>,
+  partitionOf: (i: number) => number = () => 0
+): Promise<void> => {
+  const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
+    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  try {
+    for (let start = 0; start < values.length; start += 2000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: values.slice(start, start + 2000).map((value, j) => ({
+          key: `k${start + j}`,
+          value,
+          partition: partitionOf(start + j)
+        }))
+      })
+    }
+  } finally {
+    await producer.disconnect()
+  }
+}
