@@ -184,6 +184,7 @@ const runScoped = (
      * Backs a tracked record up and puts it in the queue, waiting for room. Interrupted while
      * waiting (a rejoin abandons the batch, or a stop), the record is untracked: the refetch must
      * queue it again, not skip it as in flight — else its offset holds the commit back for good.
+     * (Refetched, it is counted and backed up again: `consumed` stays the number of backup rows.)
      */
     const handOver = (record: KafkaRecord) =>
       Effect.gen(function*() {
@@ -199,11 +200,7 @@ const runScoped = (
         yield* Queue.offer(queue, record).pipe(Effect.onInterrupt(() => queueBytes.release(size)))
         return true
       }).pipe(
-        Effect.onInterrupt(() =>
-          Effect.sync(() => {
-            if (ledger.untrack(record.topic, record.partition, record.offset)) stats.consumed--
-          })
-        )
+        Effect.onInterrupt(() => Effect.sync(() => ledger.untrack(record.topic, record.partition, record.offset)))
       )
 
     const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
