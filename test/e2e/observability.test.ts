@@ -62,7 +62,7 @@ const stop = async (run: CliRun) => {
   return result
 }
 
-describe.concurrent("operating the CLI against a real broker", () => {
+describe.concurrent("operating the CLI against a real broker", { timeout: 120_000 }, () => {
   it("KafkaJs isInGroup: false before run, true once joined, false after the consumer has left its group", async () => {
     const broker = await sharedBroker()
     const topic = uniqueName("obs-member")

@@ -30,7 +30,8 @@ const bytesOf = (text: string, encoding: string) => {
   return b === null ? null : Buffer.from(b)
 }
 
-describe.concurrent("kafka-pipeline run against a real broker", () => {
+// Concurrent CLI runs on two cores: generous timeouts, these wait on real processes.
+describe.concurrent("kafka-pipeline run against a real broker", { timeout: 120_000 }, () => {
   it("1. happy path: 1,000 records → 1,000 backup rows, no DLQ rows, committed 1,000, exit 0", async () => {
     const broker = e2e.broker()
     const topic = uniqueName("happy")
@@ -122,7 +123,7 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
       expect(row.error_message).not.toBe("")
     })
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, 10_000]]))
-  }, 60_000)
+  }, 120_000)
 
   it("4. every record fails (non-retryable): all in the DLQ, all committed, exit 0", async () => {
     const broker = e2e.broker()
@@ -262,5 +263,5 @@ describe.concurrent("kafka-pipeline run against a real broker", () => {
       }
       expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, 1]]))
     }
-  }, 60_000)
+  }, 120_000)
 })
