@@ -2,15 +2,14 @@ import type { KafkaRecord, RecordHeader } from "./KafkaRecord.js"
 
 /*
  * RFC 4180 rows for the backup and DLQ archives. Runs once per record on the
- * hot path, so fields are scanned with charCodeAt and rows are built by string
- * concatenation, without intermediate arrays or per-field regexes.
+ * hot path: a field is checked with one regex test (a native scan, ~40× faster
+ * than a charCodeAt loop over a 1 KiB value; see docs/BENCHMARKS.md) and rows
+ * are built by string concatenation, without intermediate arrays.
  */
 
-const QUOTE = 0x22
-const COMMA = 0x2c
-const CR = 0x0d
-const LF = 0x0a
 const SPACE = 0x20
+/** A character that forces quoting (no `g` flag: `test` keeps no state). */
+const SPECIAL = /[",\r\n]/
 
 /**
  * One field: quoted when it holds `,` `"` CR or LF, or starts/ends with a
@@ -19,13 +18,10 @@ const SPACE = 0x20
 export const encodeField = (value: string): string => {
   const length = value.length
   if (length === 0) return value
-  let quote = value.charCodeAt(0) === SPACE || value.charCodeAt(length - 1) === SPACE
-  for (let i = 0; i < length; i++) {
-    const code = value.charCodeAt(i)
-    if (code === QUOTE) return `"${value.replaceAll("\"", "\"\"")}"`
-    if (code === COMMA || code === CR || code === LF) quote = true
+  if (!SPECIAL.test(value)) {
+    return value.charCodeAt(0) === SPACE || value.charCodeAt(length - 1) === SPACE ? `"${value}"` : value
   }
-  return quote ? `"${value}"` : value
+  return value.includes("\"") ? `"${value.replaceAll("\"", "\"\"")}"` : `"${value}"`
 }
 
 /** One row, CRLF-terminated. */

@@ -5,12 +5,21 @@
  * header. Only after a batch is written and synced are its records reported
  * through `onFlushed`: that is what lets the ledger count them as handled.
  *
+ * A batch is also written once its rows reach `MAX_BATCH_CHARS` (8 Mi UTF-16
+ * code units, 8–24 MiB as UTF-8): with 9.5 MB records a batch of 1,000 rows
+ * would otherwise hold gigabytes in memory until the flush interval.
+ *
+ * A full batch is written in the background, so that `append` (the poll loop)
+ * does not wait for the disk while the next batch fills; when that one is full
+ * before the first is on disk, `append` writes it and waits: at most two
+ * batches are ever pending.
+ *
  * A failed write truncates the file back to its last whole row, reports the
  * error through `onFatal` once, and fails every later call: the pipeline then
  * stops without committing the rows that were not written.
  */
 import type { PlatformError } from "effect"
-import { Clock, Effect, Exit, FileSystem, Path, Schedule, Scope, Semaphore } from "effect"
+import { Clock, Effect, Exit, Fiber, FileSystem, Path, Schedule, Scope, Semaphore } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
@@ -51,6 +60,9 @@ interface OpenFile {
 
 const encoder = new TextEncoder()
 
+/** Pending row text (in UTF-16 code units) that makes `append` write the batch, whatever `batchSize`. */
+export const MAX_BATCH_CHARS = 8 * 1024 * 1024
+
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -58,6 +70,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const lock = yield* Semaphore.make(1)
   const files: Array<string> = []
   let rows: Array<string> = []
+  let rowsChars = 0
   let records: Array<TopicPartitionOffset> = []
   let rowsWritten = 0
   let current: OpenFile | undefined
@@ -117,6 +130,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     const batchRows = rows
     const batchRecords = records
     rows = []
+    rowsChars = 0
     records = []
     const bytes = encoder.encode(batchRows.join(""))
     yield* file.handle.writeAll(bytes).pipe(
@@ -132,6 +146,27 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   }))
 
   const flush = lock.withPermits(1)(writePending)
+
+  // The background write of a full batch, if one is on its way to disk.
+  const scope = yield* Effect.scope
+  let writing: Fiber.Fiber<Exit.Exit<void, ArchiveError>> | undefined
+  const flushFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() => {
+    if (writing !== undefined) return flush
+    return Effect.exit(flush).pipe(
+      Effect.uninterruptible,
+      Effect.forkIn(scope, { startImmediately: true }),
+      Effect.flatMap((fiber) => {
+        // Written at once (nothing to wait for): its outcome, as an inline write would give.
+        const done = fiber.pollUnsafe()
+        if (done !== undefined) return Exit.isSuccess(done) ? done.value : done
+        writing = fiber
+        fiber.addObserver(() => {
+          if (writing === fiber) writing = undefined
+        })
+        return Effect.void
+      })
+    )
+  })
 
   const rotate = lock.withPermits(1)(Effect.gen(function*() {
     if (failure !== undefined || closed) return
@@ -160,7 +195,8 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       }
       rows.push(row)
       records.push(record)
-      return rows.length >= options.batchSize ? flush : Effect.void
+      rowsChars += row.length
+      return rows.length >= options.batchSize || rowsChars >= MAX_BATCH_CHARS ? flushFull : Effect.void
     })
 
   current = yield* openFor(yield* Clock.currentTimeMillis, "open")

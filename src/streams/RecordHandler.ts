@@ -39,8 +39,15 @@ const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
 /**
  * Calls the processor however it is written: an Effect function, an async
  * function (aborted through its signal on timeout or shutdown) or a plain one.
+ * Only an Effect or a promise runs under `timeout`: a synchronous result is
+ * final before any timer could fire, and the race a timeout costs (two fibers
+ * and a timer per call) is the largest part of a no-op processor's overhead.
  */
-const invoke = (processor: Processor, input: ProcessorInput): Effect.Effect<unknown, unknown> =>
+const invoke = (
+  processor: Processor,
+  input: ProcessorInput,
+  timeout: <A>(effect: Effect.Effect<A, unknown>) => Effect.Effect<A, unknown>
+): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
     const controller = new AbortController()
     let result: unknown
@@ -49,16 +56,20 @@ const invoke = (processor: Processor, input: ProcessorInput): Effect.Effect<unkn
     } catch (error) {
       return Effect.fail(error)
     }
-    if (Effect.isEffect(result)) return result as Effect.Effect<unknown, unknown>
+    if (Effect.isEffect(result)) return timeout(result as Effect.Effect<unknown, unknown>)
     if (!isPromiseLike(result)) return Effect.succeed(result)
-    return Effect.tryPromise({ try: () => Promise.resolve(result), catch: (error) => error }).pipe(
-      Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
+    return timeout(
+      Effect.tryPromise({ try: () => Promise.resolve(result), catch: (error) => error }).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
+      )
     )
   })
 
 export const make = (processor: Processor, options: RecordHandlerOptions) => {
   const schedule = retrySchedule(options)
-  const timeout = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
+  const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
+  const timeout = <A>(effect: Effect.Effect<A, unknown>) =>
+    Effect.timeoutOrElse(effect, { duration: options.processingTimeoutMs, orElse: () => Effect.fail(timedOut) })
 
   const prepare = (record: KafkaRecord): Effect.Effect<ProcessorInput, MessageTooLarge | InvalidUtf8 | NullValue> => {
     if (record.value === null) return Effect.fail(new NullValue())
@@ -77,10 +88,8 @@ export const make = (processor: Processor, options: RecordHandlerOptions) => {
     const attempt = (input: ProcessorInput) =>
       Effect.suspend(() => {
         attempts++
-        return invoke(processor, input)
-      }).pipe(
-        Effect.timeoutOrElse({ duration: options.processingTimeoutMs, orElse: () => Effect.fail(timeout) })
-      )
+        return invoke(processor, input, timeout)
+      })
     return prepare(record).pipe(
       Effect.flatMap((input) =>
         attempt(input).pipe(Effect.retry({ schedule, times: options.maxRetries, while: isRetryable }))

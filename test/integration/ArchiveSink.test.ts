@@ -143,6 +143,54 @@ describe("ArchiveSink", () => {
         })
       ))
 
+    it.effect("Backup CSV - Batch Writing: a batch is written once its rows reach MAX_BATCH_CHARS, before batchSize (large records)", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 1000, flushIntervalMs: 5_000 })
+          const big = "x".repeat(ArchiveSink.MAX_BATCH_CHARS / 2)
+          yield* sink.append({ topic: "t", partition: 0, offset: 1 }, big)
+          assert.deepStrictEqual(flushed, [], "half the limit: pending")
+          yield* sink.append({ topic: "t", partition: 0, offset: 2 }, big)
+          assert.deepStrictEqual(flushed, [[1, 2]], "the limit reached: written")
+          assert.strictEqual(files.text(backupFile("10")).length, `${backupHeader.join(",")}\r\n`.length + big.length * 2)
+          yield* sink.append({ topic: "t", partition: 0, offset: 3 }, "small\r\n")
+          assert.deepStrictEqual(flushed, [[1, 2]], "the count starts again after a write")
+        })
+      ))
+
+    it.effect("Backup CSV - Batch Writing: a full batch is written in the background; append waits only when a second one fills first", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 5, flushIntervalMs: 60_000 })
+          const disk = yield* Latch.make(false)
+          files.writeGate = disk.await
+          yield* appendBackup(sink, range(0, 5))
+          assert.deepStrictEqual(flushed, [], "the first full batch is on its way, append did not wait")
+          const second = yield* appendBackup(sink, range(5, 5)).pipe(Effect.forkChild)
+          yield* Effect.yieldNow
+          assert.isUndefined(second.pollUnsafe(), "a second full batch waits for the first")
+          yield* disk.open
+          yield* Fiber.join(second)
+          assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
+          assert.strictEqual(files.rows(backupFile("10")).length, 1 + 10)
+
+          const slowDisk = yield* Latch.make(false)
+          files.writeGate = slowDisk.await
+          yield* appendBackup(sink, range(10, 5))
+          const closing = yield* sink.close.pipe(Effect.forkChild)
+          yield* Effect.yieldNow
+          assert.isUndefined(closing.pollUnsafe(), "close waits for the batch on its way")
+          yield* slowDisk.open
+          yield* Fiber.join(closing)
+          assert.deepStrictEqual(flushed[2], [10, 11, 12, 13, 14])
+          assert.include(files.closed, backupFile("10"))
+        })
+      ))
+
     it.effect("Backup CSV - Time-Based Flush: rows below the batch size are written when the 5 s interval ticks, and again on the next tick", () =>
       withArchive(() =>
         Effect.gen(function*() {
@@ -300,6 +348,9 @@ describe("ArchiveSink", () => {
           yield* Effect.yieldNow
           yield* disk.open
           yield* Fiber.join(interrupting)
+          // A full batch is written in the background: `flush` waits for it (it takes the same lock) and,
+          // had the interruption dropped the rows, would find nothing to write.
+          yield* sink.flush
           files.writeGate = undefined
           assert.deepStrictEqual(flushed, [[0, 1, 2]], "rows on disk are reported, so their records can be committed")
           assert.strictEqual(sink.rowsWritten(), 3)

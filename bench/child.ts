@@ -1,0 +1,372 @@
+/**
+ * One benchmark job in a fresh process (fresh heap, fair RSS): produce a topic,
+ * or consume an extent of it with one variant. The job comes as JSON in
+ * argv[2]; the result goes back to the parent (`bench/run.ts`) over IPC.
+ *
+ *   kafkajs-raw          kafkajs `eachBatch`, no-op handler, the pipeline's fetch settings
+ *   pipeline-*           `Pipeline.run` with a no-op (or 5 ms) processor
+ *   platformatic-raw     @platformatic/kafka consumer stream, no-op
+ *   kcat-raw             kcat (librdkafka) as a child of this process, its CPU/RSS from /usr/bin/time
+ */
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { Kafka, logLevel, Partitioners } from "kafkajs"
+import { spawn } from "node:child_process"
+import { mkdirSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { makePipelineConfig } from "../src/domain/PipelineConfig.js"
+import type { ProcessorInput } from "../src/domain/Processor.js"
+import type { TopicPartition, TopicPartitionOffset } from "../src/domain/KafkaRecord.js"
+import { KafkaClient } from "../src/layers/KafkaClient.js"
+import * as KafkaJs from "../src/layers/KafkaJs.js"
+import * as Logging from "../src/layers/Logging.js"
+import { PipelineSettings } from "../src/layers/PipelineSettings.js"
+import * as Pipeline from "../src/streams/Pipeline.js"
+import type { ChildMessage, ConsumeResult, Job, LatencySummary, ProduceResult } from "./common.js"
+import { Coverage, deferred, makeValue, measure, percentile, totalOf } from "./common.js"
+
+type ConsumeJob = Extract<Job, { _tag: "consume" }>
+type ProduceJob = Extract<Job, { _tag: "produce" }>
+
+/** The pipeline's fetch settings (src/layers/KafkaJs.ts and Pipeline.ts): the raw clients use the same. */
+export const FETCH = {
+  maxBytesPerPartition: 1_048_576,
+  maxWaitTimeInMs: 1_000,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000
+} as const
+
+const send = (message: ChildMessage): Promise<void> =>
+  new Promise((resolve) => process.send!(message, () => resolve()))
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------- produce
+
+const produce = async (job: ProduceJob): Promise<ProduceResult> => {
+  const kafka = new Kafka({ clientId: "bench-producer", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false })
+  await producer.connect()
+  const value = makeValue(job.valueBytes)
+  const message = (i: number) => ({ partition: i % job.partitions, key: `key-${i}`, value: value(i) })
+  const t0 = performance.now()
+  if (job.rate === undefined) {
+    // Real batching: ~4 MB per request, 4 requests in flight.
+    const perBatch = Math.max(1, Math.min(4000, Math.floor(4_000_000 / job.valueBytes)))
+    let next = 0
+    const lane = async () => {
+      while (next < job.records) {
+        const start = next
+        next = Math.min(job.records, next + perBatch)
+        const messages = []
+        for (let i = start; i < next; i++) messages.push(message(i))
+        await producer.send({ topic: job.topic, acks: 1, messages })
+      }
+    }
+    await Promise.all([lane(), lane(), lane(), lane()])
+  } else {
+    // Paced: every tick sends what is due since the start (the record timestamps are set at send time).
+    let sent = 0
+    while (sent < job.records) {
+      const due = Math.min(job.records, Math.floor((job.rate * (performance.now() - t0)) / 1000))
+      if (due <= sent) {
+        await sleep(1)
+        continue
+      }
+      const messages = []
+      for (let i = sent; i < due; i++) messages.push(message(i))
+      sent = due
+      await producer.send({ topic: job.topic, acks: 1, messages })
+    }
+  }
+  const elapsedMs = performance.now() - t0
+  await producer.disconnect()
+  return { _tag: "produced", records: job.records, elapsedMs, recordsPerSec: job.records / (elapsedMs / 1000) }
+}
+
+// ---------------------------------------------------------------- consume: raw clients
+
+const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+  let bytes = 0
+  const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
+  const produceToHandled: Array<number> = []
+  const kafka = new Kafka({ clientId: "bench-kafkajs-raw", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
+  const consumer = kafka.consumer({
+    groupId: job.groupId,
+    sessionTimeout: FETCH.sessionTimeoutMs,
+    heartbeatInterval: FETCH.heartbeatIntervalMs,
+    maxBytesPerPartition: FETCH.maxBytesPerPartition,
+    maxWaitTimeInMs: FETCH.maxWaitTimeInMs
+  })
+  const done = deferred<void>()
+  consumer.on(consumer.events.GROUP_JOIN, () => job.signalReady && void send({ _tag: "ready" }))
+  await consumer.connect()
+  await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      const now = Date.now()
+      for (const message of batch.messages) {
+        bytes += message.value?.length ?? 0
+        m.record()
+        if (job.latency !== undefined && now >= warmupUntil) produceToHandled.push(now - Number(message.timestamp))
+        if (coverage.mark(batch.partition, Number(message.offset))) {
+          m.lastRecord()
+          done.resolve()
+        }
+      }
+    }
+  })
+  await done.promise
+  await consumer.disconnect()
+  return { bytes, ...(job.latency === undefined ? {} : { latency: summarizeLatency(produceToHandled, []) }) }
+}
+
+const platformaticRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+  const { Consumer } = await import("@platformatic/kafka")
+  let bytes = 0
+  const consumer = new Consumer({
+    groupId: job.groupId,
+    clientId: "bench-platformatic-raw",
+    bootstrapBrokers: job.brokers.split(","),
+    sessionTimeout: FETCH.sessionTimeoutMs,
+    heartbeatInterval: FETCH.heartbeatIntervalMs,
+    maxBytesPerPartition: FETCH.maxBytesPerPartition,
+    maxWaitTime: FETCH.maxWaitTimeInMs
+  })
+  const stream = await consumer.consume({ topics: [job.extent.topic], mode: "committed", fallbackMode: "earliest", autocommit: false })
+  const done = deferred<void>()
+  stream.on("data", (message) => {
+    bytes += message.value?.length ?? 0
+    m.record()
+    if (coverage.mark(message.partition, Number(message.offset))) {
+      m.lastRecord()
+      done.resolve()
+    }
+  })
+  stream.on("error", (error) => done.reject(error))
+  await done.promise
+  await stream.close()
+  await consumer.close()
+  return { bytes }
+}
+
+/**
+ * kcat (librdkafka) reading every partition from the beginning to the end (`-e`); with `-G`
+ * (a group) kcat has no exit-at-end and its output is block-buffered, so it runs without a
+ * group. Its own CPU and peak RSS come from /usr/bin/time; reading its output costs this
+ * process, not kcat.
+ */
+const kcatRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+  let bytes = 0
+  const child = spawn("/usr/bin/time", [
+    "-f", "TIME %U %S %M",
+    "kcat", "-C", "-q", "-e", "-o", "beginning", "-b", job.brokers, "-t", job.extent.topic,
+    "-X", `fetch.wait.max.ms=${FETCH.maxWaitTimeInMs}`,
+    "-X", `max.partition.fetch.bytes=${FETCH.maxBytesPerPartition}`,
+    "-f", "%p %o %S\n"
+  ], { stdio: ["ignore", "pipe", "pipe"] })
+  let stderr = ""
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const closed = new Promise((resolve) => child.once("close", resolve))
+  for await (const line of createInterface({ input: child.stdout })) {
+    const [p, o, s] = line.split(" ")
+    bytes += Number(s)
+    m.record()
+    if (coverage.mark(Number(p), Number(o))) m.lastRecord()
+  }
+  await closed
+  const match = /TIME ([\d.]+) ([\d.]+) (\d+)/.exec(stderr)
+  if (match === null) throw new Error(`kcat: no timing from /usr/bin/time:\n${stderr.slice(-2000)}`)
+  return {
+    bytes,
+    cpuMicros: (Number(match[1]) + Number(match[2])) * 1e6,
+    peakRssMb: Math.round(Number(match[3]) / 1024)
+  }
+}
+
+// ---------------------------------------------------------------- consume: the pipeline
+
+/** Per-partition handled times (ms since epoch), and the commits that cover them. */
+class CommitLatency {
+  readonly #handledAt = new Map<number, Float64Array>()
+  readonly #committedUpTo = new Map<number, number>()
+  readonly samples: Array<number> = []
+
+  constructor(extent: ConsumeJob["extent"], readonly warmupUntil: number) {
+    for (const { count, partition } of extent.partitions) this.#handledAt.set(partition, new Float64Array(count))
+  }
+
+  handled(partition: number, offset: number, at: number) {
+    const times = this.#handledAt.get(partition)
+    if (times !== undefined && offset < times.length) times[offset] = at
+  }
+
+  committed(offsets: ReadonlyArray<TopicPartitionOffset>, at: number) {
+    for (const { offset, partition } of offsets) {
+      const times = this.#handledAt.get(partition)
+      if (times === undefined) continue
+      const from = this.#committedUpTo.get(partition) ?? 0
+      for (let o = from; o < Math.min(offset, times.length); o++) {
+        if (times[o]! >= this.warmupUntil) this.samples.push(at - times[o]!)
+      }
+      this.#committedUpTo.set(partition, Math.max(from, offset))
+    }
+  }
+}
+
+/** `KafkaJs.layer`, plus hooks on assignments and successful commits (for readiness and commit latency). */
+const instrumentedKafka = (
+  inner: Layer.Layer<KafkaClient>,
+  hooks: {
+    readonly onAssignment: (assignment: ReadonlyArray<TopicPartition>) => void
+    readonly onCommitted: (offsets: ReadonlyArray<TopicPartitionOffset>) => void
+  }
+) =>
+  Layer.effect(
+    KafkaClient,
+    Effect.gen(function*() {
+      const kafka = yield* KafkaClient
+      return KafkaClient.of({
+        ...kafka,
+        consumer: (options) =>
+          kafka.consumer(options).pipe(Effect.map((consumer) => ({
+            ...consumer,
+            run: (handlers) =>
+              consumer.run({
+                ...handlers,
+                onAssignment: (assignment) =>
+                  handlers.onAssignment(assignment).pipe(Effect.tap(() => Effect.sync(() => hooks.onAssignment(assignment))))
+              }),
+            commit: (offsets) => consumer.commit(offsets).pipe(Effect.tap(() => Effect.sync(() => hooks.onCommitted(offsets))))
+          })))
+      })
+    })
+  ).pipe(Layer.provide(inner))
+
+const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+  const archive = job.variant !== "pipeline-no-archive"
+  const io = job.variant === "pipeline-io"
+  const backupDir = join(job.dir, "backup")
+  const dlqDir = join(job.dir, "dlq")
+  mkdirSync(backupDir, { recursive: true })
+  mkdirSync(dlqDir, { recursive: true })
+  let bytes = 0
+  const latency = job.latency
+  const warmupUntil = Date.now() + (latency?.warmupMs ?? 0)
+  const produceToHandled: Array<number> = []
+  const commits = new CommitLatency(job.extent, warmupUntil)
+
+  const handled = (input: ProcessorInput) => {
+    m.record()
+    bytes += input.value?.byteLength ?? 0
+    if (latency !== undefined) {
+      const now = Date.now()
+      if (now >= warmupUntil) produceToHandled.push(now - input.timestamp)
+      commits.handled(input.partition, input.offset, now)
+    }
+    if (coverage.mark(input.partition, input.offset)) m.lastRecord()
+  }
+  const processor = io
+    ? (input: ProcessorInput) => new Promise<void>((resolve) => setTimeout(() => resolve(handled(input)), 5))
+    : handled
+
+  const kafka = instrumentedKafka(KafkaJs.layer({ brokers: job.brokers.split(","), clientId: `bench-${job.variant}` }), {
+    onAssignment: (assignment) => {
+      if (job.signalReady && assignment.length > 0) void send({ _tag: "ready" })
+    },
+    onCommitted: (offsets) => commits.committed(offsets, Date.now())
+  })
+  const program = Effect.gen(function*() {
+    const config = yield* makePipelineConfig({
+      brokers: job.brokers.split(","),
+      topics: [job.extent.topic],
+      groupId: job.groupId,
+      clientId: `bench-${job.variant}`,
+      dlqDir,
+      ...(archive ? { backupDir } : {}),
+      concurrency: io ? 100 : 16,
+      ...(latency === undefined ? {} : { commitIntervalMs: latency.commitIntervalMs }),
+      logLevel: "Warn",
+      stopAtOffsets: job.extent.partitions
+        .filter((p) => p.count > 0)
+        .map((p) => ({ topic: job.extent.topic, partition: p.partition, offset: p.count - 1 }))
+    })
+    return yield* Pipeline.run(processor).pipe(Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafka)))
+  }).pipe(
+    Effect.provide(Layer.mergeAll(
+      NodeFileSystem.layer,
+      NodePath.layer,
+      Logging.layer({ level: "Warn", format: "json", isTTY: false })
+    ))
+  )
+  const summary = await Effect.runPromise(program)
+  rmSync(job.dir, { recursive: true, force: true })
+  const latencySummary = latency === undefined ? undefined : summarizeLatency(produceToHandled, commits.samples)
+  return {
+    bytes,
+    note: `consumed ${summary.consumed}, processed ${summary.processed}, dead-lettered ${summary.deadLettered}`,
+    ...(latencySummary === undefined ? {} : { latency: latencySummary })
+  }
+}
+
+const summarizeLatency = (produceToHandled: ReadonlyArray<number>, handledToCommitted: ReadonlyArray<number>): LatencySummary => {
+  const p = Float64Array.from(produceToHandled).sort()
+  const c = Float64Array.from(handledToCommitted).sort()
+  return {
+    samples: p.length,
+    p50Ms: percentile(p, 0.5),
+    p95Ms: percentile(p, 0.95),
+    p99Ms: percentile(p, 0.99),
+    maxMs: p.length === 0 ? Number.NaN : p[p.length - 1]!,
+    commitSamples: c.length,
+    commitP50Ms: percentile(c, 0.5),
+    commitP95Ms: percentile(c, 0.95),
+    commitP99Ms: percentile(c, 0.99)
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
+  const coverage = new Coverage(job.extent)
+  const m = measure()
+  const run = job.variant === "kafkajs-raw"
+    ? kafkajsRaw
+    : job.variant === "platformatic-raw"
+    ? platformaticRaw
+    : job.variant === "kcat-raw"
+    ? kcatRaw
+    : pipeline
+  const outcome: { bytes: number; cpuMicros?: number; peakRssMb?: number; note?: string; latency?: LatencySummary } =
+    await run(job, coverage, m)
+  const measured = m.finish()
+  return {
+    _tag: "consumed",
+    records: totalOf(job.extent),
+    bytes: outcome.bytes,
+    elapsedMs: measured.elapsedMs,
+    firstRecordMs: measured.firstRecordMs,
+    wallMs: measured.wallMs,
+    cpuMicros: outcome.cpuMicros ?? measured.cpuMicros,
+    peakRssMb: outcome.peakRssMb ?? measured.peakRssMb,
+    rss: measured.rss,
+    missing: coverage.missing,
+    duplicates: coverage.duplicates + coverage.outside,
+    ...(outcome.latency === undefined ? {} : { latency: outcome.latency }),
+    ...(outcome.note === undefined ? {} : { note: outcome.note })
+  }
+}
+
+const main = async () => {
+  const job = JSON.parse(process.argv[2]!) as Job
+  try {
+    await send(job._tag === "produce" ? await produce(job) : await consume(job))
+  } catch (error) {
+    await send({ _tag: "failed", message: error instanceof Error ? error.stack ?? error.message : String(error) })
+  }
+  process.exit(0)
+}
+
+void main()

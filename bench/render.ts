@@ -1,0 +1,152 @@
+/**
+ * Renders the figures section of docs/BENCHMARKS.md (between the
+ * `<!-- figures:start -->` and `<!-- figures:end -->` markers) from
+ * bench/results/latest.json. `npm run bench` calls it; `npm run bench:render`
+ * runs it alone.
+ */
+import { readFileSync, writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+const LATEST = fileURLToPath(new URL("results/latest.json", import.meta.url))
+const DOC = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url))
+const START = "<!-- figures:start -->"
+const END = "<!-- figures:end -->"
+
+interface Run {
+  readonly name: string
+  readonly records: number
+  readonly recordsPerSec: number
+  readonly mbPerSec: number
+  readonly cpuMicrosPerRecord: number
+  readonly peakRssMb: number
+  readonly checksumOk: boolean
+  readonly rounds: number
+  readonly recordsPerSecByRound: ReadonlyArray<number>
+  readonly spreadPct: number
+}
+
+interface LatencyPoint {
+  readonly variant: string
+  readonly load: number
+  readonly rate: number
+  readonly p50Ms: number
+  readonly p95Ms: number
+  readonly p99Ms: number
+  readonly commitP50Ms: number | null
+  readonly commitP99Ms: number | null
+  readonly checksumOk: boolean
+}
+
+interface Report {
+  readonly when: string
+  readonly node: string
+  readonly kafka: string
+  readonly machine: {
+    readonly cores: number
+    readonly memoryGiB: number
+    readonly cpu: string
+    readonly loadAverageBefore: ReadonlyArray<number>
+    readonly loadAverageAfter: ReadonlyArray<number>
+  }
+  readonly settings: { readonly mode: string; readonly records: number; readonly ioRecords: number; readonly rounds: number }
+  readonly skipped: Record<string, string>
+  readonly runs: ReadonlyArray<Run>
+  readonly latency?: {
+    readonly byLoad?: ReadonlyArray<LatencyPoint>
+    readonly rate: number
+    readonly seconds: number
+    readonly p50Ms: number
+    readonly p95Ms: number
+    readonly p99Ms: number
+    readonly commitP50Ms: number
+    readonly commitP99Ms: number
+    readonly commitIntervalMs: number
+    readonly warmupMs: number
+    readonly samples: number
+  }
+  readonly memory?: {
+    readonly rssGrowthPct: number
+    readonly largeRecords: number
+    readonly largeValueBytes: number
+    readonly largePeakRssMb: number
+    readonly largeKafkajsRawPeakRssMb?: number
+    readonly largeChecksumOk: boolean
+  }
+}
+
+const n = (value: number) => value.toLocaleString("en-US")
+const met = (ok: boolean | undefined) => ok === undefined ? "not measured" : ok ? "**met**" : "**missed**"
+
+export const renderFigures = (report: Report): string => {
+  const run = (name: string) => report.runs.find((r) => r.name === name)
+  const raw = run("kafkajs-raw")
+  const full = run("pipeline-full")
+  const io = run("pipeline-io")
+  const lines = [
+    `Run of ${report.when} (${report.settings.mode} mode: ${n(report.settings.records)} records of 1 KiB over 6 partitions; ` +
+    `pipeline-io on the first ${n(io?.records ?? report.settings.ioRecords)}), ${report.settings.rounds} rounds per variant. ` +
+    `Node ${report.node}, ${report.kafka}; ${report.machine.cores} cores (${report.machine.cpu}), ${report.machine.memoryGiB} GiB; ` +
+    `load average before ${report.machine.loadAverageBefore.join(" / ")}, after ${report.machine.loadAverageAfter.join(" / ")}.`,
+    "",
+    "| variant | records | records/s (median) | spread | MB/s | CPU µs/record | peak RSS MB | checksum |",
+    "|---|---:|---:|---:|---:|---:|---:|---|",
+    ...report.runs.map((r) =>
+      `| \`${r.name}\` | ${n(r.records)} | ${n(r.recordsPerSec)} | ±${(r.spreadPct / 2).toFixed(1)}% (${r.recordsPerSecByRound.map(n).join(", ")}) | ` +
+      `${r.mbPerSec} | ${r.cpuMicrosPerRecord} | ${r.peakRssMb} | ${r.checksumOk ? "ok" : "**FAILED**"} |`
+    ),
+    ...Object.entries(report.skipped).map(([name, why]) => `| \`${name}\` | skipped: ${why} ||||||| `),
+    ""
+  ]
+  if (report.latency !== undefined) {
+    const l = report.latency
+    lines.push(
+      `Latency (\`pipeline-full\`, a paced producer at ${n(l.rate)} rec/s, half the measured rate, for ${l.seconds} s; ` +
+        `the first ${l.warmupMs / 1000} s left out as warm-up; ${n(l.samples)} samples; commit interval ${l.commitIntervalMs} ms):`,
+      "",
+      "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | checksum |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+      ...(l.byLoad ?? []).map((p) =>
+        `| \`${p.variant}\` | ${p.load} × | ${n(p.rate)} | ${p.p50Ms} ms | ${p.p95Ms} ms | ${p.p99Ms} ms | ` +
+        `${p.commitP50Ms === null ? "–" : `${p.commitP50Ms} ms`} | ${p.commitP99Ms === null ? "–" : `${p.commitP99Ms} ms`} | ` +
+        `${p.checksumOk ? "ok" : "**FAILED**"} |`
+      ),
+      "",
+      "produce → handled: the record's timestamp (set by the producer at send time) to the processor call (for " +
+        "`kafkajs-raw`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it.",
+      ""
+    )
+  }
+  if (report.memory !== undefined) {
+    const m = report.memory
+    lines.push(
+      `Memory: RSS growth of \`pipeline-full\` from 20% to 100% of its runs (median): ${m.rssGrowthPct}%. ` +
+        `${n(m.largeRecords)} records of ${(m.largeValueBytes / 1e6).toFixed(1)} MB through \`pipeline-full\`: ` +
+        `peak RSS ${m.largePeakRssMb} MB (checksum ${m.largeChecksumOk ? "ok" : "FAILED"})` +
+        (m.largeKafkajsRawPeakRssMb === undefined ? "." : `; \`kafkajs-raw\` on the same records: ${m.largeKafkajsRawPeakRssMb} MB.`),
+      ""
+    )
+  }
+  const ratio = raw !== undefined && full !== undefined ? full.recordsPerSec / raw.recordsPerSec : undefined
+  const ioRatio = io === undefined ? undefined : io.recordsPerSec / 20_000
+  lines.push(
+    "| target | figure | |",
+    "|---|---|---|",
+    `| \`pipeline-full\` ≥ 0.9 × \`kafkajs-raw\` records/s | ${ratio === undefined ? "–" : `${ratio.toFixed(2)} ×`} | ${met(ratio === undefined ? undefined : ratio >= 0.9)} |`,
+    `| \`pipeline-io\` ≥ 0.8 × 20,000 rec/s (100 / 5 ms) | ${ioRatio === undefined ? "–" : `${ioRatio.toFixed(2)} ×`} | ${met(ioRatio === undefined ? undefined : ioRatio >= 0.8)} |`,
+    `| p99 produce → handled < 50 ms at half load | ${report.latency === undefined ? "–" : `${report.latency.p99Ms} ms`} | ${met(report.latency === undefined ? undefined : report.latency.p99Ms < 50)} |`,
+    `| RSS growth < 10% | ${report.memory === undefined ? "–" : `${report.memory.rssGrowthPct}%`} | ${met(report.memory === undefined ? undefined : report.memory.rssGrowthPct < 10)} |`,
+    `| peak RSS < 1 GB with 9.5 MB records | ${report.memory === undefined ? "–" : `${report.memory.largePeakRssMb} MB`} | ${met(report.memory === undefined ? undefined : report.memory.largePeakRssMb < 1000)} |`
+  )
+  return lines.join("\n")
+}
+
+export const renderBenchmarksDoc = (): void => {
+  const report = JSON.parse(readFileSync(LATEST, "utf8")) as Report
+  const doc = readFileSync(DOC, "utf8")
+  const start = doc.indexOf(START)
+  const end = doc.indexOf(END)
+  if (start < 0 || end < start) throw new Error(`${DOC} has no ${START} … ${END} section`)
+  writeFileSync(DOC, `${doc.slice(0, start + START.length)}\n${renderFigures(report)}\n${doc.slice(end)}`)
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) renderBenchmarksDoc()

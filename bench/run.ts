@@ -1,0 +1,337 @@
+/**
+ * `npm run bench` (`bench:quick` for --quick): the pipeline side by side with
+ * raw clients on the same broker, in the same run. Writes
+ * `bench/results/latest.json` and regenerates the figures of docs/BENCHMARKS.md.
+ *
+ *   --quick            100,000 records instead of 1,000,000; shorter latency and memory runs
+ *   --rounds N         rounds of each variant (default 3), in alternating order
+ *   --only a,b         only these variants (and no latency / memory runs unless asked)
+ *   --latency          with --only: run the latency phase too
+ *   --memory           with --only: run the large-record phase too
+ *   --cpu-prof         children run with --cpu-prof (profiles in bench/results/profiles/)
+ *   --out FILE         results file (default bench/results/latest.json; docs only for the default)
+ *
+ * Uses KAFKA_BROKERS when set, else starts its own broker (scripts/kafka.sh, a temp data dir,
+ * stopped and deleted at the end).
+ */
+import { execFileSync, fork } from "node:child_process"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Kafka, logLevel } from "kafkajs"
+import { startBroker } from "../test/support/broker.js"
+import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, VariantName } from "./common.js"
+import { deferred, median, totalOf, variantNames } from "./common.js"
+import { renderBenchmarksDoc } from "./render.js"
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url))
+/** Compiled (tsc to JS, for profiles with real line numbers) or run through tsx. */
+const compiled = import.meta.url.endsWith(".js")
+const CHILD = fileURLToPath(new URL(compiled ? "child.js" : "child.ts", import.meta.url))
+const RESULTS = join(ROOT, "bench", "results")
+
+// ---------------------------------------------------------------- options
+
+const argv = process.argv.slice(2)
+const flag = (name: string) => argv.includes(name)
+const option = (name: string) => {
+  const at = argv.indexOf(name)
+  return at < 0 ? undefined : argv[at + 1]
+}
+const quick = flag("--quick")
+const rounds = Number(option("--rounds") ?? 3)
+const only = option("--only")?.split(",") as Array<VariantName> | undefined
+const cpuProf = flag("--cpu-prof")
+const outFile = option("--out") ?? join(RESULTS, "latest.json")
+const settings = {
+  mode: quick ? "quick" : "full",
+  partitions: 6,
+  records: quick ? 100_000 : 1_000_000,
+  valueBytes: 1024,
+  /** pipeline-io reads this many (5 ms each at concurrency 100: 20,000 rec/s at best). */
+  ioRecords: quick ? 50_000 : 300_000,
+  latencySeconds: quick ? 10 : 60,
+  latencyWarmupMs: quick ? 1000 : 2000,
+  latencyCommitIntervalMs: 1000,
+  largeRecords: quick ? 100 : 1000,
+  largeValueBytes: 9_500_000,
+  rounds
+}
+
+// ---------------------------------------------------------------- children
+
+const profileDir = join(RESULTS, "profiles")
+let childCount = 0
+
+/** Runs a job in a fresh Node process; `onReady` is called when it says it has its partitions. */
+const runChild = <A extends ChildMessage>(job: Job, onReady?: () => void): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const execArgv = [...(compiled ? [] : ["--import", "tsx"]), "--disable-warning=TimeoutNegativeWarning"]
+    if (cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${++childCount}-${job._tag === "consume" ? job.variant : "produce"}.cpuprofile`)
+    const child = fork(CHILD, [JSON.stringify(job)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    let result: A | undefined
+    child.on("message", (message: ChildMessage) => {
+      if (message._tag === "ready") onReady?.()
+      else if (message._tag === "failed") reject(new Error(`child ${job._tag} failed: ${message.message}`))
+      else result = message as A
+    })
+    child.on("exit", (code) => {
+      if (result !== undefined) resolve(result)
+      else reject(new Error(`child ${job._tag} exited with ${code} and no result`))
+    })
+  })
+
+const available = (variant: VariantName): string | undefined => {
+  if (variant === "kcat-raw") {
+    try {
+      execFileSync("kcat", ["-V"], { stdio: "ignore" })
+      execFileSync("/usr/bin/time", ["-f", "", "true"], { stdio: "ignore" })
+    } catch {
+      return "kcat or /usr/bin/time not installed (Debian packages kcat, time)"
+    }
+  }
+  if (variant === "platformatic-raw") {
+    try {
+      execFileSync(process.execPath, ["-e", "import('@platformatic/kafka')"], { cwd: ROOT, stdio: "ignore" })
+    } catch {
+      return "@platformatic/kafka not installed"
+    }
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------- main
+
+const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`)
+
+const main = async () => {
+  const loadBefore = os.loadavg()
+  const broker = await startBroker()
+  const work = mkdtempSync(join(os.tmpdir(), "ekp-bench-"))
+  const admin = new Kafka({ clientId: "bench-admin", brokers: broker.brokers.split(","), logLevel: logLevel.ERROR }).admin()
+  await admin.connect()
+  const runId = `${Date.now().toString(36)}`
+  let group = 0
+  const groupId = (variant: string) => `bench-${variant}-${runId}-${++group}`
+  const extentOf = async (topic: string, limitPerPartition = Infinity): Promise<Extent> => ({
+    topic,
+    partitions: (await admin.fetchTopicOffsets(topic))
+      .map(({ high, partition }) => ({ partition, count: Math.min(Number(high), limitPerPartition) }))
+      .filter(({ count }) => count > 0)
+      .sort((a, b) => a.partition - b.partition)
+  })
+  const produce = async (topic: string, records: number, valueBytes: number, rate?: number) => {
+    const job: Job = {
+      _tag: "produce",
+      brokers: broker.brokers,
+      topic,
+      partitions: settings.partitions,
+      records,
+      valueBytes,
+      ...(rate === undefined ? {} : { rate })
+    }
+    return runChild<ProduceResult>(job)
+  }
+  const consume = (variant: VariantName, extent: Extent, extra: Partial<Extract<Job, { _tag: "consume" }>> = {}, onReady?: () => void) =>
+    runChild<ConsumeResult>({
+      _tag: "consume",
+      variant,
+      brokers: broker.brokers,
+      groupId: groupId(variant),
+      extent,
+      dir: join(work, `${variant}-${++group}`),
+      ...extra
+    }, onReady)
+
+  try {
+    mkdirSync(RESULTS, { recursive: true })
+    if (cpuProf) mkdirSync(profileDir, { recursive: true })
+    log(`broker ${broker.brokers} (${broker.kind}); ${settings.mode} mode`)
+
+    // ---- seed
+    const topic = `bench-seed-${runId}`
+    await broker.createTopic(topic, settings.partitions)
+    const seeded = await produce(topic, settings.records, settings.valueBytes)
+    const extent = await extentOf(topic)
+    log(`seeded ${totalOf(extent)} records of ${settings.valueBytes} B in ${(seeded.elapsedMs / 1000).toFixed(1)} s (${Math.round(seeded.recordsPerSec)} rec/s)`)
+    const ioExtent = await extentOf(topic, Math.ceil(settings.ioRecords / settings.partitions))
+
+    // ---- throughput rounds, alternating order
+    const skipped: Record<string, string> = {}
+    const variants = variantNames.filter((v) => {
+      if (only !== undefined && !only.includes(v)) return false
+      const missing = available(v)
+      if (missing !== undefined) skipped[v] = missing
+      return missing === undefined
+    })
+    const results = new Map<VariantName, Array<ConsumeResult>>(variants.map((v) => [v, []]))
+    for (let round = 0; round < settings.rounds; round++) {
+      const order = round % 2 === 0 ? variants : [...variants].reverse()
+      for (const variant of order) {
+        const result = await consume(variant, variant === "pipeline-io" ? ioExtent : extent)
+        results.get(variant)!.push(result)
+        log(`round ${round + 1} ${variant}: ${Math.round(rateOf(result))} rec/s (first record after ` +
+          `${(result.firstRecordMs / 1000).toFixed(2)} s), ` +
+          `${(result.cpuMicros / result.records).toFixed(1)} µs CPU/rec, ${result.peakRssMb} MB peak RSS, ` +
+          `missing ${result.missing}, duplicates ${result.duplicates}`)
+      }
+    }
+    const runs = variants.map((name) => summarize(name, results.get(name)!))
+
+    // ---- latency at half the pipeline-full rate; the same rate without the archive and through raw kafkajs;
+    //      a quarter of the rate, to see where queueing starts
+    const full = runs.find((r) => r.name === "pipeline-full")
+    let latency: Record<string, unknown> | undefined
+    const latencyByLoad: Array<Record<string, unknown>> = []
+    if (full !== undefined && (only === undefined || flag("--latency"))) {
+      const points: ReadonlyArray<readonly [VariantName, number]> = [
+        ["pipeline-full", 0.5],
+        ["pipeline-no-archive", 0.5],
+        ["kafkajs-raw", 0.5],
+        ["pipeline-full", 0.25]
+      ]
+      for (const [variant, load] of points) {
+        const rate = Math.floor(full.recordsPerSec * load)
+        const records = rate * settings.latencySeconds
+        const latencyTopic = `bench-latency-${runId}-${variant}-${load}`
+        await broker.createTopic(latencyTopic, settings.partitions)
+        const counts = Array.from({ length: settings.partitions }, (_, p) => ({
+          partition: p,
+          count: Math.floor((records - p - 1) / settings.partitions) + 1
+        }))
+        const ready = deferred<void>()
+        const consumer = consume(variant, { topic: latencyTopic, partitions: counts }, {
+          signalReady: true,
+          latency: { warmupMs: settings.latencyWarmupMs, commitIntervalMs: settings.latencyCommitIntervalMs }
+        }, () => ready.resolve())
+        await Promise.race([ready.promise, consumer])
+        const produced = await produce(latencyTopic, records, settings.valueBytes, rate)
+        const consumed = await consumer
+        const l = consumed.latency!
+        const point = {
+          variant,
+          load,
+          rate,
+          records,
+          seconds: settings.latencySeconds,
+          producedPerSec: Math.round(produced.recordsPerSec),
+          p50Ms: l.p50Ms,
+          p95Ms: l.p95Ms,
+          p99Ms: l.p99Ms,
+          maxMs: l.maxMs,
+          commitP50Ms: l.commitP50Ms,
+          commitP95Ms: l.commitP95Ms,
+          commitP99Ms: l.commitP99Ms,
+          commitIntervalMs: settings.latencyCommitIntervalMs,
+          warmupMs: settings.latencyWarmupMs,
+          samples: l.samples,
+          cpuMicrosPerRecord: Math.round((consumed.cpuMicros / consumed.records) * 10) / 10,
+          checksumOk: consumed.missing === 0 && consumed.duplicates === 0
+        }
+        latencyByLoad.push(point)
+        latency ??= point
+        log(`latency of ${variant} at ${rate} rec/s (${load} × pipeline-full): p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; ` +
+          `commit p99 ${l.commitP99Ms} ms`)
+        await admin.deleteTopics({ topics: [latencyTopic] }).catch(() => undefined)
+      }
+      latency = { ...latency, byLoad: latencyByLoad }
+    }
+
+    // ---- memory: RSS growth through the long runs, and large records
+    let memory: Record<string, unknown> | undefined
+    if (full !== undefined && (only === undefined || flag("--memory"))) {
+      const largeTopic = `bench-large-${runId}`
+      await broker.createTopic(largeTopic, settings.partitions)
+      await produce(largeTopic, settings.largeRecords, settings.largeValueBytes)
+      const largeExtent = await extentOf(largeTopic)
+      const largeRaw = await consume("kafkajs-raw", largeExtent)
+      const large = await consume("pipeline-full", largeExtent)
+      memory = {
+        rssGrowthPct: full.rssGrowthPct,
+        rssGrowthPctByRound: full.rssGrowthPctByRound,
+        largeRecords: settings.largeRecords,
+        largeValueBytes: settings.largeValueBytes,
+        largePeakRssMb: large.peakRssMb,
+        largeKafkajsRawPeakRssMb: largeRaw.peakRssMb,
+        largeRecordsPerSec: Math.round(rateOf(large)),
+        largeChecksumOk: large.missing === 0 && large.duplicates === 0
+      }
+      log(`large records: ${large.peakRssMb} MB peak RSS (kafkajs-raw ${largeRaw.peakRssMb} MB), ` +
+        `missing ${large.missing}, duplicates ${large.duplicates}`)
+      await admin.deleteTopics({ topics: [largeTopic] }).catch(() => undefined)
+    }
+
+    const loadAfter = os.loadavg()
+    const report = {
+      when: new Date().toISOString(),
+      node: process.version,
+      kafka: `Apache Kafka ${kafkaVersion()} (KRaft, single node, loopback)`,
+      machine: {
+        cores: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        cpu: os.cpus()[0]?.model ?? "unknown",
+        loadAverageBefore: loadBefore.map((l) => Math.round(l * 100) / 100),
+        loadAverageAfter: loadAfter.map((l) => Math.round(l * 100) / 100)
+      },
+      settings,
+      skipped,
+      runs,
+      ...(latency === undefined ? {} : { latency }),
+      ...(memory === undefined ? {} : { memory })
+    }
+    writeFileSync(outFile, JSON.stringify(report, null, 2) + "\n")
+    log(`wrote ${outFile}`)
+    if (option("--out") === undefined) {
+      renderBenchmarksDoc()
+      log("regenerated docs/BENCHMARKS.md")
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined)
+    rmSync(work, { recursive: true, force: true })
+    await broker.close()
+  }
+}
+
+const kafkaVersion = (): string =>
+  /<kafka.version>(.*)<\/kafka.version>/.exec(readFileSync(join(ROOT, "pom.xml"), "utf8"))?.[1] ?? "unknown"
+
+/** RSS growth from 20% of the run (first to last record) to its end, in % of the RSS at 20%. */
+const rssGrowthPct = (result: ConsumeResult): number => {
+  const at = (ms: number) => result.rss.reduce((best, s) => Math.abs(s[0] - ms) < Math.abs(best[0] - ms) ? s : best)
+  const from = at(result.firstRecordMs + (result.elapsedMs - result.firstRecordMs) * 0.2)[1]
+  const to = at(result.elapsedMs)[1]
+  return Math.round(((to - from) / from) * 1000) / 10
+}
+
+/** Steady-state rate: from the first record handled to the last (connect and group join left out). */
+const rateOf = (r: ConsumeResult) => r.records / ((r.elapsedMs - r.firstRecordMs) / 1000)
+
+const summarize = (name: VariantName, results: ReadonlyArray<ConsumeResult>) => {
+  const rates = results.map(rateOf)
+  const mb = results.map((r) => r.bytes / 1e6 / ((r.elapsedMs - r.firstRecordMs) / 1000))
+  const cpu = results.map((r) => r.cpuMicros / r.records)
+  const growth = results.map(rssGrowthPct)
+  const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits
+  return {
+    name,
+    records: results[0]!.records,
+    recordsPerSec: round(median(rates)),
+    mbPerSec: round(median(mb), 1),
+    cpuMicrosPerRecord: round(median(cpu), 1),
+    peakRssMb: Math.max(...results.map((r) => r.peakRssMb)),
+    checksumOk: results.every((r) => r.missing === 0 && r.duplicates === 0),
+    rounds: results.length,
+    recordsPerSecByRound: rates.map((r) => round(r)),
+    spreadPct: round(((Math.max(...rates) - Math.min(...rates)) / median(rates)) * 100, 1),
+    wallSecByRound: results.map((r) => round(r.wallMs / 1000, 1)),
+    firstRecordSecByRound: results.map((r) => round(r.firstRecordMs / 1000, 2)),
+    rssGrowthPct: round(median(growth), 1),
+    rssGrowthPctByRound: growth
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
