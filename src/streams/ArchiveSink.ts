@@ -19,7 +19,7 @@
  * stops without committing the rows that were not written.
  */
 import type { PlatformError } from "effect"
-import { Clock, Effect, Exit, Fiber, FileSystem, Path, Schedule, Scope, Semaphore } from "effect"
+import { Clock, Effect, Exit, Fiber, FileSystem, Option, Path, Schedule, Scope, Semaphore } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
@@ -77,7 +77,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   let failure: ArchiveError | undefined
   let closed = false
 
-  const fail = (operation: ArchiveError["operation"], filePath: string) => (cause: PlatformError.PlatformError) =>
+  const fail = (operation: ArchiveError["operation"], filePath: string) => (cause: PlatformError.PlatformError | string) =>
     Effect.gen(function*() {
       const error = new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
       if (failure === undefined) {
@@ -139,6 +139,12 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       Effect.tapError(() => file.handle.truncate(file.size).pipe(Effect.ignore)),
       Effect.catch(fail("write", file.path))
     )
+    // A file deleted while open (or its directory removed) still takes writes, into an inode
+    // that is gone once closed: rows "on disk" only there must not count as archived.
+    const info = yield* file.handle.stat.pipe(Effect.catch(fail("write", file.path)))
+    if (Option.getOrUndefined(info.nlink) === 0n) {
+      return yield* fail("write", file.path)("the file was deleted (or its directory removed) while open")
+    }
     file.size += bytes.byteLength
     rowsWritten += batchRows.length
     observability.archived(options.kind, batchRows.length)

@@ -9,7 +9,7 @@
  * graceful shutdown), logs it at Error level and fails every later call.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Latch, Layer, Path, Schema, Scope } from "effect"
+import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../../src/domain/Csv.js"
 import { ArchiveError } from "../../src/domain/Errors.js"
@@ -330,6 +330,25 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(files.rows(backupFile("10")), [header])
           assert.deepStrictEqual(flushed, [])
           assert.include(files.closed, backupFile("10"), "close still closes the file")
+        })
+      ))
+
+    it.effect("Backup CSV - the directory removed while its file is open: rows written into the unlinked file are not reported, onFatal(write)", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed, fatal } = yield* makeSink({ batchSize: 5 })
+          yield* appendBackup(sink, range(0, 5))
+          assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4]])
+
+          yield* fs.remove(DIR, { recursive: true })
+          const failed = yield* Effect.flip(appendBackup(sink, range(5, 5)))
+          assert.instanceOf(failed, ArchiveError)
+          assert.strictEqual(failed.operation, "write")
+          assert.include(failed.message, "deleted")
+          assert.deepStrictEqual(fatal, [failed])
+          assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4]], "the rows in the unlinked file are never reported")
         })
       ))
 

@@ -2,9 +2,10 @@
  * An in-memory FileSystem for integration tests under TestClock: every
  * operation completes without real I/O, so virtual time alone drives the
  * archives. Write and open failures can be injected; files are read back
- * with a real CSV parser.
+ * with a real CSV parser. `remove` unlinks like POSIX: a file open at the time
+ * still takes writes (into nothing) and its handle's `stat` says `nlink` 0.
  */
-import { Context, Effect, FileSystem, Layer, Option, PlatformError } from "effect"
+import { ByteSize, Context, Effect, FileSystem, Layer, Option, PlatformError } from "effect"
 import { parse } from "csv-parse/sync"
 
 export interface MemoryFiles {
@@ -53,8 +54,14 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
         state.files.set(path, next)
       }
 
+      interface Handle {
+        closed: boolean
+        unlinked: boolean
+      }
+      const handles = new Map<string, Array<Handle>>()
+
       // Like a real descriptor, a handle is unusable once its scope has closed it.
-      const makeFile = (path: string, handle: { closed: boolean }): FileSystem.File => {
+      const makeFile = (path: string, handle: Handle): FileSystem.File => {
         const closedError = (method: string) => error(method, path, "BadResource", "EBADF: bad file descriptor")
         const writeAll = (buffer: Uint8Array): Effect.Effect<void, PlatformError.PlatformError> =>
           state.writeGate !== undefined ? Effect.andThen(state.writeGate, write(buffer)) : write(buffer)
@@ -66,12 +73,18 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
               append(path, buffer.subarray(0, state.partialWriteBytes))
               return Effect.fail(error("write", path, "Unknown", "ENOSPC: no space left on device (partial write)"))
             }
-            append(path, buffer)
+            if (!handle.unlinked) append(path, buffer)
             return Effect.void
           })
         return {
           [FileSystem.FileTypeId]: FileSystem.FileTypeId,
-          stat: Effect.die("not implemented"),
+          stat: Effect.sync(() =>
+            ({
+              type: "File",
+              nlink: Option.some(handle.unlinked ? 0n : 1n),
+              size: ByteSize.bytes(state.files.get(path)?.byteLength ?? 0)
+            }) as FileSystem.File.Info
+          ),
           seek: () => Effect.die("not implemented"),
           sync: Effect.void,
           read: () => Effect.die("not implemented"),
@@ -89,6 +102,12 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
 
       const fs = FileSystem.makeNoop({
         exists: (path) => Effect.succeed(state.files.has(path)),
+        remove: (path, options) =>
+          Effect.sync(() => {
+            const removed = (file: string) => file === path || (options?.recursive === true && file.startsWith(`${path}/`))
+            for (const file of Array.from(state.files.keys()).filter(removed)) state.files.delete(file)
+            for (const [file, open] of handles) if (removed(file)) for (const handle of open) handle.unlinked = true
+          }),
         readFile: (path) =>
           Effect.suspend(() => {
             const content = state.files.get(path)
@@ -107,7 +126,8 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
               return yield* error("open", path, "NotFound", "ENOENT: no such file or directory")
             }
             if (flag.startsWith("w") || !state.files.has(path)) state.files.set(path, new Uint8Array())
-            const handle = { closed: false }
+            const handle: Handle = { closed: false, unlinked: false }
+            handles.set(path, [...(handles.get(path) ?? []), handle])
             yield* Effect.addFinalizer(() =>
               Effect.sync(() => {
                 handle.closed = true
