@@ -8,6 +8,7 @@
  * the sink reports it once through `onFatal` (which the pipeline turns into a
  * graceful shutdown), logs it at Error level and fails every later call.
  */
+import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -351,6 +352,23 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4]], "the rows in the unlinked file are never reported")
         })
       ))
+
+    it.effect("Backup CSV - the same on the real file system: a removed directory's open file reports link count 0", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "archive-unlinked-" })
+        yield* fs.makeDirectory(`${dir}/backup`)
+        const { sink, flushed, fatal } = yield* makeSink({ dir: `${dir}/backup`, batchSize: 5 })
+        // Real writes finish in the background: flush waits for them.
+        yield* appendBackup(sink, range(0, 5))
+        yield* sink.flush
+        yield* fs.remove(`${dir}/backup`, { recursive: true })
+        yield* appendBackup(sink, range(5, 5))
+        const failed = yield* Effect.flip(sink.flush)
+        assert.include(failed.message, "deleted")
+        assert.deepStrictEqual(fatal, [failed])
+        assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4]])
+      }).pipe(Effect.provide(Layer.mergeAll(NodeFileSystem.layer, Path.layer, captureLogs().layer))))
 
     it.effect("Backup CSV - an append interrupted while its batch is being written: the batch is still written and reported", () =>
       withArchive(() =>
