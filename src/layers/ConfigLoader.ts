@@ -119,7 +119,7 @@ export const configOptions: ReadonlyArray<ConfigOption> = [
   option("backupDir", "string", "Directory of the hourly backup CSV files (one row per consumed record); no backup when unset. Must exist and be writable."),
   option("dlqDir", "string", "Directory of the hourly dead-letter CSV files. Must exist and be writable.", { required: true }),
   option("dlqTopic", "string", "Also produce failed records to this Kafka topic, with error headers."),
-  option("stopAtOffsets", "stopAtOffsets", "Stop once each listed partition has handled its offset (inclusive): topic:partition=offset,… (file: also [{ topic, partition, offset }] or { \"topic:partition\": offset })."),
+  option("stopAtOffsets", "stopAtOffsets", "Stop once each listed partition has handled its offset (inclusive), here or in another member of the group (its committed offset is past it): topic:partition=offset,… (file: also [{ topic, partition, offset }] or { \"topic:partition\": offset })."),
   option("devMode", "boolean", "Development mode: never commit offsets (logs what it would have committed).", def(d.devMode)),
   option("fromBeginning", "boolean", "Where a partition without a committed offset starts: the earliest offset (true) or the latest (false).", def(d.fromBeginning)),
   option("decodeUtf8", "boolean", "Decode values as UTF-8 into `text` (invalid UTF-8 goes to the DLQ); false leaves `text` null and the processor reads the bytes.", def(d.decodeUtf8)),

@@ -231,6 +231,11 @@ const make = Effect.sync(() => {
     skipOffsets,
     records: (topic) => Effect.sync(() => (topics.get(topic) ?? []).flatMap((log) => log.records)),
     committed: (groupId) => Effect.sync(() => new Map(groupOf(groupId).committed)),
+    commitElsewhere: (groupId, offsets) =>
+      Effect.sync(() => {
+        const group = groupOf(groupId)
+        for (const offset of offsets) group.committed.set(partitionKey(offset.topic, offset.partition), offset.offset)
+      }),
     commits: (groupId) => Effect.sync(() => [...groupOf(groupId).commits]),
     fetched: (groupId) => Effect.sync(() => groupOf(groupId).fetched),
     assignment: (groupId) =>
@@ -537,14 +542,16 @@ const make = Effect.sync(() => {
       return logs.map((log, partition): PartitionOffsets => ({ partition, low: 0, high: log.next }))
     }),
     committedOffsets: (groupId, topic) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
+        const failure = adminFailures.shift()
+        if (failure !== undefined) return Effect.fail(new KafkaError({ message: failure }))
         const offsets: Array<TopicPartitionOffset> = []
         for (const [key, offset] of groupOf(groupId).committed) {
           const separator = key.lastIndexOf(":")
           if (key.slice(0, separator) !== topic) continue
           offsets.push({ topic, partition: Number(key.slice(separator + 1)), offset })
         }
-        return offsets.sort((a, b) => a.partition - b.partition)
+        return Effect.succeed(offsets.sort((a, b) => a.partition - b.partition))
       })
   })
 
@@ -572,6 +579,11 @@ export class MemoryKafka extends Context.Service<MemoryKafka, {
   readonly records: (topic: string) => Effect.Effect<ReadonlyArray<KafkaRecord>>
   /** The group's committed offsets, by `partitionKey(topic, partition)`. */
   readonly committed: (groupId: string) => Effect.Effect<ReadonlyMap<string, number>>
+  /**
+   * Commits offsets for the group from outside this member: another member of
+   * the group, or an admin tool. Not recorded in `commits`.
+   */
+  readonly commitElsewhere: (groupId: string, offsets: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
   /** Every commit call of the group's consumers, in order, failed ones included. */
   readonly commits: (groupId: string) => Effect.Effect<ReadonlyArray<CommitCall>>
   /** How many records the group's consumers have handed to `onBatch` (and `onBatch` returned). */
@@ -586,7 +598,7 @@ export class MemoryKafka extends Context.Service<MemoryKafka, {
   readonly failNextCommits: (count: number, options?: { readonly rebalance?: boolean }) => Effect.Effect<void>
   /** The next `count` producer sends fail with `message`. */
   readonly failNextSends: (count: number, message: string) => Effect.Effect<void>
-  /** The next `count` reads of a topic's end offsets (`topicOffsets`) fail with `message`. */
+  /** The next `count` admin reads (`topicOffsets`, `committedOffsets`) fail with `message`. */
   readonly failNextAdmin: (count: number, message: string) => Effect.Effect<void>
   /**
    * Gives the group's member a new assignment: the batch in flight is

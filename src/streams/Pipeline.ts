@@ -115,22 +115,30 @@ const runScoped = (
     let assignment: ReadonlyArray<TopicPartition> = []
     let stopping = false
 
-    // A target already behind the group's committed offset (a restart after
-    // reaching it) counts as handled: nothing at or below it will be fetched.
-    const committedAtStart = new Map<string, number>()
-    for (const topic of new Set(targets.map((target) => target.topic))) {
-      for (const offset of yield* kafka.committedOffsets(config.groupId, topic)) {
-        committedAtStart.set(partitionKey(offset.topic, offset.partition), offset.offset)
-      }
-    }
+    // A target behind the group's committed offset counts as handled, whoever committed it: this
+    // member before a restart, or another member that owns the partition (without that, no member
+    // of a group would stop unless it owned every target partition). Read at the start and, while
+    // targets remain, after each commit tick.
+    const groupCommitted = new Map<string, number>()
+    const readGroupCommitted = Effect.forEach(new Set(targets.map((target) => target.topic)), (topic) =>
+      Effect.map(kafka.committedOffsets(config.groupId, topic), (offsets) => {
+        for (const offset of offsets) groupCommitted.set(partitionKey(offset.topic, offset.partition), offset.offset)
+      }), { discard: true })
+    yield* readGroupCommitted
     const allTargetsHandled = () =>
       targets.length > 0 &&
       targets.every((target) =>
         Math.max(
           ledger.watermark(target.topic, target.partition) ?? 0,
-          committedAtStart.get(partitionKey(target.topic, target.partition)) ?? 0
+          groupCommitted.get(partitionKey(target.topic, target.partition)) ?? 0
         ) > target.offset
       )
+    const checkGroupCommitted = Effect.suspend(() =>
+      targets.length === 0 || allTargetsHandled() ? Effect.void : readGroupCommitted.pipe(
+        Effect.andThen(Effect.suspend(() => allTargetsHandled() ? Deferred.succeed(stop, "stopAtOffsets") : Effect.void)),
+        Effect.catch((error) => Effect.logWarning(`could not read the group's committed offsets: ${error.message}`))
+      )
+    )
 
     const acknowledge = (ack: number) => (records: ReadonlyArray<TopicPartitionOffset>) =>
       Effect.suspend(() => {
@@ -325,6 +333,7 @@ const runScoped = (
       discard: true
     }).pipe(Effect.forkIn(scope))
     const commitFiber = yield* commit.pipe(
+      Effect.andThen(checkGroupCommitted),
       Effect.repeat(Schedule.spaced(config.commitIntervalMs)),
       Effect.delay(config.commitIntervalMs),
       Effect.forkIn(scope)

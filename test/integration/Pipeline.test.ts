@@ -109,6 +109,37 @@ describe("Pipeline — polling (seed integration §1)", () => {
       assert.isTrue(logs.has("Info", "stopped"))
     }))
 
+  test("stop-at in a group: a target partition another member owns counts once the group's commit passes it", (logs) =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const client = yield* KafkaClient
+      yield* client.createTopic(TOPIC, 2)
+      const seen: Array<string> = []
+      yield* produce(0, numbered(10))
+      const fiber = yield* start((input) => Effect.sync(() => seen.push(`${input.partition}:${input.offset}`)), {
+        stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 4 }, { topic: TOPIC, partition: 1, offset: 4 }]
+      })
+      yield* advanceUntil(committedAt(0, 5))
+      // Partition 1 goes to another member, which handles its records and commits them.
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
+      yield* produce(1, numbered(10))
+      yield* TestClock.adjust(5_000)
+      assert.isUndefined(fiber.pollUnsafe(), "partition 1's target is not reached yet")
+      // A failed read of the group's offsets is logged and tried again on the next tick.
+      yield* kafka.failNextAdmin(1, "coordinator not available")
+      yield* TestClock.adjust(1_000)
+      assert.isTrue(logs.has("Warn", "could not read the group's committed offsets"))
+      yield* kafka.commitElsewhere(GROUP, [{ topic: TOPIC, partition: 1, offset: 8 }])
+      yield* advanceUntil(Effect.map(Fiber.await(fiber).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      assert.strictEqual((yield* Fiber.join(fiber)).reason, "stopAtOffsets")
+      assert.deepStrictEqual(seen, ["0:0", "0:1", "0:2", "0:3", "0:4"])
+      const committed = yield* kafka.committed(GROUP)
+      assert.strictEqual(committed.get(`${TOPIC}:0`), 5)
+      assert.strictEqual(committed.get(`${TOPIC}:1`), 8)
+      const ours = (yield* kafka.commits(GROUP)).flatMap((call) => call.offsets)
+      assert.isFalse(ours.some((offset) => offset.partition === 1), "this member never commits partition 1")
+    }))
+
   test("Polling - Kafka Poll Error: logged, retried after a pause, nothing lost", (logs) =>
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka
