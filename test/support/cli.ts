@@ -30,7 +30,7 @@ export interface CliRun {
 
 /** Spawns `node --import tsx src/cli.ts …args`; the pid is the node process itself. */
 export const spawnCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): CliRun => {
-  const child = spawn(NODE, ["--import", "tsx", "src/cli.ts", ...args], {
+  const child = spawn(NODE, ["--disable-warning=TimeoutNegativeWarning", "--import", "tsx", "src/cli.ts", ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"]
