@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
+    // kafkajs 2.2.4 calls setTimeout with a negative delay (harmless): not a warning per test file.
+    execArgv: ["--disable-warning=TimeoutNegativeWarning"],
     hookTimeout: 180_000,
     // Starts nothing by itself: the shared broker starts on the first e2e test that needs it,
     // and this stops it at the end of the run.
