@@ -133,9 +133,10 @@ const runScoped = (
           groupCommitted.get(partitionKey(target.topic, target.partition)) ?? 0
         ) > target.offset
       )
+    const stopIfAllTargetsHandled = () => allTargetsHandled() ? Deferred.succeed(stop, "stopAtOffsets") : Effect.void
     const checkGroupCommitted = Effect.suspend(() =>
       targets.length === 0 || allTargetsHandled() ? Effect.void : readGroupCommitted.pipe(
-        Effect.andThen(Effect.suspend(() => allTargetsHandled() ? Deferred.succeed(stop, "stopAtOffsets") : Effect.void)),
+        Effect.andThen(Effect.suspend(stopIfAllTargetsHandled)),
         Effect.catch((error) => Effect.logWarning(`could not read the group's committed offsets: ${error.message}`))
       )
     )
@@ -143,7 +144,7 @@ const runScoped = (
     const acknowledge = (ack: number) => (records: ReadonlyArray<TopicPartitionOffset>) =>
       Effect.suspend(() => {
         for (const record of records) ledger.ack(record.topic, record.partition, record.offset, ack)
-        return allTargetsHandled() ? Deferred.succeed(stop, "stopAtOffsets") : Effect.void
+        return stopIfAllTargetsHandled()
       })
 
     const onFatal = (error: ArchiveError) => Deferred.fail(stop, error)
@@ -215,7 +216,8 @@ const runScoped = (
       Effect.gen(function*() {
         for (const record of records) {
           if (stopping) return
-          const target = targetOf.get(partitionKey(record.topic, record.partition))
+          // Most runs have no targets: no key to build per record then.
+          const target = targetOf.size === 0 ? undefined : targetOf.get(partitionKey(record.topic, record.partition))
           if (target !== undefined && record.offset > target) {
             yield* consumer.pause([record])
             return
@@ -274,14 +276,14 @@ const runScoped = (
     const work = (record: KafkaRecord) =>
       Effect.suspend(() => {
         const startedAt = observability.started()
-        return Effect.map(handle(record), (outcome) => (observability.finished(outcome, startedAt), outcome))
-      }).pipe(
-        Effect.flatMap((outcome) => {
+        return Effect.flatMap(handle(record), (outcome) => {
+          observability.finished(outcome, startedAt)
           if (outcome.attempts > 1) stats.retries += outcome.attempts - 1
           if (outcome._tag === "Failed") return deadLetter(record, outcome)
           stats.processed++
           return acknowledge(Ack.Processed)([record])
-        }),
+        })
+      }).pipe(
         observability.traceRecord(record),
         Effect.annotateLogs({ topic: record.topic, partition: record.partition, offset: record.offset }),
         Effect.ensuring(queueBytes.release(queuedSize(record)))
@@ -397,7 +399,7 @@ const runScoped = (
       Effect.annotateLogs({ topics: config.topics.join(","), groupId: config.groupId, concurrency: config.concurrency })
     )
     if (config.devMode) yield* Effect.logWarning("devMode is on: offsets will not be committed")
-    if (allTargetsHandled()) yield* Deferred.succeed(stop, "stopAtOffsets")
+    yield* stopIfAllTargetsHandled()
     return yield* Deferred.await(stop)
   })
 
