@@ -87,7 +87,10 @@ export const PipelineMetrics = {
       reason
     })
   ),
-  inFlight: gauge("kafka_pipeline_records_in_flight", "Records being processed now."),
+  inFlight: gauge(
+    "kafka_pipeline_records_in_flight",
+    "Records taken by the workers and not yet handled: being processed, or next in a worker's slice."
+  ),
   queueDepth: gauge("kafka_pipeline_queue_depth", "Records waiting in the queue between polling and processing."),
   committedOffset: partitionGauge(
     "kafka_pipeline_committed_offset",
@@ -121,7 +124,10 @@ export const PipelineMetrics = {
 export interface RunProbe {
   readonly groupId: string
   readonly topics: ReadonlyArray<string>
+  /** Records in the queue, not yet taken by a worker. */
   readonly queueDepth: () => number
+  /** Records taken by the workers and not yet handled. */
+  readonly inFlight: () => number
   readonly assignment: () => ReadonlyArray<TopicPartition>
   readonly isInGroup: Effect.Effect<boolean>
   /** The pipeline's long-running fibers; one that ends before `stopping` is a failure. */
@@ -135,8 +141,9 @@ export interface ObservabilityService {
    * writing progress; undone (with a last progress line) when the scope closes.
    */
   readonly attach: (probe: RunProbe) => Effect.Effect<void, never, Scope.Scope | KafkaClient>
-  readonly consumed: (record: KafkaRecord) => void
-  /** A worker takes a record; returns the start time for {@link ObservabilityService.finished}. */
+  /** Records taken from Kafka: one fetched batch's (of one partition, in offset order). */
+  readonly consumed: (records: ReadonlyArray<KafkaRecord>) => void
+  /** A worker starts a record: returns the start time for {@link ObservabilityService.finished}. */
   readonly started: () => number
   readonly finished: (outcome: Outcome, startedAt: number) => void
   /** Offsets committed (or, in devMode, skipped). */
@@ -144,6 +151,8 @@ export interface ObservabilityService {
   readonly commitFailed: (rebalance: boolean) => void
   readonly archived: (archive: ArchiveKind, rows: number) => void
   readonly rotated: (archive: ArchiveKind) => void
+  /** Whether each record gets a span: the pipeline then runs every record as an Effect, under {@link ObservabilityService.traceRecord}. */
+  readonly tracesRecords: boolean
   /** Wraps one record's work in its span when record spans are on; else returns it as it is. */
   readonly traceRecord: (record: KafkaRecord) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
@@ -157,6 +166,7 @@ const noop: ObservabilityService = {
   commitFailed: () => {},
   archived: () => {},
   rotated: () => {},
+  tracesRecords: false,
   traceRecord: () => (effect) => effect
 }
 
@@ -260,28 +270,30 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
 
   /** Run-level totals for the progress line. */
   const totals = { consumed: 0, handled: 0, deadLettered: 0, lag: undefined as number | undefined }
-  let inFlight = 0
   let probe: RunProbe | undefined = undefined
   const pollTimes = new Map<string, PollTimes>()
   /** Partitions whose lag gauges are set, to remove them when the partition goes. */
   let lagPartitions = new Set<string>()
 
   const service: ObservabilityService = {
-    consumed: (record) => {
-      totals.consumed++
-      inc(m.consumed)
-      inc(m.bytesConsumed, recordSize(record))
-      const key = partitionKey(record.topic, record.partition)
+    consumed: (records) => {
+      if (records.length === 0) return
+      const at = now()
+      const { partition, topic } = records[0]!
+      const key = partitionKey(topic, partition)
       let times = pollTimes.get(key)
       if (times === undefined) pollTimes.set(key, times = new PollTimes())
-      times.push(record.offset, now())
+      let bytes = 0
+      for (const record of records) {
+        bytes += recordSize(record)
+        times.push(record.offset, at)
+      }
+      totals.consumed += records.length
+      inc(m.consumed, records.length)
+      inc(m.bytesConsumed, bytes)
     },
-    started: () => {
-      inFlight++
-      return now()
-    },
+    started: now,
     finished: (outcome, startedAt) => {
-      inFlight--
       totals.handled++
       inc(m.handled)
       m.processingSeconds.updateUnsafe((now() - startedAt) / 1000, context)
@@ -304,6 +316,7 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
     commitFailed: (rebalance) => inc(m.commitFailures(rebalance ? "rebalance" : "error")),
     archived: (archive, rows) => inc(m.archiveRows(archive), rows),
     rotated: (archive) => inc(m.archiveRotations(archive)),
+    tracesRecords: spans,
     traceRecord: (record) => (effect) =>
       spans
         ? Effect.withSpan(effect, "Pipeline.record", {
@@ -327,7 +340,6 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
             probe = undefined
             totals.consumed = totals.handled = totals.deadLettered = 0
             totals.lag = undefined
-            inFlight = 0
             pollTimes.clear()
           })
         )
@@ -403,7 +415,7 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
     "GET",
     "/metrics",
     Effect.sync(() => {
-      m.inFlight.updateUnsafe(inFlight, context)
+      m.inFlight.updateUnsafe(probe?.inFlight() ?? 0, context)
       m.queueDepth.updateUnsafe(probe?.queueDepth() ?? 0, context)
       return HttpServerResponse.text(PrometheusMetrics.formatUnsafe(context), {
         contentType: "text/plain; version=0.0.4; charset=utf-8"

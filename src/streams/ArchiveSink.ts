@@ -43,6 +43,11 @@ export interface ArchiveSinkOptions {
 export interface ArchiveSink {
   /** Adds one encoded row (see `encodeRow`); writes the batch when it is full. */
   readonly append: (record: TopicPartitionOffset, row: string) => Effect.Effect<void, ArchiveError>
+  /** Adds the rows of `records` (`rows[i]` is the row of `records[i]`), writing each batch that fills up on the way. */
+  readonly appendAll: (
+    records: ReadonlyArray<TopicPartitionOffset>,
+    rows: ReadonlyArray<string>
+  ) => Effect.Effect<void, ArchiveError>
   readonly flush: Effect.Effect<void, ArchiveError>
   /** Flushes what is pending and closes the current file; later appends fail. */
   readonly close: Effect.Effect<void, ArchiveError>
@@ -190,20 +195,38 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* writePending.pipe(Effect.ensuring(closeCurrent))
   }))
 
-  // Suspended: the row is added when the effect runs (each time it runs), not when it is built.
-  const append = (record: TopicPartitionOffset, row: string): Effect.Effect<void, ArchiveError> =>
-    Effect.suspend(() => {
-      if (failure !== undefined) return Effect.fail(failure)
-      if (closed) {
-        return Effect.fail(
-          new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
-        )
-      }
+  /** Adds rows from `start` on; a full batch goes to disk before the next row joins the following one. */
+  const appendFrom = (
+    appended: ReadonlyArray<TopicPartitionOffset>,
+    appendedRows: ReadonlyArray<string>,
+    start: number
+  ): Effect.Effect<void, ArchiveError> => {
+    if (failure !== undefined) return Effect.fail(failure)
+    if (closed) {
+      return Effect.fail(
+        new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
+      )
+    }
+    for (let index = start; index < appendedRows.length;) {
+      const row = appendedRows[index]!
       rows.push(row)
-      records.push(record)
+      records.push(appended[index]!)
       rowsChars += row.length
-      return rows.length >= options.batchSize || rowsChars >= MAX_BATCH_CHARS ? flushFull : Effect.void
-    })
+      index++
+      if (rows.length >= options.batchSize || rowsChars >= MAX_BATCH_CHARS) {
+        return index < appendedRows.length
+          ? Effect.andThen(flushFull, Effect.suspend(() => appendFrom(appended, appendedRows, index)))
+          : flushFull
+      }
+    }
+    return Effect.void
+  }
+
+  // Suspended: the rows are added when the effect runs (each time it runs), not when it is built.
+  const appendAll = (
+    appended: ReadonlyArray<TopicPartitionOffset>,
+    appendedRows: ReadonlyArray<string>
+  ): Effect.Effect<void, ArchiveError> => Effect.suspend(() => appendFrom(appended, appendedRows, 0))
 
   current = yield* openFor(yield* Clock.currentTimeMillis, "open")
   yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
@@ -217,7 +240,8 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   )
 
   return {
-    append,
+    append: (record, row) => appendAll([record], [row]),
+    appendAll,
     flush,
     close,
     files: () => files,

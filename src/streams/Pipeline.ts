@@ -13,10 +13,12 @@ import { Cause, Clock, Deferred, Effect, Exit, Fiber, FileSystem, Path, Queue, S
 import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../domain/Csv.js"
 import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
-import { partitionKey, recordSize } from "../domain/KafkaRecord.js"
+import { partitionKey } from "../domain/KafkaRecord.js"
 import { Ack, OffsetLedger } from "../domain/OffsetLedger.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
 import type { Processor } from "../domain/Processor.js"
+import type { Slice } from "../domain/Slice.js"
+import { sliceBatch } from "../domain/Slice.js"
 import type { KafkaProducer } from "../layers/KafkaClient.js"
 import { KafkaClient } from "../layers/KafkaClient.js"
 import { Observability } from "../layers/Observability.js"
@@ -181,54 +183,92 @@ const runScoped = (
       onFatal
     })
 
-    const queue = yield* Queue.bounded<KafkaRecord, Cause.Done>(config.queueSize)
+    // The queue holds slices (see `sliceBatch`); its bounds are two semaphores that the poll side
+    // takes a slice's worth of before offering it: `queueSize` records, released when a worker takes
+    // the slice, and `queueBytes` bytes, released when the worker is done with it (so the bytes
+    // bound holds the records being processed too).
+    const queue = yield* Queue.unbounded<Slice, Cause.Done>()
+    const queueRoom = yield* Semaphore.make(config.queueSize)
     const queueBytes = yield* Semaphore.make(config.queueBytes)
-    const queuedSize = (record: KafkaRecord) => Math.min(recordSize(record), config.queueBytes)
+    const sliceLimits = {
+      concurrency: config.concurrency,
+      maxRecords: config.queueSize,
+      maxBytes: Math.max(1, Math.floor(config.queueBytes / config.concurrency))
+    }
+    const queuedBytes = (slice: Slice) => Math.min(slice.bytes, config.queueBytes)
+    /** Records in the queue, and records taken by the workers and not handled yet (the gauges). */
+    let queuedRecords = 0
+    let heldRecords = 0
 
     // ---- poll ----------------------------------------------------------------
 
     const targetOf = new Map(targets.map((target) => [partitionKey(target.topic, target.partition), target.offset]))
 
     /**
-     * Backs a tracked record up and puts it in the queue, waiting for room. Interrupted while
-     * waiting (a rejoin abandons the batch, or a stop), the record is untracked: the refetch must
-     * queue it again, not skip it as in flight — else its offset holds the commit back for good.
-     * (Refetched, it is counted and backed up again: `consumed` stays the number of backup rows.)
+     * Backs the tracked records up and puts them in the queue slice by slice, waiting for room.
+     * Interrupted (a rejoin abandons the batch, or a stop), the records not yet queued are
+     * untracked: the refetch must queue them again, not skip them as in flight — else their
+     * offsets hold the commit back for good. (Refetched, they are counted and backed up again:
+     * `consumed` stays the number of backup rows.) Returns false when the archive failed.
      */
-    const handOver = (record: KafkaRecord) =>
-      Effect.gen(function*() {
+    const handOver = (records: ReadonlyArray<KafkaRecord>) => {
+      let queued = 0
+      return Effect.gen(function*() {
         if (backup !== undefined) {
-          const appended = yield* backup.append(record, encodeRow(backupRow(record))).pipe(
+          const appended = yield* backup.appendAll(records, records.map((record) => encodeRow(backupRow(record)))).pipe(
             Effect.as(true),
             Effect.catch(() => Effect.succeed(false))
           )
           if (!appended) return false
         }
-        const size = queuedSize(record)
-        yield* queueBytes.take(size)
-        yield* Queue.offer(queue, record).pipe(Effect.onInterrupt(() => queueBytes.release(size)))
+        for (const slice of sliceBatch(records, sliceLimits)) {
+          yield* queueRoom.take(slice.records.length)
+          yield* queueBytes.take(queuedBytes(slice)).pipe(
+            Effect.onInterrupt(() => queueRoom.release(slice.records.length))
+          )
+          Queue.offerUnsafe(queue, slice)
+          queuedRecords += slice.records.length
+          queued += slice.records.length
+        }
         return true
       }).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => ledger.untrack(record.topic, record.partition, record.offset)))
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            // Last first: the ledger untracks only a partition's last tracked offset.
+            for (let index = records.length - 1; index >= queued; index--) {
+              const record = records[index]!
+              ledger.untrack(record.topic, record.partition, record.offset)
+            }
+          })
+        )
       )
+    }
 
     const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
+        if (stopping || records.length === 0) return Effect.void
+        // A batch is one partition's: one target at most.
+        const { partition, topic } = records[0]!
+        const target = targetOf.size === 0 ? undefined : targetOf.get(partitionKey(topic, partition))
+        const taken: Array<KafkaRecord> = []
+        let reachedTarget = false
         for (const record of records) {
-          if (stopping) return
-          // Most runs have no targets: no key to build per record then.
-          const target = targetOf.size === 0 ? undefined : targetOf.get(partitionKey(record.topic, record.partition))
           if (target !== undefined && record.offset > target) {
-            yield* consumer.pause([record])
-            return
+            reachedTarget = true
+            break
           }
-          if (!ledger.track(record.topic, record.partition, record.offset)) continue
-          stats.consumed++
-          observability.consumed(record)
-          // The archive failed and the pipeline is stopping: take nothing more.
-          if (!(yield* handOver(record))) return
-          if (target === record.offset) yield* consumer.pause([record])
+          if (ledger.track(record.topic, record.partition, record.offset)) taken.push(record)
+          if (record.offset === target) {
+            reachedTarget = true
+            break
+          }
         }
+        stats.consumed += taken.length
+        observability.consumed(taken)
+        const pauseAtTarget = reachedTarget ? consumer.pause([{ topic, partition }]) : Effect.void
+        if (taken.length === 0) return pauseAtTarget
+        // The archive failed and the pipeline is stopping: take nothing more.
+        return Effect.flatMap(handOver(taken), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
       })
 
     const onAssignment = (partitions: ReadonlyArray<TopicPartition>) =>
@@ -245,7 +285,7 @@ const runScoped = (
 
     // ---- process -------------------------------------------------------------
 
-    const handle = RecordHandler.make(processor, config)
+    const handle = yield* RecordHandler.makeDirect(processor, config)
 
     const deadLetter = (record: KafkaRecord, outcome: Extract<RecordHandler.Outcome, { _tag: "Failed" }>) =>
       Effect.gen(function*() {
@@ -273,21 +313,43 @@ const runScoped = (
         )
       })
 
-    const work = (record: KafkaRecord) =>
-      Effect.suspend(() => {
-        const startedAt = observability.started()
-        return Effect.flatMap(handle(record), (outcome) => {
+    const annotated = (record: KafkaRecord) =>
+      Effect.annotateLogs({ topic: record.topic, partition: record.partition, offset: record.offset })
+
+    /** With record spans on, each record's processing runs in its span (so does a plain function's call). */
+    const traced = (record: KafkaRecord): Effect.Effect<RecordHandler.Outcome> =>
+      Effect.suspend(() => RecordHandler.asEffect(handle(record))).pipe(observability.traceRecord(record))
+
+    /**
+     * Takes a slice's records through the processor in order. A record settled synchronously (a
+     * plain function that returned) costs no Effect: its outcome is counted and acknowledged
+     * inline. Once the pipeline is stopping, the record under way is finished and the rest of the
+     * slice is left unstarted, for the next run: not handled, so not committed.
+     */
+    const work = (slice: Slice) =>
+      Effect.gen(function*() {
+        let index = 0
+        for (const record of slice.records) {
+          if (stopping) {
+            heldRecords -= slice.records.length - index
+            break
+          }
+          index++
+          const startedAt = observability.started()
+          const handled = observability.tracesRecords ? traced(record) : handle(record)
+          const outcome = Effect.isEffect(handled) ? yield* annotated(record)(handled) : handled
           observability.finished(outcome, startedAt)
           if (outcome.attempts > 1) stats.retries += outcome.attempts - 1
-          if (outcome._tag === "Failed") return deadLetter(record, outcome)
-          stats.processed++
-          return acknowledge(Ack.Processed)([record])
-        })
-      }).pipe(
-        observability.traceRecord(record),
-        Effect.annotateLogs({ topic: record.topic, partition: record.partition, offset: record.offset }),
-        Effect.ensuring(queueBytes.release(queuedSize(record)))
-      )
+          if (outcome._tag === "Failed") {
+            yield* annotated(record)(deadLetter(record, outcome))
+          } else {
+            stats.processed++
+            ledger.ack(record.topic, record.partition, record.offset, Ack.Processed)
+          }
+          heldRecords--
+        }
+        yield* stopIfAllTargetsHandled()
+      }).pipe(Effect.ensuring(queueBytes.release(queuedBytes(slice))))
 
     // ---- commit --------------------------------------------------------------
 
@@ -323,10 +385,14 @@ const runScoped = (
       Effect.catch((error) => Deferred.fail(stop, error)),
       Effect.forkIn(scope)
     )
-    // N workers each take one record when free: nothing is buffered beyond the queue, and at
-    // shutdown the records still queued are known to be unstarted.
+    // N workers each take one slice when free: nothing is buffered beyond the queue, and at
+    // shutdown the slices still queued are known to be unstarted.
     const worker = Queue.take(queue).pipe(
-      Effect.flatMap(work),
+      Effect.flatMap((slice) => {
+        queuedRecords -= slice.records.length
+        heldRecords += slice.records.length
+        return Effect.andThen(queueRoom.release(slice.records.length), work(slice))
+      }),
       Effect.forever,
       Effect.catchIf(Cause.isDone, () => Effect.void)
     )
@@ -344,7 +410,8 @@ const runScoped = (
     yield* observability.attach({
       groupId: config.groupId,
       topics: config.topics,
-      queueDepth: () => Queue.sizeUnsafe(queue),
+      queueDepth: () => queuedRecords,
+      inFlight: () => heldRecords,
       assignment: () => assignment,
       isInGroup: consumer.isInGroup,
       fibers: { poll: pollFiber, workers: processingFiber, commit: commitFiber },
@@ -372,8 +439,8 @@ const runScoped = (
       yield* consumer.pause(assignment)
       // Queued records that no worker has started are left for the next run: they are not
       // handled, so not committed, and shutdown waits only for the work in flight.
-      const unstarted = yield* Queue.clear(queue)
-      if (unstarted.length > 0) yield* Effect.logInfo(`left ${unstarted.length} queued records for the next run`)
+      yield* Queue.clear(queue)
+      if (queuedRecords > 0) yield* Effect.logInfo(`left ${queuedRecords} queued records for the next run`)
       yield* Queue.end(queue)
       yield* awaitInFlight
       for (const sink of [backup, dlq]) {

@@ -3,8 +3,17 @@
  * decoding, the call itself under a timeout that interrupts it, retries with
  * exponential backoff and jitter for retryable failures. The result is an
  * outcome, never an error: a failing record must not stop the pipeline.
+ *
+ * The common cases cost little, because the pipeline runs them for every
+ * record: a plain function that returns costs no Effect at all; a promise that
+ * resolves costs one callback, its timeout being kept by one timer fiber for
+ * all calls in flight (`Deadlines`) instead of a race with a timer per call.
+ * An Effect processor runs under `Effect.timeoutOrElse` (only interruption can
+ * stop an Effect); failures and retries take the general path.
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Schedule } from "effect"
+import type { Deadline } from "../domain/Deadlines.js"
+import { Deadlines } from "../domain/Deadlines.js"
 import type { FailureDescription } from "../domain/Failure.js"
 import { describeFailure, InvalidUtf8, isRetryable, MessageTooLarge, NullValue, ProcessingTimeout } from "../domain/Failure.js"
 import type { KafkaRecord } from "../domain/KafkaRecord.js"
@@ -36,19 +45,84 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function"
 
+/** What a call that returned a plain value gives: its result is final when the call returns. */
+const Returned: unique symbol = Symbol("RecordHandler/Returned")
+
+/** The outcome of a first call that succeeded: shared, it is immutable. */
+const processedAtOnce: Outcome = Object.freeze({ _tag: "Processed", attempts: 1 })
+
+const failed = (cause: Cause.Cause<unknown>, attempts: number): Outcome => ({
+  _tag: "Failed",
+  attempts,
+  failure: describeFailure(cause)
+})
+
 /**
- * Calls the processor however it is written: an Effect function, an async
- * function (aborted through its signal on timeout or shutdown) or a plain one.
- * Only an Effect or a promise runs under `timeout`: a synchronous result is
- * final before any timer could fire, and the race a timeout costs (two fibers
- * and a timer per call) is the largest part of a no-op processor's overhead.
+ * A handler that returns the outcome itself when it is known synchronously (a
+ * plain function that returned; a record that fails the checks), else an
+ * Effect of it. The processor is called once per attempt either way. Its
+ * timer fiber runs in the scope.
  */
-const invoke = (
-  processor: Processor,
-  input: ProcessorInput,
-  timeout: <A>(effect: Effect.Effect<A, unknown>) => Effect.Effect<A, unknown>
-): Effect.Effect<unknown, unknown> =>
-  Effect.suspend(() => {
+export const makeDirect = Effect.fnUntraced(function*(processor: Processor, options: RecordHandlerOptions) {
+  const clock = yield* Clock.Clock
+  const schedule = retrySchedule(options)
+  const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
+  const timeoutMs = options.processingTimeoutMs
+
+  // ---- promise calls in flight, expired by one fiber ------------------------
+
+  const deadlines = new Deadlines()
+  /** Resumes the timer fiber while it waits for a first call. */
+  let wake: (() => void) | undefined
+  yield* Effect.forkScoped(Effect.forever(Effect.suspend(() => {
+    const first = deadlines.first
+    if (first === undefined) {
+      return Effect.callback<void>((resume) => {
+        wake = () => {
+          wake = undefined
+          resume(Effect.void)
+        }
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      })
+    }
+    // Calls listed meanwhile are due later: sleeping until the first one's deadline misses none.
+    const wait = first.at - clock.currentTimeMillisUnsafe()
+    if (wait > 0) return Effect.sleep(wait)
+    for (const due of deadlines.takeDue(clock.currentTimeMillisUnsafe())) due.expire()
+    return Effect.void
+  })))
+
+  // Listens at once, when the call returns: a promise that rejects before the Effect runs is
+  // then never reported as an unhandled rejection.
+  const awaitCall = (promise: PromiseLike<unknown>, controller: AbortController) => {
+    let settled: Effect.Effect<unknown, unknown> | undefined
+    let waiting: { readonly deadline: Deadline; readonly resume: (effect: Effect.Effect<unknown, unknown>) => void } | undefined
+    const settle = (result: Effect.Effect<unknown, unknown>) => {
+      if (waiting === undefined) settled ??= result
+      else if (deadlines.remove(waiting.deadline)) waiting.resume(result)
+    }
+    promise.then((value) => settle(Effect.succeed(value)), (error) => settle(Effect.fail(error)))
+    return Effect.callback<unknown, unknown>((resume) => {
+      if (settled !== undefined) return resume(settled)
+      const deadline = deadlines.add(clock.currentTimeMillisUnsafe() + timeoutMs, () => {
+        controller.abort()
+        resume(Effect.fail(timedOut))
+      })
+      waiting = { deadline, resume }
+      wake?.()
+      // Interrupted (a stop): the call is abandoned, and told so through its signal.
+      return Effect.sync(() => {
+        if (deadlines.remove(deadline)) controller.abort()
+      })
+    })
+  }
+
+  // ---- calls ------------------------------------------------------------------
+
+  /** Calls the processor however it is written: an Effect function, an async function or a plain one. */
+  const call = (input: ProcessorInput): typeof Returned | Effect.Effect<unknown, unknown> => {
     const controller = new AbortController()
     let result: unknown
     try {
@@ -56,52 +130,73 @@ const invoke = (
     } catch (error) {
       return Effect.fail(error)
     }
-    if (Effect.isEffect(result)) return timeout(result as Effect.Effect<unknown, unknown>)
-    if (!isPromiseLike(result)) return Effect.succeed(result)
-    return timeout(
-      Effect.tryPromise({ try: () => Promise.resolve(result), catch: (error) => error }).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
-      )
-    )
-  })
+    if (Effect.isEffect(result)) {
+      return Effect.timeoutOrElse(result as Effect.Effect<unknown, unknown>, {
+        duration: timeoutMs,
+        orElse: () => Effect.fail(timedOut)
+      })
+    }
+    return isPromiseLike(result) ? awaitCall(result, controller) : Returned
+  }
 
-export const make = (processor: Processor, options: RecordHandlerOptions) => {
-  const schedule = retrySchedule(options)
-  const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
-  const timeout = <A>(effect: Effect.Effect<A, unknown>) =>
-    Effect.timeoutOrElse(effect, { duration: options.processingTimeoutMs, orElse: () => Effect.fail(timedOut) })
-
-  const prepare = (record: KafkaRecord): Effect.Effect<ProcessorInput, MessageTooLarge | InvalidUtf8 | NullValue> => {
-    if (record.value === null) return Effect.fail(new NullValue())
+  const prepare = (record: KafkaRecord): ProcessorInput | MessageTooLarge | InvalidUtf8 | NullValue => {
+    if (record.value === null) return new NullValue()
     const size = recordSize(record)
-    if (size > options.maxMessageBytes) return Effect.fail(new MessageTooLarge({ size, limit: options.maxMessageBytes }))
-    if (!options.decodeUtf8) return Effect.succeed({ ...record, text: null })
+    if (size > options.maxMessageBytes) return new MessageTooLarge({ size, limit: options.maxMessageBytes })
+    if (!options.decodeUtf8) return { ...record, text: null }
     try {
-      return Effect.succeed({ ...record, text: utf8.decode(record.value) })
+      return { ...record, text: utf8.decode(record.value) }
     } catch {
-      return Effect.fail(new InvalidUtf8({ field: "value" }))
+      return new InvalidUtf8({ field: "value" })
     }
   }
 
-  return (record: KafkaRecord): Effect.Effect<Outcome> => {
-    let attempts = 0
-    const attempt = (input: ProcessorInput) =>
-      Effect.suspend(() => {
-        attempts++
-        return invoke(processor, input, timeout)
-      })
-    return prepare(record).pipe(
-      Effect.flatMap((input) =>
-        attempt(input).pipe(Effect.retry({ schedule, times: options.maxRetries, while: isRetryable }))
-      ),
-      Effect.matchCauseEffect({
-        onSuccess: () => Effect.succeed<Outcome>({ _tag: "Processed", attempts }),
+  /** Retries after a failed first call: the retry loop starts from that failure. */
+  const retry = (input: ProcessorInput, firstFailure: Cause.Cause<unknown>): Effect.Effect<Outcome> => {
+    let attempts = 1
+    let replay: Effect.Effect<never, unknown> | undefined = Effect.failCause(firstFailure)
+    const attempt = Effect.suspend(() => {
+      if (replay !== undefined) {
+        const first = replay
+        replay = undefined
+        return first
+      }
+      attempts++
+      const next = call(input)
+      return next === Returned ? Effect.void : next
+    })
+    return attempt.pipe(
+      Effect.retry({ schedule, times: options.maxRetries, while: isRetryable }),
+      Effect.matchCause({
+        onSuccess: (): Outcome => ({ _tag: "Processed", attempts }),
         // Interrupting this fiber (shutdown) still ends it: an interrupted fiber is not resumed
         // with a recovered value. What reaches here as interruption is the processor's own
         // (Effect.interrupt, joining an interrupted fiber): a failed record like any other.
         // Passing it through would end the worker and leave the pipeline alive but idle.
-        onFailure: (cause) => Effect.succeed<Outcome>({ _tag: "Failed", attempts, failure: describeFailure(cause) })
+        onFailure: (cause) => failed(cause, attempts)
       })
     )
   }
-}
+
+  return (record: KafkaRecord): Outcome | Effect.Effect<Outcome> => {
+    const input = prepare(record)
+    if (input instanceof Error) return failed(Cause.fail(input), 0)
+    const first = call(input)
+    if (first === Returned) return processedAtOnce
+    return Effect.matchCauseEffect(first, {
+      onSuccess: () => Effect.succeed(processedAtOnce),
+      onFailure: (cause) => retry(input, cause)
+    })
+  }
+})
+
+/** A {@link makeDirect} result as an Effect. */
+export const asEffect = (handled: Outcome | Effect.Effect<Outcome>): Effect.Effect<Outcome> =>
+  Effect.isEffect(handled) ? handled : Effect.succeed(handled)
+
+/**
+ * One record at a time, as an Effect: a handler (and its timer fiber) per
+ * call. For tests and one-off use; the pipeline keeps one {@link makeDirect}.
+ */
+export const make = (processor: Processor, options: RecordHandlerOptions) => (record: KafkaRecord): Effect.Effect<Outcome> =>
+  Effect.scoped(Effect.flatMap(makeDirect(processor, options), (handle) => asEffect(handle(record))))

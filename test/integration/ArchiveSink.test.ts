@@ -485,6 +485,30 @@ describe("ArchiveSink", () => {
         })
       ))
 
+    it.effect("appendAll takes a fetched batch's rows at once: each batch that fills on the way is written, in order", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 4, flushIntervalMs: 60_000 })
+          const records = range(0, 10)
+          const appendAll = sink.appendAll(records, records.map((r) => encodeRow(backupRow(r))))
+          yield* appendAll
+          // Two full batches on their way to disk (the second written before the third fills), two rows pending.
+          yield* Effect.yieldNow
+          assert.deepStrictEqual(flushed, [[0, 1, 2, 3], [4, 5, 6, 7]])
+          yield* sink.flush
+          assert.deepStrictEqual(flushed, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+          const rows = files.rows(backupFile("10"))
+          assert.deepStrictEqual(rows[0], header)
+          rows.slice(1).forEach((row, i) => expectBackupRow(row, records[i]!))
+          // Run again, it adds the rows again (a refetch does the same).
+          yield* appendAll
+          yield* sink.flush
+          assert.strictEqual(files.rows(backupFile("10")).length, 1 + 20)
+        })
+      ))
+
     it.effect("Backup CSV - restart within the same hour: a second sink opens sequence .1 and never appends to the first file", () =>
       withArchive(() =>
         Effect.gen(function*() {

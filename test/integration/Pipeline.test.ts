@@ -554,25 +554,26 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       const kafka = yield* MemoryKafka
       const release = yield* Deferred.make<void>()
       const calls = new Map<number, number>()
-      yield* produce(0, numbered(20))
+      yield* produce(0, numbered(30))
       const fiber = yield* start((input) =>
         Effect.andThen(
           Effect.sync(() => calls.set(input.offset, (calls.get(input.offset) ?? 0) + 1)),
           Deferred.await(release)
         ), { queueSize: 10, concurrency: 1 })
-      // Offset 0 in the worker, 1–10 queued, 11 tracked and backed up, waiting for room.
+      // Slices of 10 (the queue's room): 0–9 with the worker (on offset 0), 10–19 queued, 20–29
+      // tracked and backed up, waiting for room.
       yield* advanceUntil(Effect.sync(() => calls.size === 1))
       yield* TestClock.adjust(1_000)
-      // The rejoin abandons the batch (interrupting the hand-over of 11) and refetches from 0.
+      // The rejoin abandons the batch (interrupting the hand-over of 20–29) and refetches from 0.
       yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
       yield* TestClock.adjust(1_000)
       yield* Deferred.succeed(release, undefined)
-      yield* advanceUntil(committedAt(0, 20))
+      yield* advanceUntil(committedAt(0, 30))
       yield* Fiber.interrupt(fiber)
-      assert.deepStrictEqual([...calls.keys()].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i))
+      assert.deepStrictEqual([...calls.keys()].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i))
       assert.isTrue([...calls.values()].every((n) => n === 1), "each record processed once")
       const offsets = new Set((yield* archiveRows("/backup")).map((row) => Number(row.offset)))
-      assert.strictEqual(offsets.size, 20)
+      assert.strictEqual(offsets.size, 30)
     }))
 
   test("shutdown waits for started records only: queued ones are left uncommitted for the next run", () =>

@@ -433,4 +433,88 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.strictEqual(failed(joined).failure.errorType, "Interrupted")
       }))
   })
+
+  describe("makeDirect: the pipeline's handler, one per run", () => {
+    it.effect("a plain function's outcome comes back as a value, not an Effect: one call per record", () =>
+      Effect.gen(function*() {
+        const p = counting(() => "done")
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        for (const offset of [1, 2, 3]) {
+          const outcome = handle(record("x", offset))
+          assert.isFalse(Effect.isEffect(outcome))
+          assert.deepStrictEqual(outcome, { _tag: "Processed", attempts: 1 })
+        }
+        assert.deepStrictEqual(p.inputs.map((input) => input.offset), [1, 2, 3])
+        const rejected = handle(record(null))
+        assert.isFalse(Effect.isEffect(rejected), "a record that fails the checks needs no Effect either")
+        assert.strictEqual(failed(rejected as Outcome).failure.errorType, "NullValue")
+        assert.strictEqual((rejected as Outcome).attempts, 0)
+        assert.strictEqual(p.calls(), 3, "the processor never sees a null value")
+      }))
+
+    it.effect("promises in flight together each time out at their own deadline; one that settles in time is unaffected", () =>
+      Effect.gen(function*() {
+        const signals = new Map<number, AbortSignal>()
+        const p = counting((input, signal) => {
+          signals.set(input.offset, signal)
+          // Offset 2 settles after 1 s; the others never settle on their own.
+          return new Promise<string>((resolve) => {
+            if (input.offset === 2) setTimeout(() => resolve("ok"), 0)
+          })
+        })
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const run = (offset: number) => {
+          const handled = handle(record("x", offset))
+          assert.isTrue(Effect.isEffect(handled))
+          return Effect.forkChild(handled as Effect.Effect<Outcome>)
+        }
+        const first = yield* run(1)
+        const settles = yield* run(2)
+        yield* TestClock.adjust(2_000)
+        const second = yield* run(3)
+        assert.deepStrictEqual(yield* Fiber.join(settles), { _tag: "Processed", attempts: 1 })
+        yield* TestClock.adjust(2_999)
+        assert.isUndefined(first.pollUnsafe(), "1 ms before its deadline")
+        yield* TestClock.adjust(1)
+        assert.strictEqual(failed(yield* Fiber.join(first)).failure.errorType, "ProcessingTimeout")
+        assert.isTrue(signals.get(1)!.aborted)
+        assert.isUndefined(second.pollUnsafe(), "started 2 s later: due 2 s later")
+        assert.isFalse(signals.get(3)!.aborted)
+        yield* TestClock.adjust(2_000)
+        assert.strictEqual(failed(yield* Fiber.join(second)).failure.errorType, "ProcessingTimeout")
+        assert.isFalse(signals.get(2)!.aborted, "a call that settled is not aborted later")
+        // Nothing in flight for a while, then a new call: the timer picks it up.
+        yield* TestClock.adjust(60_000)
+        const late = yield* run(4)
+        yield* TestClock.adjust(5_000)
+        assert.strictEqual(failed(yield* Fiber.join(late)).failure.errorType, "ProcessingTimeout")
+      }))
+
+    it.effect("a rejected promise is retried from its failure: attempts count the first call", () =>
+      Effect.gen(function*() {
+        const p = counting((_input, _signal, call) =>
+          call === 1 ? Promise.reject(new ValueError("flaky")) : Promise.resolve("ok")
+        )
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const fiber = yield* Effect.forkChild((handle(record("x")) as Effect.Effect<Outcome>).pipe(fixedRandom(0.5)))
+        yield* TestClock.adjust(100)
+        assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed", attempts: 2 })
+        assert.strictEqual(p.calls(), 2)
+      }))
+
+    it.effect("interrupting a promise call in flight (a stop) aborts its signal and unlists its deadline", () =>
+      Effect.gen(function*() {
+        let signal: AbortSignal | undefined
+        const p = counting((_input, s) => {
+          signal = s
+          return new Promise<void>(() => {})
+        })
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const fiber = yield* Effect.forkChild(handle(record("x")) as Effect.Effect<Outcome>)
+        yield* TestClock.adjust(1_000)
+        yield* Fiber.interrupt(fiber)
+        assert.isTrue(signal!.aborted)
+        assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(fiber)))
+      }))
+  })
 })

@@ -1,0 +1,57 @@
+import type { KafkaRecord } from "./KafkaRecord.js"
+import { recordSize } from "./KafkaRecord.js"
+
+/**
+ * A run of consecutive records of one fetched batch (so of one partition, in
+ * offset order): the unit the poll side hands to a worker. A queue item, a
+ * semaphore take and a wake-up per slice instead of per record is most of what
+ * keeps the pipeline's cost near the client's; the worker still takes each
+ * record through the processor one at a time.
+ */
+export interface Slice {
+  readonly records: ReadonlyArray<KafkaRecord>
+  /** Key, value and header bytes of its records (see `recordSize`). */
+  readonly bytes: number
+}
+
+export interface SliceLimits {
+  /** Workers that take slices: a batch is cut in at least this many slices, when it has the records. */
+  readonly concurrency: number
+  /** At most this many records per slice (the queue's room in records). */
+  readonly maxRecords: number
+  /**
+   * At most this many bytes per slice, unless a single record is larger:
+   * large records then travel one per slice, as they would without slicing.
+   */
+  readonly maxBytes: number
+}
+
+/**
+ * Cuts a batch in `concurrency` slices of nearly equal size (they differ by
+ * one record at most), or more when `maxRecords` or `maxBytes` asks: a large
+ * batch keeps every worker busy, and a small one (a paced stream: one to a few
+ * records per fetch) goes out record by record, with no added latency.
+ */
+export const sliceBatch = (records: ReadonlyArray<KafkaRecord>, limits: SliceLimits): Array<Slice> => {
+  const count = records.length
+  if (count === 0) return []
+  const wanted = Math.max(Math.min(count, limits.concurrency), Math.ceil(count / limits.maxRecords))
+  const base = Math.floor(count / wanted)
+  const longer = count % wanted
+  const slices: Array<Slice> = []
+  let perSlice = longer > 0 ? base + 1 : base
+  let start = 0
+  let bytes = 0
+  for (let index = 0; index < count; index++) {
+    const size = recordSize(records[index]!)
+    if (index > start && (index - start === perSlice || bytes + size > limits.maxBytes)) {
+      slices.push({ records: records.slice(start, index), bytes })
+      perSlice = slices.length < longer ? base + 1 : base
+      start = index
+      bytes = 0
+    }
+    bytes += size
+  }
+  slices.push({ records: start === 0 ? records : records.slice(start), bytes })
+  return slices
+}
