@@ -446,8 +446,12 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     ]
     yield* Effect.addFinalizer(() => Effect.sync(() => removeListeners.forEach((remove) => remove())))
 
-    /** Hands a batch to `onBatch`, heartbeating while it suspends; stops early when kafkajs moves on. */
-    const deliver = (current: Running, payload: EachBatchPayload, records: ReadonlyArray<KafkaRecord>) => {
+    /**
+     * Waits for a batch's `onBatch` fiber that has suspended (backpressure), heartbeating; stops
+     * early when kafkajs moves on. However this ends, the batch's fiber is interrupted if still
+     * running (a rejoin interrupts this wait).
+     */
+    const awaitHandOver = (payload: EachBatchPayload, handing: Fiber.Fiber<void>) => {
       const keepAlive = Effect.gen(function*() {
         while (true) {
           yield* Effect.sleep(heartbeatIntervalMs)
@@ -462,9 +466,10 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
           }
         }
       })
-      return current.handlers.onBatch(records).pipe(
+      return Fiber.join(handing).pipe(
         Effect.as(taken),
         Effect.raceFirst(keepAlive),
+        Effect.onExit(() => Fiber.interrupt(handing)),
         Effect.annotateLogs({ groupId })
       )
     }
@@ -485,13 +490,21 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       }
       if (running !== current || rejoining || !payload.isRunning() || payload.isStale()) return
       const records = batch.messages.map(toRecord(batch.topic, batch.partition))
-      const delivery = current.fork(deliver(current, payload, records))
-      current.delivery = delivery
-      const exit = await exitOf(delivery)
-      current.delivery = undefined
-      // Interrupted (the run stopped, or a rejoin) or a defect (which fails the run): not taken.
-      if (!Exit.isSuccess(exit)) return
-      const outcome = exit.value
+      // A fork runs at once: when the queue has room, `onBatch` is done before `fork` returns, with
+      // no fiber to wait for, no timer and no trip through the event loop (that is most batches).
+      const handing = current.fork(Effect.annotateLogs(current.handlers.onBatch(records), { groupId }))
+      let outcome: Delivery = taken
+      if (handing.pollUnsafe() === undefined) {
+        const delivery = current.fork(awaitHandOver(payload, handing))
+        current.delivery = delivery
+        const exit = await exitOf(delivery)
+        current.delivery = undefined
+        // Interrupted (the run stopped, or a rejoin): not taken.
+        if (!Exit.isSuccess(exit)) return
+        outcome = exit.value
+      }
+      // Interrupted, or a defect (which fails the run): not taken.
+      if (!Exit.isSuccess(handing.pollUnsafe()!) && outcome._tag === "Taken") return
       if (outcome._tag === "HeartbeatFailed") {
         // kafkajs rejoins on a rebalance error; the other batches of this fetch belong to the old generation.
         rejoining = outcome.error.rebalance === true
