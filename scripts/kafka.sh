@@ -11,6 +11,13 @@
 #   scripts/kafka.sh stop  [--dir D]                 SIGTERM and wait (clean shutdown)
 #   scripts/kafka.sh kill  [--dir D]                 SIGKILL (crash)
 #   scripts/kafka.sh status [--dir D]                running? prints KAFKA_BROKERS=… if so
+#   scripts/kafka.sh wait [B [S]]                    wait until the broker at B (any host, e.g.
+#                                                    a container's mapped port) is ready as
+#                                                    `start` waits for it, S seconds at most
+#                                                    (default KAFKA_START_TIMEOUT)
+#   scripts/kafka.sh settings                        the settings every test broker gets (all but
+#                                                    node id, listeners and data dir), as k=v
+#   scripts/kafka.sh version                         the Kafka version, from pom.xml
 #   scripts/kafka.sh topic NAME PARTITIONS [--brokers B]   create a topic (Kafka's TopicCommand)
 #   scripts/kafka.sh groups --group G [--brokers B]        committed offsets of a group
 #                                                    (Kafka's ConsumerGroupCommand --describe)
@@ -197,6 +204,12 @@ producer_ids_ok() {
   ((${#b[@]} >= 10 && b[3] == 10 && b[8] == 0 && b[9] == 0))
 }
 
+# Ready as the tests need it: answers metadata advertising PORT (the address clients were
+# given), has a group and a transaction coordinator, and hands out producer ids.
+broker_ready() {
+  metadata_ok "$1" "$2" "$2" && coordinator_ok "$1" "$2" 0 && coordinator_ok "$1" "$2" 1 && producer_ids_ok "$1" "$2"
+}
+
 # ---------------------------------------------------------------- start / stop
 pid_alive() {
   [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
@@ -218,20 +231,10 @@ random_cluster_id() {
   echo "$id"
 }
 
-write_server_properties() {
-  local dir="$1" port="$2" cport="$3"
-  cat >"$dir/server.properties" <<EOF
-# written by scripts/kafka.sh — single node, KRaft combined mode, loopback only
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs=$dir/data
-
+# The settings every test broker gets, local or in a container (`kafka.sh settings`):
+# all but the node's identity, its listeners and its data dir.
+broker_settings() {
+  cat <<EOF
 num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
@@ -263,6 +266,24 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 log.segment.bytes=268435456
+EOF
+}
+
+write_server_properties() {
+  local dir="$1" port="$2" cport="$3"
+  cat >"$dir/server.properties" <<EOF
+# written by scripts/kafka.sh — single node, KRaft combined mode, loopback only
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+
+$(broker_settings)
 EOF
   cat >"$dir/log4j2.properties" <<'EOF'
 status = warn
@@ -392,8 +413,7 @@ cmd_start() {
         tail -n 40 "$DIR/kafka.log" >&2
         die "Kafka failed to start"
       fi
-      if metadata_ok 127.0.0.1 "$port" "$port" && coordinator_ok 127.0.0.1 "$port" 0 \
-        && coordinator_ok 127.0.0.1 "$port" 1 && producer_ids_ok 127.0.0.1 "$port"; then break 2; fi
+      if broker_ready 127.0.0.1 "$port"; then break 2; fi
       if ((SECONDS >= deadline)); then
         log "broker did not answer metadata (or has no group/transaction coordinator or producer ids) on 127.0.0.1:$port within ${START_TIMEOUT}s; last lines of $DIR/kafka.log:"
         tail -n 40 "$DIR/kafka.log" >&2
@@ -457,6 +477,22 @@ cmd_status() {
     log "not running ($DIR)"
     return 1
   fi
+}
+
+# For a broker this script did not start (a container's mapped port): the readiness `start`
+# waits for. Exit 0 once ready, 1 after the timeout.
+cmd_wait() {
+  (($# <= 2)) || die "usage: $0 wait [B [S]]"
+  local BROKERS="${1:-}" timeout="${2:-$START_TIMEOUT}" first host port deadline
+  first="$(resolve_brokers)"
+  first="${first%%,*}"
+  host="${first%:*}" port="${first##*:}"
+  deadline=$((SECONDS + timeout))
+  until broker_ready "$host" "$port"; do
+    ((SECONDS < deadline)) || die "no ready broker at $host:$port within ${timeout}s"
+    sleep 0.2
+  done
+  echo "KAFKA_BROKERS=$host:$port"
 }
 
 # ---------------------------------------------------------------- tools
@@ -536,6 +572,9 @@ main() {
     stop) cmd_stop "$@" ;;
     kill) cmd_kill "$@" ;;
     status) cmd_status "$@" ;;
+    wait) cmd_wait "$@" ;;
+    settings) broker_settings ;;
+    version) kafka_version ;;
     topic) cmd_topic "$@" ;;
     groups) cmd_groups "$@" ;;
     tool) cmd_tool "$@" ;;

@@ -3,7 +3,8 @@
  * kafkajs, kcat (librdkafka) and Kafka's own ConsumerGroupCommand check one another.
  */
 import { randomBytes } from "node:crypto"
-import { connect } from "node:net"
+import { execFile } from "node:child_process"
+import { connect, createServer, type AddressInfo } from "node:net"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   BROKER_START_TIMEOUT_MS,
   BrokerControlUnsupported,
+  KAFKA_SH,
   sharedBroker,
   startBroker,
   uniqueName,
@@ -24,6 +26,11 @@ const BIG = 9.5 * 1024 * 1024
 
 const kafka = (brokers: string) =>
   new Kafka({ clientId: uniqueName("broker-test"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
+
+const kafkaSh = (...args: Array<string>) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(KAFKA_SH, args, (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(stderr))))
+  )
 
 const connectTo = (hostPort: string) =>
   new Promise<void>((resolve, reject) => {
@@ -107,6 +114,16 @@ describe("real Kafka broker harness", () => {
       await admin.disconnect()
     }
     expect(await kcatVersion()).toMatch(/^Version \d+\.\d+/)
+  })
+
+  it("kafka.sh wait (how a container's broker is awaited): ready at its address, exit 1 where none answers", async () => {
+    const first = broker.brokers.split(",")[0]!
+    expect(await kafkaSh("wait", first)).toBe(`KAFKA_BROKERS=${first}\n`)
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    await expect(kafkaSh("wait", `127.0.0.1:${port}`, "0")).rejects.toThrow(/no ready broker at 127\.0\.0\.1:\d+ within 0s/)
   })
 
   it("creates a topic with 3 partitions", async () => {

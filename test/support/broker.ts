@@ -18,6 +18,14 @@
  * Both honour `KAFKA_BROKERS`: when it is set, that broker is used as is and
  * `stop` / `kill` / `start` / `restart` throw `BrokerControlUnsupported`.
  *
+ * With `KAFKA_TESTCONTAINERS=1` (and no `KAFKA_BROKERS`) the shared broker is instead an
+ * `apache/kafka` container (kafkaContainer.ts; the order is in brokerSource.ts): started
+ * by the first test file that asks, like the local one, its address recorded in the
+ * shared dir with its container id, and stopped by `teardown`. Asked for with no Docker
+ * engine answering, `setup` (and `sharedBroker`) fail at once with `NoDockerEngine`.
+ * `startBroker()` still starts a local broker then: a stopped or killed container comes
+ * back on another host port, and these tests need the same address after a restart.
+ *
  * Committed offsets are read with Kafka's own ConsumerGroupCommand (from the same
  * jars, via `kafka.sh groups`), never with kafkajs, so they check kafkajs independently.
  */
@@ -30,6 +38,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { isMainThread } from "node:worker_threads"
 import { Kafka, logLevel } from "kafkajs"
+import { resolveBrokerSource } from "./brokerSource.js"
 
 /** Absolute path of `scripts/kafka.sh`. */
 export const KAFKA_SH = fileURLToPath(new URL("../../scripts/kafka.sh", import.meta.url))
@@ -284,7 +293,41 @@ const pidAlive = (pid: number): boolean => {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-const startShared = async (): Promise<Broker> => {
+/** How the shared broker is started, recognised as still running, and named. */
+interface SharedStarter {
+  /** Starts it (recording what `teardown` needs in `dir`); its bootstrap servers. */
+  readonly start: (dir: string, id: string) => Promise<string>
+  readonly alive: (dir: string, brokers: string) => Promise<boolean>
+  /** Its `Broker.dir` (the local broker's data dir holds its log). */
+  readonly brokerDir: (dir: string) => string | undefined
+}
+
+const localShared: SharedStarter = {
+  start: async (dir, id) => parseBrokers(await kafkaSh(["start", "--dir", dir, "--owner-pid", id, "--rm-on-owner-exit"])),
+  alive: async (dir) => (await runKafkaSh(["status", "--dir", dir], 30_000)).code === 0,
+  brokerDir: (dir) => dir
+}
+
+/** In the shared dir: the id of the shared broker's container, when it is one. */
+const CONTAINER_ID_FILE = "container-id"
+
+const containerShared: SharedStarter = {
+  start: async (dir, id) => {
+    const { containerEnv, kafkaImage, startKafkaContainer } = await import("./kafkaContainer.js")
+    const container = await startKafkaContainer({
+      image: kafkaImage((await kafkaSh(["version"])).trim()),
+      env: containerEnv(await kafkaSh(["settings"])),
+      labels: { "effect-kafka-pipeline.test-run": id }
+    })
+    await writeFile(join(dir, CONTAINER_ID_FILE), container.id)
+    await kafkaSh(["wait", container.brokers])
+    return container.brokers
+  },
+  alive: async (_dir, brokers) => (await runKafkaSh(["wait", brokers, "0"], 30_000)).code === 0,
+  brokerDir: () => undefined
+}
+
+const startShared = async (starter: SharedStarter): Promise<Broker> => {
   const id = runId()
   const dir = sharedDir(id)
   const lock = `${dir}.lock`
@@ -295,8 +338,7 @@ const startShared = async (): Promise<Broker> => {
     if (existsSync(ready)) {
       const brokers = (await readFile(ready, "utf8")).trim()
       // It may have died since (or be left over from a run whose pid was reused).
-      const status = await runKafkaSh(["status", "--dir", dir], 30_000)
-      if (status.code === 0) return uncontrollable(brokers, "shared", dir)
+      if (await starter.alive(dir, brokers)) return uncontrollable(brokers, "shared", starter.brokerDir(dir))
       await rm(ready, { force: true })
     }
     if (existsSync(failed)) throw new Error(await readFile(failed, "utf8"))
@@ -315,10 +357,10 @@ const startShared = async (): Promise<Broker> => {
       await mkdir(dir, { recursive: true })
       if (existsSync(ready)) continue // started while we were taking the lock
       try {
-        const brokers = parseBrokers(await kafkaSh(["start", "--dir", dir, "--owner-pid", id, "--rm-on-owner-exit"]))
+        const brokers = await starter.start(dir, id)
         await writeFile(`${ready}.tmp`, brokers)
         await rename(`${ready}.tmp`, ready)
-        return uncontrollable(brokers, "shared", dir)
+        return uncontrollable(brokers, "shared", starter.brokerDir(dir))
       } catch (e) {
         await writeFile(failed, `shared Kafka broker failed to start: ${e instanceof Error ? e.message : String(e)}`)
         throw e
@@ -332,11 +374,15 @@ const startShared = async (): Promise<Broker> => {
 let shared: Promise<Broker> | undefined
 
 /**
- * The broker shared by the whole test run: `KAFKA_BROKERS` if set, else one local
- * broker started on first use (across all vitest workers). Not controllable.
+ * The broker shared by the whole test run: `KAFKA_BROKERS` if set, else one broker
+ * started on first use (across all vitest workers), in a container with
+ * `KAFKA_TESTCONTAINERS=1`, else local. Not controllable.
  */
 export const sharedBroker = (): Promise<Broker> => {
-  shared ??= (async () => externalBroker() ?? (await startShared()))().catch((e: unknown) => {
+  shared ??= (async () => {
+    const source = await resolveBrokerSource()
+    return externalBroker() ?? (await startShared(source === "testcontainers" ? containerShared : localShared))
+  })().catch((e: unknown) => {
     shared = undefined
     throw e
   })
@@ -348,9 +394,11 @@ export const sharedBroker = (): Promise<Broker> => {
 /**
  * vitest `globalSetup` entry (optional): `globalSetup: ["test/support/broker.ts"]`.
  * Starts nothing (the shared broker starts on first use, so unit-only runs stay fast);
- * pins the run id for every worker and stops the shared broker at the end of the run.
+ * fails the run at once if `KAFKA_TESTCONTAINERS=1` finds no Docker engine; pins the run
+ * id for every worker and stops the shared broker at the end of the run.
  */
-export const setup = (): (() => Promise<void>) => {
+export const setup = async (): Promise<() => Promise<void>> => {
+  await resolveBrokerSource()
   process.env[RUN_ID_ENV] ??= String(process.pid)
   return teardown
 }
@@ -359,6 +407,8 @@ export const teardown = async (): Promise<void> => {
   const id = process.env[RUN_ID_ENV] ?? String(process.pid)
   const dir = sharedDir(id)
   if (!existsSync(dir)) return
-  await kafkaSh(["stop", "--dir", dir], 60_000)
+  const containerId = await readFile(join(dir, CONTAINER_ID_FILE), "utf8").catch(() => undefined)
+  if (containerId === undefined) await kafkaSh(["stop", "--dir", dir], 60_000)
+  else await (await import("./kafkaContainer.js")).stopKafkaContainer(containerId.trim())
   await rm(dir, { recursive: true, force: true })
 }
