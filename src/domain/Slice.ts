@@ -17,7 +17,7 @@ export interface Slice {
 export interface SliceLimits {
   /** Workers that take slices: a batch is cut in at least this many slices, when it has the records. */
   readonly concurrency: number
-  /** At most this many records per slice (the queue's room in records). */
+  /** At most this many records per slice (the pipeline: queueSize / concurrency, so that a slice per worker fits in the queue's bounds). */
   readonly maxRecords: number
   /**
    * At most this many bytes per slice, unless a single record is larger:
@@ -55,3 +55,18 @@ export const sliceBatch = (records: ReadonlyArray<KafkaRecord>, limits: SliceLim
   slices.push({ records: start === 0 ? records : records.slice(start), bytes })
   return slices
 }
+
+/**
+ * How many records a slice may hold so that a worker spends about `targetMs`
+ * on it, given how long a record has taken so far (smoothed): a fast processor
+ * gets slices up to `maxRecords`, a slow one slices of one record. Slices of
+ * one until the speed is known. A partition's commit waits for the slowest
+ * slice in flight, so long slices of a slow processor would hold it back.
+ */
+export const recordsPerSlice = (
+  msPerRecord: number | undefined,
+  limits: { readonly targetMs: number; readonly maxRecords: number }
+): number =>
+  msPerRecord === undefined
+    ? 1
+    : Math.max(1, Math.min(limits.maxRecords, Math.floor(limits.targetMs / Math.max(msPerRecord, 1e-6))))

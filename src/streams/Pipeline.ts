@@ -18,13 +18,20 @@ import { Ack, OffsetLedger } from "../domain/OffsetLedger.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
 import type { Processor } from "../domain/Processor.js"
 import type { Slice } from "../domain/Slice.js"
-import { sliceBatch } from "../domain/Slice.js"
+import { recordsPerSlice, sliceBatch } from "../domain/Slice.js"
 import type { KafkaProducer } from "../layers/KafkaClient.js"
 import { KafkaClient } from "../layers/KafkaClient.js"
 import { Observability } from "../layers/Observability.js"
 import { PipelineSettings } from "../layers/PipelineSettings.js"
 import * as ArchiveSink from "./ArchiveSink.js"
 import * as RecordHandler from "./RecordHandler.js"
+
+/**
+ * About how long a worker should spend on one slice: long enough to make the per-slice cost small
+ * against a fast processor's records, short enough that a partition's commit (which waits for the
+ * slowest slice in flight) follows processing closely with a slow one.
+ */
+const SLICE_TARGET_MS = 50
 
 /** Why the pipeline stopped. `run` itself returns only `"stopAtOffsets"`; the others reach `onStopped`. */
 export type StopReason = "stopAtOffsets" | "interrupted" | "failed"
@@ -190,11 +197,14 @@ const runScoped = (
     const queue = yield* Queue.unbounded<Slice, Cause.Done>()
     const queueRoom = yield* Semaphore.make(config.queueSize)
     const queueBytes = yield* Semaphore.make(config.queueBytes)
-    const sliceLimits = {
-      concurrency: config.concurrency,
-      maxRecords: config.queueSize,
-      maxBytes: Math.max(1, Math.floor(config.queueBytes / config.concurrency))
-    }
+    // A slice per worker fits in the queue's bounds once more: what the workers hold stays within
+    // `queueSize` records and `queueBytes` bytes, and so does the in-flight window a crash leaves.
+    // Within that, slices are sized to the processor's speed (`recordsPerSlice`).
+    const maxRecordsPerSlice = Math.max(1, Math.floor(config.queueSize / config.concurrency))
+    const maxBytesPerSlice = Math.max(1, Math.floor(config.queueBytes / config.concurrency))
+    /** How long a record takes a worker, in ms, smoothed over the slices done (undefined: none yet). */
+    let msPerRecord: number | undefined = undefined
+    const clock = yield* Clock.Clock
     const queuedBytes = (slice: Slice) => Math.min(slice.bytes, config.queueBytes)
     /** Records in the queue, and records taken by the workers and not handled yet (the gauges). */
     let queuedRecords = 0
@@ -205,7 +215,8 @@ const runScoped = (
     const targetOf = new Map(targets.map((target) => [partitionKey(target.topic, target.partition), target.offset]))
 
     /**
-     * Backs the tracked records up and puts them in the queue slice by slice, waiting for room.
+     * Counts the tracked records, backs them up and puts them in the queue slice by slice, waiting
+     * for room.
      * Interrupted (a rejoin abandons the batch, or a stop), the records not yet queued are
      * untracked: the refetch must queue them again, not skip them as in flight — else their
      * offsets hold the commit back for good. (Refetched, they are counted and backed up again:
@@ -214,14 +225,24 @@ const runScoped = (
     const handOver = (records: ReadonlyArray<KafkaRecord>) => {
       let queued = 0
       return Effect.gen(function*() {
-        if (backup !== undefined) {
-          const appended = yield* backup.appendAll(records, records.map((record) => encodeRow(backupRow(record)))).pipe(
-            Effect.as(true),
-            Effect.catch(() => Effect.succeed(false))
-          )
-          if (!appended) return false
+        const limits = {
+          concurrency: config.concurrency,
+          maxRecords: recordsPerSlice(msPerRecord, { targetMs: SLICE_TARGET_MS, maxRecords: maxRecordsPerSlice }),
+          maxBytes: maxBytesPerSlice
         }
-        for (const slice of sliceBatch(records, sliceLimits)) {
+        for (const slice of sliceBatch(records, limits)) {
+          // Counted and backed up as it is handed over, not before: the rows ahead of processing
+          // stay within the queue's bounds, as do the duplicates a crash leaves to the next run.
+          stats.consumed += slice.records.length
+          observability.consumed(slice.records)
+          if (backup !== undefined) {
+            const rows = slice.records.map((record) => encodeRow(backupRow(record)))
+            const appended = yield* backup.appendAll(slice.records, rows).pipe(
+              Effect.as(true),
+              Effect.catch(() => Effect.succeed(false))
+            )
+            if (!appended) return false
+          }
           yield* queueRoom.take(slice.records.length)
           yield* queueBytes.take(queuedBytes(slice)).pipe(
             Effect.onInterrupt(() => queueRoom.release(slice.records.length))
@@ -263,8 +284,6 @@ const runScoped = (
             break
           }
         }
-        stats.consumed += taken.length
-        observability.consumed(taken)
         const pauseAtTarget = reachedTarget ? consumer.pause([{ topic, partition }]) : Effect.void
         if (taken.length === 0) return pauseAtTarget
         // The archive failed and the pipeline is stopping: take nothing more.
@@ -328,6 +347,7 @@ const runScoped = (
      */
     const work = (slice: Slice) =>
       Effect.gen(function*() {
+        const startedAt = clock.monotonicTimeNanosUnsafe()
         let index = 0
         for (const record of slice.records) {
           if (stopping) {
@@ -335,10 +355,10 @@ const runScoped = (
             break
           }
           index++
-          const startedAt = observability.started()
+          const recordStartedAt = observability.started()
           const handled = observability.tracesRecords ? traced(record) : handle(record)
           const outcome = Effect.isEffect(handled) ? yield* annotated(record)(handled) : handled
-          observability.finished(outcome, startedAt)
+          observability.finished(outcome, recordStartedAt)
           if (outcome.attempts > 1) stats.retries += outcome.attempts - 1
           if (outcome._tag === "Failed") {
             yield* annotated(record)(deadLetter(record, outcome))
@@ -347,6 +367,10 @@ const runScoped = (
             ledger.ack(record.topic, record.partition, record.offset, Ack.Processed)
           }
           heldRecords--
+        }
+        if (index > 0) {
+          const sample = Number(clock.monotonicTimeNanosUnsafe() - startedAt) / 1e6 / index
+          msPerRecord = msPerRecord === undefined ? sample : 0.8 * msPerRecord + 0.2 * sample
         }
         yield* stopIfAllTargetsHandled()
       }).pipe(Effect.ensuring(queueBytes.release(queuedBytes(slice))))

@@ -74,8 +74,9 @@ describe("fault scenarios against a real broker", () => {
       }),
       { PROCESSED_LOG: log, PROCESS_DELAY_MS: "6500" }
     )
-    // Records taken from Kafka (a backup row is written when a record is taken) but not yet
-    // processed: one in the worker, one waiting for room in the queue; never the third.
+    // Records taken from Kafka (a backup row is written as a record's slice is handed over; here a
+    // slice is one record, the byte bound allowing no more) but not yet processed: one in the
+    // worker, one waiting for room in the queue; never the third.
     let maxAhead = 0
     const sampler = setInterval(() => {
       const taken = countRowsLoosely(backupDir, "backup")
@@ -109,12 +110,13 @@ describe("fault scenarios against a real broker", () => {
     const CONCURRENCY = 40
     const DELAY_MS = 10
     const COMMIT_MS = 200 // runArgs's --commit-interval-ms
-    // The in-flight window: what a run has archived (a backup row is written when a record is
-    // taken from Kafka) but not committed when it dies, and the next run reads again: the queue,
-    // one record per worker, the one record waiting for room in the queue, and what the workers
-    // handle between two commits: at most CONCURRENCY / DELAY_MS records a ms, for a commit
-    // interval plus the commit's own round trip (allowed another interval).
-    const BOUND = QUEUE + CONCURRENCY + 1 + (CONCURRENCY / DELAY_MS) * 2 * COMMIT_MS
+    // The in-flight window: what a run has archived (a backup row is written when a slice of
+    // records is handed over) but not committed when it dies, and the next run reads again: the
+    // queue, one slice per worker (QUEUE / CONCURRENCY records), the slice waiting for room in
+    // the queue, and what the workers handle between two commits: at most CONCURRENCY / DELAY_MS
+    // records a ms, for a commit interval plus the commit's own round trip (allowed another interval).
+    const SLICE = Math.floor(QUEUE / CONCURRENCY)
+    const BOUND = QUEUE + CONCURRENCY * SLICE + SLICE + (CONCURRENCY / DELAY_MS) * 2 * COMMIT_MS
     await broker.createTopic(topic, 1)
     await produceValues(broker.brokers, topic, jsonValues(N))
     const { base, backupDir, dlqDir } = await dirs()

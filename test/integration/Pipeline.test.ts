@@ -560,11 +560,11 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
           Effect.sync(() => calls.set(input.offset, (calls.get(input.offset) ?? 0) + 1)),
           Deferred.await(release)
         ), { queueSize: 10, concurrency: 1 })
-      // Slices of 10 (the queue's room): 0–9 with the worker (on offset 0), 10–19 queued, 20–29
-      // tracked and backed up, waiting for room.
+      // Slices of one record until the processor's speed is known: offset 0 with the worker, 1–10
+      // queued, 11 backed up and waiting for room, 12–29 tracked.
       yield* advanceUntil(Effect.sync(() => calls.size === 1))
       yield* TestClock.adjust(1_000)
-      // The rejoin abandons the batch (interrupting the hand-over of 20–29) and refetches from 0.
+      // The rejoin abandons the batch (interrupting the hand-over of 11–29) and refetches from 0.
       yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
       yield* TestClock.adjust(1_000)
       yield* Deferred.succeed(release, undefined)
@@ -574,6 +574,34 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       assert.isTrue([...calls.values()].every((n) => n === 1), "each record processed once")
       const offsets = new Set((yield* archiveRows("/backup")).map((row) => Number(row.offset)))
       assert.strictEqual(offsets.size, 30)
+    }))
+
+  test("slices follow the processor's speed: with a slow one, the records in progress stay close together (the commit follows)", () =>
+    Effect.gen(function*() {
+      const processed = new Set<number>()
+      // Gaps in what is processed: the offsets above the lowest unprocessed one. With one long
+      // slice per worker (250 records here) they would grow to hundreds; the commit waits on them.
+      const maxGap = () => {
+        let low = 0
+        while (processed.has(low)) low++
+        return [...processed].filter((offset) => offset > low).length
+      }
+      yield* produce(0, numbered(400))
+      const fiber = yield* start(
+        (input) => Effect.andThen(Effect.sleep("20 millis"), Effect.sync(() => processed.add(input.offset))),
+        { concurrency: 4, queueSize: 1_000, backupDir: undefined }
+      )
+      let worst = 0
+      for (let step = 0; step < 40; step++) {
+        yield* TestClock.adjust(50)
+        worst = Math.max(worst, maxGap())
+      }
+      assert.isAtLeast(processed.size, 300, "the records were processed at the workers' pace")
+      // 20 ms a record against a 50 ms slice target: slices of 2, so at most a few records each
+      // worker is ahead of the lowest one.
+      assert.isAtMost(worst, 4 * 2 * 2)
+      yield* advanceUntil(committedAt(0, 400))
+      yield* Fiber.interrupt(fiber)
     }))
 
   test("shutdown waits for started records only: queued ones are left uncommitted for the next run", () =>

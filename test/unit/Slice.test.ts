@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
-import { sliceBatch } from "../../src/domain/Slice.js"
+import { recordsPerSlice, sliceBatch } from "../../src/domain/Slice.js"
 
 const record = (offset: number, valueBytes = 10): KafkaRecord => ({
   topic: "orders",
@@ -79,5 +79,24 @@ describe("sliceBatch", () => {
         }
       }
     ))
+  })
+})
+
+describe("recordsPerSlice", () => {
+  const limits = { targetMs: 50, maxRecords: 62 }
+
+  it("one record per slice until the processor's speed is known", () => {
+    assert.strictEqual(recordsPerSlice(undefined, limits), 1)
+  })
+
+  it("about targetMs of work per slice: 5 ms a record → 10; slower than the target → 1", () => {
+    assert.strictEqual(recordsPerSlice(5, limits), 10)
+    assert.strictEqual(recordsPerSlice(20, limits), 2)
+    assert.strictEqual(recordsPerSlice(6_500, limits), 1)
+  })
+
+  it("a fast processor (even one measured at 0 ms) gets slices up to maxRecords", () => {
+    assert.strictEqual(recordsPerSlice(0.002, limits), 62)
+    assert.strictEqual(recordsPerSlice(0, limits), 62)
   })
 })
