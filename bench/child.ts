@@ -51,9 +51,10 @@ const produce = async (job: ProduceJob): Promise<ProduceResult> => {
   const value = makeValue(job.valueBytes)
   const message = (i: number) => ({ partition: i % job.partitions, key: `key-${i}`, value: value(i) })
   const t0 = performance.now()
+  // At most ~4 MB per request (the broker refuses requests over socket.request.max.bytes: 64 MiB here).
+  const perBatch = Math.max(1, Math.min(4000, Math.floor(4_000_000 / job.valueBytes)))
   if (job.rate === undefined) {
     // Real batching: ~4 MB per request, 4 requests in flight.
-    const perBatch = Math.max(1, Math.min(4000, Math.floor(4_000_000 / job.valueBytes)))
     let next = 0
     const lane = async () => {
       while (next < job.records) {
@@ -66,7 +67,9 @@ const produce = async (job: ProduceJob): Promise<ProduceResult> => {
     }
     await Promise.all([lane(), lane(), lane(), lane()])
   } else {
-    // Paced: every tick sends what is due since the start (the record timestamps are set at send time).
+    // Paced: every tick sends what is due since the start (the record timestamps are set at send
+    // time), in requests of at most `perBatch`: a producer that falls behind on a busy machine
+    // catches up in several requests, not in one that grows until the broker refuses it.
     let sent = 0
     while (sent < job.records) {
       const due = Math.min(job.records, Math.floor((job.rate * (performance.now() - t0)) / 1000))
@@ -74,9 +77,10 @@ const produce = async (job: ProduceJob): Promise<ProduceResult> => {
         await sleep(1)
         continue
       }
+      const upTo = Math.min(due, sent + perBatch)
       const messages = []
-      for (let i = sent; i < due; i++) messages.push(message(i))
-      sent = due
+      for (let i = sent; i < upTo; i++) messages.push(message(i))
+      sent = upTo
       await producer.send({ topic: job.topic, acks: 1, messages })
     }
   }
