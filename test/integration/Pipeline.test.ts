@@ -604,6 +604,29 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       yield* Fiber.interrupt(fiber)
     }))
 
+  test("shutdown in the middle of a slice: the record under way finishes, the rest of the slice is left uncommitted", () =>
+    Effect.gen(function*() {
+      const kafka = yield* MemoryKafka
+      const release = yield* Deferred.make<void>()
+      const seen: Array<number> = []
+      yield* produce(0, numbered(10))
+      const fiber = yield* start((input) =>
+        Effect.andThen(Effect.sync(() => seen.push(input.offset)), input.offset === 12 ? Deferred.await(release) : Effect.void), {
+        concurrency: 1,
+        queueSize: 100
+      })
+      // A fast processor, measured on the first records: the next batch goes out as one slice of 20.
+      yield* advanceUntil(committedAt(0, 10))
+      yield* produce(0, numbered(20))
+      yield* advanceUntil(Effect.sync(() => seen.length === 13))
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(fiber))
+      yield* TestClock.adjust(100)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(interrupting)
+      assert.deepStrictEqual(seen, Array.from({ length: 13 }, (_, i) => i))
+      assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 13)
+    }))
+
   test("shutdown waits for started records only: queued ones are left uncommitted for the next run", () =>
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka

@@ -502,6 +502,35 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.strictEqual(p.calls(), 2)
       }))
 
+    it.effect("a plain function that throws, then returns: retried, and done with no Effect of its own", () =>
+      Effect.gen(function*() {
+        const p = counting((_input, _signal, call) => {
+          if (call === 1) throw new ValueError("flaky")
+          return "ok"
+        })
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const fiber = yield* Effect.forkChild((handle(record("x")) as Effect.Effect<Outcome>).pipe(fixedRandom(0.5)))
+        yield* TestClock.adjust(100)
+        assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed", attempts: 2 })
+      }))
+
+    it.effect("a promise that settles after its timeout changes nothing; one settled before the Effect runs is taken as is", () =>
+      Effect.gen(function*() {
+        let resolveLate: (() => void) | undefined
+        const p = counting((input) =>
+          input.offset === 1 ? new Promise<void>((resolve) => (resolveLate = resolve)) : Promise.resolve("early")
+        )
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const late = yield* Effect.forkChild(handle(record("x", 1)) as Effect.Effect<Outcome>)
+        yield* TestClock.adjust(5_000)
+        assert.strictEqual(failed(yield* Fiber.join(late)).failure.errorType, "ProcessingTimeout")
+        resolveLate!()
+        yield* Effect.promise(() => Promise.resolve())
+        const early = handle(record("x", 2)) as Effect.Effect<Outcome>
+        yield* Effect.promise(() => Promise.resolve()) // the promise has settled before the Effect runs
+        assert.deepStrictEqual(yield* early, { _tag: "Processed", attempts: 1 })
+      }))
+
     it.effect("interrupting a promise call in flight (a stop) aborts its signal and unlists its deadline", () =>
       Effect.gen(function*() {
         let signal: AbortSignal | undefined
