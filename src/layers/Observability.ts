@@ -31,7 +31,7 @@ import { createServer } from "node:http"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
-import { partitionKey, recordSize } from "../domain/KafkaRecord.js"
+import { partitionKey } from "../domain/KafkaRecord.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
 import type { Outcome } from "../streams/RecordHandler.js"
 import type { KafkaClient } from "./KafkaClient.js"
@@ -141,8 +141,8 @@ export interface ObservabilityService {
    * writing progress; undone (with a last progress line) when the scope closes.
    */
   readonly attach: (probe: RunProbe) => Effect.Effect<void, never, Scope.Scope | KafkaClient>
-  /** Records taken from Kafka: one fetched batch's (of one partition, in offset order). */
-  readonly consumed: (records: ReadonlyArray<KafkaRecord>) => void
+  /** Records taken from Kafka, of one partition in offset order, and their bytes (key, value and headers: `recordSize`). */
+  readonly consumed: (records: ReadonlyArray<KafkaRecord>, bytes: number) => void
   /** A worker starts a record: returns the start time for {@link ObservabilityService.finished}. */
   readonly started: () => number
   readonly finished: (outcome: Outcome, startedAt: number) => void
@@ -276,18 +276,14 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
   let lagPartitions = new Set<string>()
 
   const service: ObservabilityService = {
-    consumed: (records) => {
+    consumed: (records, bytes) => {
       if (records.length === 0) return
       const at = now()
       const { partition, topic } = records[0]!
       const key = partitionKey(topic, partition)
       let times = pollTimes.get(key)
       if (times === undefined) pollTimes.set(key, times = new PollTimes())
-      let bytes = 0
-      for (const record of records) {
-        bytes += recordSize(record)
-        times.push(record.offset, at)
-      }
+      for (const record of records) times.push(record.offset, at)
       totals.consumed += records.length
       inc(m.consumed, records.length)
       inc(m.bytesConsumed, bytes)

@@ -234,7 +234,7 @@ const runScoped = (
           // Counted and backed up as it is handed over, not before: the rows ahead of processing
           // stay within the queue's bounds, as do the duplicates a crash leaves to the next run.
           stats.consumed += slice.records.length
-          observability.consumed(slice.records)
+          observability.consumed(slice.records, slice.bytes)
           if (backup !== undefined) {
             const rows = slice.records.map((record) => encodeRow(backupRow(record)))
             const appended = yield* backup.appendAll(slice.records, rows).pipe(
