@@ -493,18 +493,21 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       // A fork runs at once: when the queue has room, `onBatch` is done before `fork` returns, with
       // no fiber to wait for, no timer and no trip through the event loop (that is most batches).
       const handing = current.fork(Effect.annotateLogs(current.handlers.onBatch(records), { groupId }))
-      let outcome: Delivery = taken
-      if (handing.pollUnsafe() === undefined) {
+      const done = handing.pollUnsafe()
+      let outcome: Delivery
+      if (done !== undefined) {
+        // Interrupted, or a defect (which fails the run): not taken.
+        if (!Exit.isSuccess(done)) return
+        outcome = taken
+      } else {
         const delivery = current.fork(awaitHandOver(payload, handing))
         current.delivery = delivery
         const exit = await exitOf(delivery)
         current.delivery = undefined
-        // Interrupted (the run stopped, or a rejoin): not taken.
+        // Interrupted (the run stopped, or a rejoin), or the hand-over failed: not taken.
         if (!Exit.isSuccess(exit)) return
         outcome = exit.value
       }
-      // Interrupted, or a defect (which fails the run): not taken.
-      if (!Exit.isSuccess(handing.pollUnsafe()!) && outcome._tag === "Taken") return
       if (outcome._tag === "HeartbeatFailed") {
         // kafkajs rejoins on a rebalance error; the other batches of this fetch belong to the old generation.
         rejoining = outcome.error.rebalance === true

@@ -455,11 +455,12 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
     it.effect("promises in flight together each time out at their own deadline; one that settles in time is unaffected", () =>
       Effect.gen(function*() {
         const signals = new Map<number, AbortSignal>()
+        let settleTwo: (() => void) | undefined
         const p = counting((input, signal) => {
           signals.set(input.offset, signal)
-          // Offset 2 settles after 1 s; the others never settle on their own.
-          return new Promise<string>((resolve) => {
-            if (input.offset === 2) setTimeout(() => resolve("ok"), 0)
+          // Offset 2 settles when the test says so; the others never settle on their own.
+          return new Promise<void>((resolve) => {
+            if (input.offset === 2) settleTwo = resolve
           })
         })
         const handle = yield* RecordHandler.makeDirect(p.processor, options)
@@ -470,9 +471,11 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         }
         const first = yield* run(1)
         const settles = yield* run(2)
-        yield* TestClock.adjust(2_000)
-        const second = yield* run(3)
+        yield* TestClock.adjust(1_000)
+        settleTwo!()
         assert.deepStrictEqual(yield* Fiber.join(settles), { _tag: "Processed", attempts: 1 })
+        yield* TestClock.adjust(1_000)
+        const second = yield* run(3)
         yield* TestClock.adjust(2_999)
         assert.isUndefined(first.pollUnsafe(), "1 ms before its deadline")
         yield* TestClock.adjust(1)
