@@ -10,8 +10,19 @@ import { Effect, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { writeBackupRow } from "../src/domain/Csv.js"
+import type { KafkaRecord } from "../src/domain/KafkaRecord.js"
 import * as ArchiveSink from "../src/streams/ArchiveSink.js"
-const row = "t,0,1,2026-11-22T10:00:00.000Z,key-1,utf8," + "x".repeat(1024) + ",utf8,[]\r\n"
+const encoder = new TextEncoder()
+const record = (offset: number): KafkaRecord => ({
+  topic: "t",
+  partition: 0,
+  offset,
+  timestamp: Date.parse("2026-11-22T10:00:00Z") + offset,
+  key: encoder.encode(`key-${offset}`),
+  value: encoder.encode("x".repeat(1024)),
+  headers: []
+})
 const N = 100_000
 const program = Effect.scoped(Effect.gen(function*() {
   const dir = mkdtempSync(join(tmpdir(), "ekp-archive-sink-"))
@@ -31,7 +42,7 @@ const program = Effect.scoped(Effect.gen(function*() {
   const t0 = performance.now()
   for (let i = 0; i < N; i++) {
     const s = performance.now()
-    yield* sink.append({ topic: "t", partition: 0, offset: i }, row)
+    yield* sink.append(record(i), writeBackupRow)
     const d = performance.now() - s
     if (d > 0.5) blocked += d
   }

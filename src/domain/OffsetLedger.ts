@@ -70,6 +70,8 @@ class PartitionLedger {
 export class OffsetLedger {
   readonly #requiredAcks: number
   readonly #partitions = new Map<string, PartitionLedger>()
+  /** The partition of the last call: calls come in runs for one partition (a batch, a slice). */
+  #last: PartitionLedger | undefined = undefined
   #pending = 0
 
   constructor(options: { readonly requiredAcks: number }) {
@@ -82,11 +84,11 @@ export class OffsetLedger {
    * caller skips it — the earlier copy is in flight or handled.
    */
   track(topic: string, partition: number, offset: number): boolean {
-    const key = partitionKey(topic, partition)
-    let ledger = this.#partitions.get(key)
+    let ledger = this.#ledgerOf(topic, partition)
     if (ledger === undefined) {
       ledger = new PartitionLedger(topic, partition)
-      this.#partitions.set(key, ledger)
+      this.#partitions.set(partitionKey(topic, partition), ledger)
+      this.#last = ledger
     } else if (offset <= ledger.lastTracked) {
       return false
     }
@@ -105,7 +107,7 @@ export class OffsetLedger {
    * changes nothing, unless `offset` is the last tracked offset and not handled.
    */
   untrack(topic: string, partition: number, offset: number): boolean {
-    const ledger = this.#partitions.get(partitionKey(topic, partition))
+    const ledger = this.#ledgerOf(topic, partition)
     if (ledger === undefined || ledger.lastTracked !== offset) return false
     const acks = ledger.acks.get(offset)
     if (acks === undefined || (acks & this.#requiredAcks) === this.#requiredAcks) return false
@@ -128,7 +130,7 @@ export class OffsetLedger {
    * per record, never a sort.
    */
   ack(topic: string, partition: number, offset: number, ack: number): void {
-    const ledger = this.#partitions.get(partitionKey(topic, partition))
+    const ledger = this.#ledgerOf(topic, partition)
     if (ledger === undefined) return
     const before = ledger.acks.get(offset)
     if (before === undefined) return
@@ -181,6 +183,7 @@ export class OffsetLedger {
     for (const [key, ledger] of this.#partitions) {
       if (keep.has(key)) continue
       this.#partitions.delete(key)
+      if (this.#last === ledger) this.#last = undefined
       this.#pending -= ledger.unhandled
       dropped.push({ topic: ledger.topic, partition: ledger.partition })
     }
@@ -189,7 +192,7 @@ export class OffsetLedger {
 
   /** Next offset to commit for a partition (handled prefix), or undefined when nothing was handled yet. */
   watermark(topic: string, partition: number): number | undefined {
-    return this.#partitions.get(partitionKey(topic, partition))?.handledUpTo
+    return this.#ledgerOf(topic, partition)?.handledUpTo
   }
 
   /** Tracked offsets not yet fully acknowledged, over all partitions. */
@@ -199,8 +202,16 @@ export class OffsetLedger {
 
   /** Offsets handled above a gap and waiting for it (per partition), for metrics/tests. */
   pendingFor(topic: string, partition: number): number {
-    const ledger = this.#partitions.get(partitionKey(topic, partition))
+    const ledger = this.#ledgerOf(topic, partition)
     if (ledger === undefined) return 0
     return ledger.offsets.length - ledger.head - ledger.unhandled
+  }
+
+  #ledgerOf(topic: string, partition: number): PartitionLedger | undefined {
+    const last = this.#last
+    if (last !== undefined && last.partition === partition && last.topic === topic) return last
+    const ledger = this.#partitions.get(partitionKey(topic, partition))
+    if (ledger !== undefined) this.#last = ledger
+    return ledger
   }
 }

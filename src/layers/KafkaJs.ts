@@ -127,34 +127,64 @@ const kafkaError = (what: string) => (cause: unknown): KafkaError =>
     : new KafkaError({ message: `${what}: ${messageOf(cause)}`, cause })
 
 /**
- * Copies the bytes out of kafkajs's buffer: kafkajs slices records out of the
- * whole fetch response, and one retained slice would keep the response alive,
- * which the pipeline's byte-bounded queues could not see.
+ * The bytes of one batch's records, copied out of kafkajs's buffer into one
+ * buffer of their own: kafkajs slices records out of the whole fetch response
+ * (every partition's), and one retained slice would keep that response alive,
+ * which the pipeline's byte-bounded queues could not see. One copy per batch,
+ * not one allocation per key and value: an ArrayBuffer each costs more than
+ * copying a 1 KiB value. A record kept past its batch keeps the batch's bytes
+ * (at most `maxBytesPerPartition`) alive.
  */
-const copy = (buffer: Buffer): Uint8Array => new Uint8Array(buffer)
+class BatchBytes {
+  readonly #bytes: Uint8Array
+  #used = 0
+  constructor(size: number) {
+    this.#bytes = new Uint8Array(size)
+  }
+  static sizeOf(messages: ReadonlyArray<KafkaMessage>): number {
+    let size = 0
+    for (const message of messages) size += (message.key?.byteLength ?? 0) + (message.value?.byteLength ?? 0)
+    return size
+  }
+  copy(source: Uint8Array): Uint8Array {
+    const start = this.#used
+    this.#bytes.set(source, start)
+    this.#used += source.byteLength
+    return this.#bytes.subarray(start, this.#used)
+  }
+}
 
 const toBuffer = (data: Uint8Array | string): Buffer =>
   typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 
+/** Headers are rare and small: each value gets its own copy. */
 const toHeaders = (headers: IHeaders | undefined): ReadonlyArray<RecordHeader> => {
   const result: Array<RecordHeader> = []
   for (const [key, value] of Object.entries(headers ?? {})) {
     for (const item of Array.isArray(value) ? value : [value]) {
-      result.push({ key, value: item === undefined || item === null ? null : copy(toBuffer(item)) })
+      result.push({ key, value: item === undefined || item === null ? null : new Uint8Array(toBuffer(item)) })
     }
   }
   return result
 }
 
-const toRecord = (topic: string, partition: number) => (message: KafkaMessage): KafkaRecord => ({
-  topic,
-  partition,
-  offset: Number(message.offset),
-  timestamp: Number(message.timestamp),
-  key: message.key === null || message.key === undefined ? null : copy(message.key),
-  value: message.value === null ? null : copy(message.value),
-  headers: toHeaders(message.headers)
-})
+const toRecords = (topic: string, partition: number, messages: ReadonlyArray<KafkaMessage>): Array<KafkaRecord> => {
+  const bytes = new BatchBytes(BatchBytes.sizeOf(messages))
+  const records = new Array<KafkaRecord>(messages.length)
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!
+    records[index] = {
+      topic,
+      partition,
+      offset: Number(message.offset),
+      timestamp: Number(message.timestamp),
+      key: message.key === null || message.key === undefined ? null : bytes.copy(message.key),
+      value: message.value === null ? null : bytes.copy(message.value),
+      headers: toHeaders(message.headers)
+    }
+  }
+  return records
+}
 
 /**
  * kafkajs cannot encode a null header value (it measures it with
@@ -489,7 +519,7 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         announcing = current.announcing
       }
       if (running !== current || rejoining || !payload.isRunning() || payload.isStale()) return
-      const records = batch.messages.map(toRecord(batch.topic, batch.partition))
+      const records = toRecords(batch.topic, batch.partition, batch.messages)
       // A fork runs at once: when the queue has room, `onBatch` is done before `fork` returns, with
       // no fiber to wait for, no timer and no trip through the event loop (that is most batches).
       const handing = current.fork(Effect.annotateLogs(current.handlers.onBatch(records), { groupId }))

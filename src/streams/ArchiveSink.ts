@@ -5,14 +5,15 @@
  * header. Only after a batch is written and synced are its records reported
  * through `onFlushed`: that is what lets the ledger count them as handled.
  *
- * A batch is also written once its rows reach `MAX_BATCH_CHARS` (8 Mi UTF-16
- * code units, 8–24 MiB as UTF-8): with 9.5 MB records a batch of 1,000 rows
- * would otherwise hold gigabytes in memory until the flush interval.
+ * Rows are written as bytes into the batch's buffer (`RowBuffer`), which goes
+ * to the file as it is. A batch is also written once it reaches
+ * `MAX_BATCH_BYTES` (16 MiB): with 9.5 MB records a batch of 1,000 rows would
+ * otherwise hold gigabytes in memory until the flush interval.
  *
  * A full batch is written in the background, so that `append` (the poll loop)
- * does not wait for the disk while the next batch fills; when that one is full
- * before the first is on disk, `append` writes it and waits: at most two
- * batches are ever pending.
+ * does not wait for the disk while the next batch fills. Rows that pile up
+ * behind a write are written together by the next one, with one sync (group
+ * commit); `append` waits only when they reach `MAX_BATCH_BYTES`.
  *
  * A failed write truncates the file back to its last whole row, reports the
  * error through `onFatal` once, and fails every later call: the pipeline then
@@ -23,6 +24,7 @@ import { Clock, Effect, Exit, Fiber, FileSystem, Option, Path, Schedule, Scope, 
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
+import { RowBuffer } from "../domain/RowBuffer.js"
 import { ArchiveError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { Observability } from "../layers/Observability.js"
@@ -41,12 +43,15 @@ export interface ArchiveSinkOptions {
 }
 
 export interface ArchiveSink {
-  /** Adds one encoded row (see `encodeRow`); writes the batch when it is full. */
-  readonly append: (record: TopicPartitionOffset, row: string) => Effect.Effect<void, ArchiveError>
-  /** Adds the rows of `records` (`rows[i]` is the row of `records[i]`), writing each batch that fills up on the way. */
-  readonly appendAll: (
-    records: ReadonlyArray<TopicPartitionOffset>,
-    rows: ReadonlyArray<string>
+  /** Adds the row `writeRow` writes for `record`; writes the batch when it is full. */
+  readonly append: <R extends TopicPartitionOffset>(
+    record: R,
+    writeRow: (out: RowBuffer, record: R) => void
+  ) => Effect.Effect<void, ArchiveError>
+  /** Adds a row for each of `records`, written by `writeRow`, writing each batch that fills up on the way. */
+  readonly appendAll: <R extends TopicPartitionOffset>(
+    records: ReadonlyArray<R>,
+    writeRow: (out: RowBuffer, record: R) => void
   ) => Effect.Effect<void, ArchiveError>
   readonly flush: Effect.Effect<void, ArchiveError>
   /** Flushes what is pending and closes the current file; later appends fail. */
@@ -65,8 +70,11 @@ interface OpenFile {
 
 const encoder = new TextEncoder()
 
-/** Pending row text (in UTF-16 code units) that makes `append` write the batch, whatever `batchSize`. */
-export const MAX_BATCH_CHARS = 8 * 1024 * 1024
+/** Pending row bytes that make `append` write the batch, whatever `batchSize`. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024
+
+/** A new batch's buffer starts at this size, or the last batch's if larger. */
+const MIN_BATCH_CAPACITY = 64 * 1024
 
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
   const fs = yield* FileSystem.FileSystem
@@ -74,8 +82,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const observability = yield* Observability
   const lock = yield* Semaphore.make(1)
   const files: Array<string> = []
-  let rows: Array<string> = []
-  let rowsChars = 0
+  let rows = new RowBuffer(MIN_BATCH_CAPACITY)
   let records: Array<TopicPartitionOffset> = []
   let rowsWritten = 0
   let current: OpenFile | undefined
@@ -130,14 +137,12 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   // hold their partitions' commits back; the appending fiber is interrupted on a rejoin or a stop.
   const writePending = Effect.uninterruptible(Effect.gen(function*() {
     if (failure !== undefined) return yield* failure
-    if (rows.length === 0 || current === undefined) return
+    if (records.length === 0 || current === undefined) return
     const file = current
-    const batchRows = rows
+    const bytes = rows.contents
     const batchRecords = records
-    rows = []
-    rowsChars = 0
+    rows = new RowBuffer(Math.max(MIN_BATCH_CAPACITY, bytes.byteLength))
     records = []
-    const bytes = encoder.encode(batchRows.join(""))
     yield* file.handle.writeAll(bytes).pipe(
       Effect.andThen(file.handle.sync),
       // Keep whole rows only: cut a partial write back to the last complete batch.
@@ -151,33 +156,47 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       return yield* fail("write", file.path)("the file was deleted (or its directory removed) while open")
     }
     file.size += bytes.byteLength
-    rowsWritten += batchRows.length
-    observability.archived(options.kind, batchRows.length)
+    rowsWritten += batchRecords.length
+    observability.archived(options.kind, batchRecords.length)
     yield* options.onFlushed(batchRecords)
   }))
 
   const flush = lock.withPermits(1)(writePending)
 
-  // The background write of a full batch, if one is on its way to disk.
+  // The background writer, if one is running: it writes the pending rows while they make a full
+  // batch, all of them at once each time (rows that piled up behind a write go to disk together,
+  // with one sync: under load, fewer and larger writes).
   const scope = yield* Effect.scope
   let writing: Fiber.Fiber<Exit.Exit<void, ArchiveError>> | undefined
-  const flushFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() => {
-    if (writing !== undefined) return flush
-    return Effect.exit(flush).pipe(
-      Effect.uninterruptible,
-      Effect.forkIn(scope, { startImmediately: true }),
-      Effect.flatMap((fiber) => {
-        // Written at once (nothing to wait for): its outcome, as an inline write would give.
-        const done = fiber.pollUnsafe()
-        if (done !== undefined) return Exit.isSuccess(done) ? done.value : done
-        writing = fiber
-        fiber.addObserver(() => {
-          if (writing === fiber) writing = undefined
-        })
-        return Effect.void
+  const isFull = () => records.length >= options.batchSize || rows.length >= MAX_BATCH_BYTES
+  const writeWhileFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() =>
+    isFull() ? Effect.andThen(flush, writeWhileFull) : Effect.void
+  )
+  /** Starts the writer; returns at once, unless the write is done at once (then with its outcome). */
+  const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(writeWhileFull).pipe(
+    Effect.uninterruptible,
+    Effect.forkIn(scope, { startImmediately: true }),
+    Effect.flatMap((fiber) => {
+      const done = fiber.pollUnsafe()
+      if (done !== undefined) return Exit.isSuccess(done) ? done.value : done
+      writing = fiber
+      fiber.addObserver(() => {
+        if (writing === fiber) writing = undefined
       })
-    )
+      return Effect.void
+    })
+  )
+  /**
+   * Called when the pending rows make a full batch: starts the writer, or, while it is writing
+   * and the rows pending behind it have reached `MAX_BATCH_BYTES`, waits for it to catch up.
+   */
+  const onFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() => {
+    const writer = writing
+    if (writer === undefined) return startWriting
+    return Effect.flatMap(Fiber.join(writer), (exit) => exit)
   })
+  /** Whether the row just added calls for `onFull`. */
+  const needsWriter = () => writing === undefined ? isFull() : rows.length >= MAX_BATCH_BYTES
 
   const rotate = lock.withPermits(1)(Effect.gen(function*() {
     if (failure !== undefined || closed) return
@@ -196,9 +215,9 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   }))
 
   /** Adds rows from `start` on; a full batch goes to disk before the next row joins the following one. */
-  const appendFrom = (
-    appended: ReadonlyArray<TopicPartitionOffset>,
-    appendedRows: ReadonlyArray<string>,
+  const appendFrom = <R extends TopicPartitionOffset>(
+    appended: ReadonlyArray<R>,
+    writeRow: (out: RowBuffer, record: R) => void,
     start: number
   ): Effect.Effect<void, ArchiveError> => {
     if (failure !== undefined) return Effect.fail(failure)
@@ -207,26 +226,25 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
         new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
       )
     }
-    for (let index = start; index < appendedRows.length;) {
-      const row = appendedRows[index]!
-      rows.push(row)
-      records.push(appended[index]!)
-      rowsChars += row.length
+    for (let index = start; index < appended.length;) {
+      const record = appended[index]!
+      writeRow(rows, record)
+      records.push(record)
       index++
-      if (rows.length >= options.batchSize || rowsChars >= MAX_BATCH_CHARS) {
-        return index < appendedRows.length
-          ? Effect.andThen(flushFull, Effect.suspend(() => appendFrom(appended, appendedRows, index)))
-          : flushFull
+      if (needsWriter()) {
+        return index < appended.length
+          ? Effect.andThen(onFull, Effect.suspend(() => appendFrom(appended, writeRow, index)))
+          : onFull
       }
     }
     return Effect.void
   }
 
   // Suspended: the rows are added when the effect runs (each time it runs), not when it is built.
-  const appendAll = (
-    appended: ReadonlyArray<TopicPartitionOffset>,
-    appendedRows: ReadonlyArray<string>
-  ): Effect.Effect<void, ArchiveError> => Effect.suspend(() => appendFrom(appended, appendedRows, 0))
+  const appendAll = <R extends TopicPartitionOffset>(
+    appended: ReadonlyArray<R>,
+    writeRow: (out: RowBuffer, record: R) => void
+  ): Effect.Effect<void, ArchiveError> => Effect.suspend(() => appendFrom(appended, writeRow, 0))
 
   current = yield* openFor(yield* Clock.currentTimeMillis, "open")
   yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
@@ -240,7 +258,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   )
 
   return {
-    append: (record, row) => appendAll([record], [row]),
+    append: (record, writeRow) => appendAll([record], writeRow),
     appendAll,
     flush,
     close,

@@ -10,7 +10,7 @@
  */
 import type { Scope } from "effect"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, FileSystem, Path, Queue, Schedule, Semaphore } from "effect"
-import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../domain/Csv.js"
+import { backupHeader, dlqHeader, writeBackupRow, writeDlqRow } from "../domain/Csv.js"
 import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
@@ -236,8 +236,7 @@ const runScoped = (
           stats.consumed += slice.records.length
           observability.consumed(slice.records, slice.bytes)
           if (backup !== undefined) {
-            const rows = slice.records.map((record) => encodeRow(backupRow(record)))
-            const appended = yield* backup.appendAll(slice.records, rows).pipe(
+            const appended = yield* backup.appendAll(slice.records, writeBackupRow).pipe(
               Effect.as(true),
               Effect.catch(() => Effect.succeed(false))
             )
@@ -327,7 +326,8 @@ const runScoped = (
           }]).pipe(Effect.catch((error) => Effect.logError(`could not produce to the DLQ topic: ${error.message}`)))
         }
         // When the DLQ archive has failed the record stays unhandled: not committed, read again next run.
-        yield* dlq.append(record, encodeRow(dlqRow(record, { ...failure, attempts: outcome.attempts }, failedAt))).pipe(
+        const described = { ...failure, attempts: outcome.attempts }
+        yield* dlq.append(record, (out, failed) => writeDlqRow(out, failed, described, failedAt)).pipe(
           Effect.ignore
         )
       })

@@ -1,6 +1,6 @@
 /**
  * One record's journey through the user's processor: size check, UTF-8
- * decoding, the call itself under a timeout that interrupts it, retries with
+ * validation (the text is decoded when the processor reads it), the call itself under a timeout that interrupts it, retries with
  * exponential backoff and jitter for retryable failures. The result is an
  * outcome, never an error: a failing record must not stop the pipeline.
  *
@@ -12,6 +12,7 @@
  * stop an Effect); failures and retries take the general path.
  */
 import { Cause, Clock, Duration, Effect, Schedule } from "effect"
+import { isUtf8 } from "node:buffer"
 import type { Deadline } from "../domain/Deadlines.js"
 import { Deadlines } from "../domain/Deadlines.js"
 import type { FailureDescription } from "../domain/Failure.js"
@@ -19,6 +20,7 @@ import { describeFailure, InvalidUtf8, isRetryable, MessageTooLarge, NullValue, 
 import type { KafkaRecord } from "../domain/KafkaRecord.js"
 import { recordSize } from "../domain/KafkaRecord.js"
 import type { Processor, ProcessorInput } from "../domain/Processor.js"
+import { Input } from "../domain/Processor.js"
 
 export interface RecordHandlerOptions {
   readonly maxMessageBytes: number
@@ -39,8 +41,6 @@ export const retrySchedule = (options: Pick<RecordHandlerOptions, "retryBaseDela
     Schedule.jittered,
     Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(options.retryMaxDelayMs))))
   )
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function"
@@ -143,12 +143,8 @@ export const makeDirect = Effect.fnUntraced(function*(processor: Processor, opti
     if (record.value === null) return new NullValue()
     const size = recordSize(record)
     if (size > options.maxMessageBytes) return new MessageTooLarge({ size, limit: options.maxMessageBytes })
-    if (!options.decodeUtf8) return { ...record, text: null }
-    try {
-      return { ...record, text: utf8.decode(record.value) }
-    } catch {
-      return new InvalidUtf8({ field: "value" })
-    }
+    if (options.decodeUtf8 && !isUtf8(record.value)) return new InvalidUtf8({ field: "value" })
+    return new Input(record, options.decodeUtf8)
   }
 
   /** Retries after a failed first call: the retry loop starts from that failure. */

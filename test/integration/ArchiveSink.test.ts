@@ -12,7 +12,8 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../../src/domain/Csv.js"
+import { backupHeader, backupRow, dlqHeader, writeBackupRow, writeDlqRow } from "../../src/domain/Csv.js"
+import type { RowBuffer } from "../../src/domain/RowBuffer.js"
 import { ArchiveError } from "../../src/domain/Errors.js"
 import type { KafkaRecord, TopicPartitionOffset } from "../../src/domain/KafkaRecord.js"
 import * as ArchiveSink from "../../src/streams/ArchiveSink.js"
@@ -82,7 +83,10 @@ const makeSink = (options: Partial<ArchiveSink.ArchiveSinkOptions> = {}) =>
   })
 
 const appendBackup = (sink: ArchiveSink.ArchiveSink, records: ReadonlyArray<KafkaRecord>) =>
-  Effect.forEach(records, (r) => sink.append(r, encodeRow(backupRow(r))), { discard: true })
+  Effect.forEach(records, (r) => sink.append(r, writeBackupRow), { discard: true })
+
+/** A row given as its text (rows that are not a record's). */
+const textRow = (text: string) => (out: RowBuffer) => out.utf8(text)
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => record(from + i))
 
@@ -144,24 +148,24 @@ describe("ArchiveSink", () => {
         })
       ))
 
-    it.effect("Backup CSV - Batch Writing: a batch is written once its rows reach MAX_BATCH_CHARS, before batchSize (large records)", () =>
+    it.effect("Backup CSV - Batch Writing: a batch is written once its rows reach MAX_BATCH_BYTES, before batchSize (large records)", () =>
       withArchive(() =>
         Effect.gen(function*() {
           const files = yield* MemoryFileSystem
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed } = yield* makeSink({ batchSize: 1000, flushIntervalMs: 5_000 })
-          const big = "x".repeat(ArchiveSink.MAX_BATCH_CHARS / 2)
-          yield* sink.append({ topic: "t", partition: 0, offset: 1 }, big)
+          const big = "x".repeat(ArchiveSink.MAX_BATCH_BYTES / 2)
+          yield* sink.append({ topic: "t", partition: 0, offset: 1 }, textRow(big))
           assert.deepStrictEqual(flushed, [], "half the limit: pending")
-          yield* sink.append({ topic: "t", partition: 0, offset: 2 }, big)
+          yield* sink.append({ topic: "t", partition: 0, offset: 2 }, textRow(big))
           assert.deepStrictEqual(flushed, [[1, 2]], "the limit reached: written")
           assert.strictEqual(files.text(backupFile("10")).length, `${backupHeader.join(",")}\r\n`.length + big.length * 2)
-          yield* sink.append({ topic: "t", partition: 0, offset: 3 }, "small\r\n")
+          yield* sink.append({ topic: "t", partition: 0, offset: 3 }, textRow("small\r\n"))
           assert.deepStrictEqual(flushed, [[1, 2]], "the count starts again after a write")
         })
       ))
 
-    it.effect("Backup CSV - Batch Writing: a full batch is written in the background; append waits only when a second one fills first", () =>
+    it.effect("Backup CSV - Batch Writing: a full batch is written in the background; rows that pile up behind it go to disk together in the next write", () =>
       withArchive(() =>
         Effect.gen(function*() {
           const files = yield* MemoryFileSystem
@@ -171,24 +175,47 @@ describe("ArchiveSink", () => {
           files.writeGate = disk.await
           yield* appendBackup(sink, range(0, 5))
           assert.deepStrictEqual(flushed, [], "the first full batch is on its way, append did not wait")
-          const second = yield* appendBackup(sink, range(5, 5)).pipe(Effect.forkChild)
-          yield* Effect.yieldNow
-          assert.isUndefined(second.pollUnsafe(), "a second full batch waits for the first")
+          // Two more batches while the first is on its way: append does not wait for the disk.
+          yield* appendBackup(sink, range(5, 10))
+          assert.deepStrictEqual(flushed, [])
           yield* disk.open
-          yield* Fiber.join(second)
-          assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
-          assert.strictEqual(files.rows(backupFile("10")).length, 1 + 10)
+          yield* sink.flush
+          assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]], "one write for the rows that waited")
+          assert.strictEqual(files.rows(backupFile("10")).length, 1 + 15)
 
           const slowDisk = yield* Latch.make(false)
           files.writeGate = slowDisk.await
-          yield* appendBackup(sink, range(10, 5))
+          yield* appendBackup(sink, range(15, 5))
           const closing = yield* sink.close.pipe(Effect.forkChild)
           yield* Effect.yieldNow
           assert.isUndefined(closing.pollUnsafe(), "close waits for the batch on its way")
           yield* slowDisk.open
           yield* Fiber.join(closing)
-          assert.deepStrictEqual(flushed[2], [10, 11, 12, 13, 14])
+          assert.deepStrictEqual(flushed[2], [15, 16, 17, 18, 19])
           assert.include(files.closed, backupFile("10"))
+        })
+      ))
+
+    it.effect("Backup CSV - Batch Writing: append waits for the disk once the rows pending behind a write reach MAX_BATCH_BYTES", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 1000, flushIntervalMs: 60_000 })
+          const disk = yield* Latch.make(false)
+          files.writeGate = disk.await
+          const half = textRow("x".repeat(ArchiveSink.MAX_BATCH_BYTES / 2))
+          const append = (offset: number) => sink.append({ topic: "t", partition: 0, offset }, half)
+          yield* append(1)
+          yield* append(2) // a full batch by bytes: on its way
+          yield* append(3) // pending behind it, half the bound
+          const waiting = yield* append(4).pipe(Effect.forkChild)
+          yield* Effect.yieldNow
+          assert.isUndefined(waiting.pollUnsafe(), "the bound reached behind a write in flight: append waits")
+          assert.deepStrictEqual(flushed, [])
+          yield* disk.open
+          yield* Fiber.join(waiting)
+          assert.deepStrictEqual(flushed, [[1, 2], [3, 4]])
         })
       ))
 
@@ -285,7 +312,7 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(files.closed, [backupFile("10")])
           assert.deepStrictEqual(files.paths(), [backupFile("10")])
 
-          const appended = yield* Effect.flip(sink.append(record(2), encodeRow(backupRow(record(2)))))
+          const appended = yield* Effect.flip(sink.append(record(2), writeBackupRow))
           assert.strictEqual(appended, error, "later appends fail with the fatal error")
           assert.strictEqual(yield* Effect.flip(sink.flush), error)
           assert.strictEqual(fatal.length, 1, "onFatal is called once")
@@ -309,7 +336,7 @@ describe("ArchiveSink", () => {
 
           const records = range(0, 10)
           yield* appendBackup(sink, records.slice(0, 9))
-          const failed = yield* Effect.flip(sink.append(records[9]!, encodeRow(backupRow(records[9]!))))
+          const failed = yield* Effect.flip(sink.append(records[9]!, writeBackupRow))
 
           assert.instanceOf(failed, ArchiveError)
           assert.strictEqual(failed.operation, "write")
@@ -323,7 +350,7 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(files.rows(backupFile("10")), [header])
 
           files.failWrites = undefined
-          assert.strictEqual(yield* Effect.flip(sink.append(record(10), encodeRow(backupRow(record(10))))), failed)
+          assert.strictEqual(yield* Effect.flip(sink.append(record(10), writeBackupRow)), failed)
           assert.strictEqual(yield* Effect.flip(sink.flush), failed)
           assert.strictEqual(yield* Effect.flip(sink.close), failed)
           yield* TestClock.adjust("1 hour")
@@ -435,7 +462,7 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4]])
           assert.deepStrictEqual(files.closed, [backupFile("10")])
 
-          const refused = yield* Effect.flip(sink.append(record(5), encodeRow(backupRow(record(5)))))
+          const refused = yield* Effect.flip(sink.append(record(5), writeBackupRow))
           assert.instanceOf(refused, ArchiveError)
           assert.strictEqual(refused.operation, "write")
           assert.strictEqual(refused.cause, "archive is closed")
@@ -472,14 +499,14 @@ describe("ArchiveSink", () => {
           const files = yield* MemoryFileSystem
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed } = yield* makeSink({ batchSize: 3 })
-          const appendOne = sink.append(record(1), encodeRow(backupRow(record(1))))
+          const appendOne = sink.append(record(1), writeBackupRow)
           yield* sink.flush
           assert.deepStrictEqual(flushed, [], "a built but unrun append left nothing pending")
           yield* Effect.repeat(appendOne, { times: 2 })
           assert.deepStrictEqual(flushed, [[1, 1, 1]])
           assert.strictEqual(files.rows(backupFile("10")).length, 1 + 3)
           // Built while open, run after close: refused, not silently buffered.
-          const late = sink.append(record(2), encodeRow(backupRow(record(2))))
+          const late = sink.append(record(2), writeBackupRow)
           yield* sink.close
           assert.strictEqual((yield* Effect.flip(late)).cause, "archive is closed")
         })
@@ -492,7 +519,7 @@ describe("ArchiveSink", () => {
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed } = yield* makeSink({ batchSize: 4, flushIntervalMs: 60_000 })
           const records = range(0, 10)
-          const appendAll = sink.appendAll(records, records.map((r) => encodeRow(backupRow(r))))
+          const appendAll = sink.appendAll(records, writeBackupRow)
           yield* appendAll
           // Two full batches on their way to disk (the second written before the third fills), two rows pending.
           yield* Effect.yieldNow
@@ -558,7 +585,7 @@ describe("ArchiveSink", () => {
           const { sink, flushed } = yield* dlqSink({ batchSize: 2 })
           const failedAt = at("2026-11-22T10:15:00.250Z")
           const records = [record(7, "a, \"quoted\"\nvalue"), record(8)]
-          yield* Effect.forEach(records, (r) => sink.append(r, encodeRow(dlqRow(r, failure(r.offset), failedAt))), {
+          yield* Effect.forEach(records, (r) => sink.append(r, (out, x) => writeDlqRow(out, x, failure(x.offset), failedAt)), {
             discard: true
           })
 
@@ -587,7 +614,7 @@ describe("ArchiveSink", () => {
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed } = yield* dlqSink({ batchSize: 100 })
           const records = range(0, 150)
-          yield* Effect.forEach(records, (r) => sink.append(r, encodeRow(dlqRow(r, failure(r.offset), 0))), {
+          yield* Effect.forEach(records, (r) => sink.append(r, (out, x) => writeDlqRow(out, x, failure(x.offset), 0)), {
             discard: true
           })
 
@@ -611,7 +638,7 @@ describe("ArchiveSink", () => {
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed, fatal } = yield* dlqSink({ batchSize: 100, flushIntervalMs: 5_000 })
           files.failWrites = (path) => path === dlqFile("10")
-          yield* sink.append(record(1), encodeRow(dlqRow(record(1), failure(1), 0)))
+          yield* sink.append(record(1), (out, x) => writeDlqRow(out, x, failure(1), 0))
           // The interval flush is the one that fails: the error reaches onFatal, not a caller.
           yield* TestClock.adjust(5_000)
 
@@ -623,7 +650,7 @@ describe("ArchiveSink", () => {
             `Error: dlq archive: write of ${dlqFile("10")} failed: ${(fatal[0]!.cause as Error).message}`
           ])
           assert.deepStrictEqual(flushed, [])
-          assert.strictEqual(yield* Effect.flip(sink.append(record(2), "x\r\n")), fatal[0])
+          assert.strictEqual(yield* Effect.flip(sink.append(record(2), textRow("x\r\n"))), fatal[0])
           assert.deepStrictEqual(files.rows(dlqFile("10")), [[...dlqHeader]])
         })
       ))
@@ -742,7 +769,7 @@ describe("ArchiveSink", () => {
         const outcome = yield* handle(r)
         if (outcome._tag === "Failed") {
           const failedAt = yield* Clock.currentTimeMillis
-          yield* sink.append(r, encodeRow(dlqRow(r, { ...outcome.failure, attempts: outcome.attempts }, failedAt)))
+          yield* sink.append(r, (out, x) => writeDlqRow(out, x, { ...outcome.failure, attempts: outcome.attempts }, failedAt))
         }
         return outcome
       })

@@ -9,9 +9,12 @@ import {
   dlqRow,
   encodeBytes,
   encodeField,
-  encodeRow
+  encodeRow,
+  writeBackupRow,
+  writeDlqRow
 } from "../../src/domain/Csv.js"
 import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
+import { RowBuffer } from "../../src/domain/RowBuffer.js"
 
 // Every round trip goes through csv-parse, a real RFC 4180 reader with its
 // default options: what an operator would use on the archives.
@@ -242,6 +245,73 @@ describe("Csv", () => {
     })
   })
 
+  describe("writeBackupRow (rows as bytes)", () => {
+    const written = (records: ReadonlyArray<KafkaRecord>, capacity?: number) => {
+      const out = new RowBuffer(capacity)
+      for (const r of records) writeBackupRow(out, r)
+      return out.contents
+    }
+    const asText = (records: ReadonlyArray<KafkaRecord>) => utf8(records.map((r) => encodeRow(backupRow(r))).join(""))
+
+    it("writes plain UTF-8 keys and values as they are", () => {
+      const r = record({ key: utf8("naïve-🎉"), value: utf8("{total: 12.5} 日本語") })
+      assert.deepStrictEqual(
+        new TextDecoder().decode(written([r])),
+        "orders,3,1042,2026-11-22T10:59:50.123Z,naïve-🎉,utf8,{total: 12.5} 日本語,utf8,[]\r\n"
+      )
+    })
+
+    it("gives the bytes of the text row for every kind of record: quoted, base64, null, empty, headers, odd timestamps", () => {
+      const records = [
+        ...tricky.map((text, i) => record({ offset: i, key: utf8(text), value: utf8(text.toUpperCase()) })),
+        record({ key: null, value: invalidUtf8 }),
+        record({ key: invalidUtf8, value: null }),
+        record({ key: new Uint8Array(0), value: new Uint8Array(0) }),
+        record({ headers: [{ key: "k", value: utf8("v") }] }),
+        record({ timestamp: Number.NaN }),
+        record({ timestamp: 9e15 }),
+        record({ timestamp: 1.5 }),
+        record({ timestamp: -1 })
+      ]
+      assert.deepStrictEqual(written(records), asText(records))
+    })
+
+    it("gives the bytes of the text row for any record, however many share a buffer (property)", () => {
+      const payload = fc.oneof(
+        fc.constant(null),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.string({ unit: "binary", maxLength: 40 }).map(utf8),
+        fc.constantFrom(...tricky).map(utf8)
+      )
+      const arbitraryRecord = fc.record({
+        topic: fc.constantFrom("orders", "a.b-c_d"),
+        partition: fc.nat(100),
+        offset: fc.nat(),
+        // Runs of records in one second, and jumps across seconds, minutes, years and the epoch.
+        timestamp: fc.oneof(
+          fc.integer({ min: Date.UTC(2026, 10, 22, 10, 59, 58), max: Date.UTC(2026, 10, 22, 11, 0, 1) }),
+          fc.integer({ min: -8.64e15, max: 8.64e15 })
+        ),
+        key: payload,
+        value: payload,
+        headers: fc.array(fc.record({ key: fc.string({ maxLength: 5 }), value: payload }), { maxLength: 2 })
+      })
+      fc.assert(
+        fc.property(fc.array(arbitraryRecord, { maxLength: 20 }), fc.integer({ min: 1, max: 256 }), (records, capacity) => {
+          assert.deepStrictEqual(written(records, capacity), asText(records))
+        }),
+        { numRuns: 500 }
+      )
+    })
+
+    it("formats the timestamps of consecutive records like Date, within a second and across one", () => {
+      const start = Date.UTC(2026, 10, 22, 10, 59, 59, 990)
+      const stamps = Array.from({ length: 30 }, (_, i) => start + i)
+      const rows = readCsv(new TextDecoder().decode(written(stamps.map((timestamp) => record({ timestamp })))))
+      assert.deepStrictEqual(rows.map((row) => row[3]), stamps.map((t) => new Date(t).toISOString()))
+    })
+  })
+
   describe("DLQ rows", () => {
     const failure = {
       errorType: "ProcessorError",
@@ -275,7 +345,9 @@ describe("Csv", () => {
     })
 
     it("reads back through a real CSV parser with the stack trace intact", () => {
-      const text = encodeRow(dlqHeader) + encodeRow(dlqRow(record({ value: invalidUtf8 }), failure, failedAt))
+      const out = new RowBuffer()
+      writeDlqRow(out, record({ value: invalidUtf8 }), failure, failedAt)
+      const text = encodeRow(dlqHeader) + new TextDecoder().decode(out.contents)
       const [header, row] = readCsv(text)
       assert.deepStrictEqual(header, [...dlqHeader])
       assert.strictEqual(row!.length, dlqHeader.length)
