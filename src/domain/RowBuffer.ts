@@ -21,19 +21,15 @@ export class RowBuffer {
     return new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset, this.#length)
   }
 
-  /** Text whose characters are all below U+0080 (digits, base64, field names). */
+  /** Short text whose characters are all below U+0080 (a row's number and date columns). */
   ascii(text: string): void {
     const length = text.length
     this.#reserve(length)
-    // Short texts (most of a row's columns) by hand: Buffer#write's checks cost more than the copy.
-    if (length <= 64) {
-      const bytes = this.#bytes
-      let at = this.#length
-      for (let index = 0; index < length; index++) bytes[at++] = text.charCodeAt(index)
-      this.#length = at
-    } else {
-      this.#length += this.#bytes.write(text, this.#length, "latin1")
-    }
+    // By hand: for a few dozen characters, Buffer#write's checks cost more than the copy.
+    const bytes = this.#bytes
+    let at = this.#length
+    for (let index = 0; index < length; index++) bytes[at++] = text.charCodeAt(index)
+    this.#length = at
   }
 
   /** Any text, as UTF-8. */
@@ -46,11 +42,6 @@ export class RowBuffer {
     this.#reserve(source.byteLength)
     this.#bytes.set(source, this.#length)
     this.#length += source.byteLength
-  }
-
-  byte(value: number): void {
-    this.#reserve(1)
-    this.#bytes[this.#length++] = value
   }
 
   #reserve(more: number): void {

@@ -179,9 +179,10 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     Effect.flatMap((fiber) => {
       const done = fiber.pollUnsafe()
       if (done !== undefined) return Exit.isSuccess(done) ? done.value : done
+      // `onFull` starts a writer only when none is running: this one is still `writing` when it ends.
       writing = fiber
       fiber.addObserver(() => {
-        if (writing === fiber) writing = undefined
+        writing = undefined
       })
       return Effect.void
     })

@@ -11,6 +11,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Random, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import { NonRetryable } from "../../src/domain/Failure.js"
 import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
 import type { Processor, ProcessorInput } from "../../src/domain/Processor.js"
@@ -351,6 +352,49 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.strictEqual(outcome.failure.message, "the record's value is not valid UTF-8")
         assert.strictEqual(outcome.attempts, 0)
         assert.strictEqual(p.calls(), 0)
+      }))
+
+    it.effect("a value is refused as InvalidUtf8 exactly when a strict UTF-8 decoder refuses it (property)", () =>
+      Effect.gen(function*() {
+        const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+        let seen: string | null | undefined
+        const handle = yield* RecordHandler.makeDirect((input: ProcessorInput) => {
+          seen = input.text
+        }, options)
+        fc.assert(
+          fc.property(
+            fc.oneof(fc.uint8Array({ maxLength: 12 }), fc.string({ unit: "binary", maxLength: 6 }).map((t) => encoder.encode(t))),
+            (bytes) => {
+              let decoded: string | undefined
+              try {
+                decoded = strict.decode(bytes)
+              } catch {
+                decoded = undefined
+              }
+              seen = undefined
+              const outcome = handle(record(bytes)) as Outcome
+              if (decoded === undefined) {
+                assert.strictEqual(outcome._tag === "Failed" && outcome.failure.errorType, "InvalidUtf8")
+              } else {
+                assert.strictEqual(outcome._tag, "Processed")
+                assert.strictEqual(seen, decoded)
+              }
+            }
+          ),
+          { numRuns: 2000 }
+        )
+      }).pipe(Effect.scoped))
+
+    it.effect("the text keeps a leading byte-order mark, and JSON shows it with the record's fields", () =>
+      Effect.gen(function*() {
+        const p = counting(() => Effect.void)
+        yield* RecordHandler.make(p.processor, options)(record("\uFEFF{}"))
+        const input = p.inputs[0]!
+        assert.strictEqual(input.text, "\uFEFF{}")
+        const json = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
+        assert.strictEqual(json.text, "\uFEFF{}")
+        assert.strictEqual(json.topic, "orders")
+        assert.strictEqual(json.offset, 42)
       }))
 
     it.effect("a truncated multi-byte sequence is invalid too", () =>
