@@ -44,6 +44,11 @@ export class RowBuffer {
     this.#length += source.byteLength
   }
 
+  /** Empties it for new rows, keeping its memory. */
+  clear(): void {
+    this.#length = 0
+  }
+
   #reserve(more: number): void {
     const needed = this.#length + more
     if (needed <= this.#bytes.byteLength) return

@@ -73,7 +73,7 @@ const encoder = new TextEncoder()
 /** Pending row bytes that make `append` write the batch, whatever `batchSize`. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024
 
-/** A new batch's buffer starts at this size, or the last batch's if larger. */
+/** A batch buffer starts at this size, and grows as its batches need. */
 const MIN_BATCH_CAPACITY = 64 * 1024
 
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
@@ -83,6 +83,12 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const lock = yield* Semaphore.make(1)
   const files: Array<string> = []
   let rows = new RowBuffer(MIN_BATCH_CAPACITY)
+  /**
+   * The buffer of the last batch written, emptied, for the next batch: two buffers take turns
+   * (one filling, one on its way to disk) instead of a new multi-megabyte one per batch, whose
+   * allocation and release grow the process's RSS over a long run.
+   */
+  let spare: RowBuffer | undefined
   let records: Array<TopicPartitionOffset> = []
   let rowsWritten = 0
   let current: OpenFile | undefined
@@ -139,9 +145,11 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     if (failure !== undefined) return yield* failure
     if (records.length === 0 || current === undefined) return
     const file = current
-    const bytes = rows.contents
+    const written = rows
+    const bytes = written.contents
     const batchRecords = records
-    rows = new RowBuffer(Math.max(MIN_BATCH_CAPACITY, bytes.byteLength))
+    rows = spare ?? new RowBuffer(MIN_BATCH_CAPACITY)
+    spare = undefined
     records = []
     yield* file.handle.writeAll(bytes).pipe(
       Effect.andThen(file.handle.sync),
@@ -156,6 +164,8 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       return yield* fail("write", file.path)("the file was deleted (or its directory removed) while open")
     }
     file.size += bytes.byteLength
+    written.clear()
+    spare = written
     rowsWritten += batchRecords.length
     observability.archived(options.kind, batchRecords.length)
     yield* options.onFlushed(batchRecords)
