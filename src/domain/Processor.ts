@@ -4,7 +4,8 @@ import type { KafkaRecord, RecordHeader } from "./KafkaRecord.js"
 /**
  * What a processor receives: the record, and its value decoded as UTF-8 when `decodeUtf8` is on.
  * `key` and `value` are views into one copy of their batch's bytes: copy them (`value.slice()`)
- * to keep them past the call without keeping the batch.
+ * to keep them past the call without keeping the batch, or to transfer them to a worker (the
+ * shared buffer must not be transferred: the batch's other records would lose their bytes).
  */
 export interface ProcessorInput extends KafkaRecord {
   /**

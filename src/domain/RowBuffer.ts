@@ -46,7 +46,12 @@ export class RowBuffer {
 
   /** Empties it for new rows, keeping its memory. */
   clear(): void {
-    this.#length = 0
+    this.truncate(0)
+  }
+
+  /** Cuts what was written back to `length` bytes. */
+  truncate(length: number): void {
+    this.#length = Math.min(this.#length, length)
   }
 
   #reserve(more: number): void {

@@ -179,8 +179,10 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const scope = yield* Effect.scope
   let writing: Fiber.Fiber<Exit.Exit<void, ArchiveError>> | undefined
   const isFull = () => records.length >= options.batchSize || rows.length >= MAX_BATCH_BYTES
+  // Not without a file (a rotation cut short by a stop): `writePending` would write nothing, and
+  // the loop would never end.
   const writeWhileFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() =>
-    isFull() ? Effect.andThen(flush, writeWhileFull) : Effect.void
+    isFull() && current !== undefined ? Effect.andThen(flush, writeWhileFull) : Effect.void
   )
   /** Starts the writer; returns at once, unless the write is done at once (then with its outcome). */
   const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(writeWhileFull).pipe(
@@ -239,7 +241,14 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     }
     for (let index = start; index < appended.length;) {
       const record = appended[index]!
-      writeRow(rows, record)
+      const rowStart = rows.length
+      try {
+        writeRow(rows, record)
+      } catch (defect) {
+        // Rows stay whole: a row that could not be written to the end is cut off again.
+        rows.truncate(rowStart)
+        return Effect.die(defect)
+      }
       records.push(record)
       index++
       if (needsWriter()) {

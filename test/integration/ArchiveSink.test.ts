@@ -493,6 +493,28 @@ describe("ArchiveSink", () => {
         })
       ))
 
+    it.effect("a row whose writing throws halfway is cut off: the append dies, the rows around it stay whole", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 100 })
+          yield* sink.append(record(1), writeBackupRow)
+          const broken = yield* Effect.exit(sink.append(record(2), (out) => {
+            out.utf8("t,0,2,")
+            throw new TypeError("detached buffer")
+          }))
+          assert.isTrue(Exit.hasDies(broken))
+          yield* sink.append(record(3), writeBackupRow)
+          yield* sink.close
+          const rows = files.rows(backupFile("10"))
+          assert.strictEqual(rows.length, 1 + 2)
+          expectBackupRow(rows[1], record(1))
+          expectBackupRow(rows[2], record(3))
+          assert.deepStrictEqual(flushed, [[1, 3]])
+        })
+      ))
+
     it.effect("append is an Effect: building it adds nothing, each run adds the row once (so retry and repeat work)", () =>
       withArchive(() =>
         Effect.gen(function*() {

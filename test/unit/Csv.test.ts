@@ -304,6 +304,23 @@ describe("Csv", () => {
       )
     })
 
+    it("formats any run of timestamps like Date#toISOString (property)", () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.oneof(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.integer({ min: -2000, max: 2000 })),
+            { minLength: 1, maxLength: 8 }
+          ),
+          (stamps) => {
+            for (const timestamp of stamps) {
+              assert.strictEqual(backupRow(record({ timestamp }))[3], new Date(timestamp).toISOString())
+            }
+          }
+        ),
+        { numRuns: 1000 }
+      )
+    })
+
     it("formats the timestamps of consecutive records like Date, within a second and across one", () => {
       const start = Date.UTC(2026, 10, 22, 10, 59, 59, 990)
       const stamps = Array.from({ length: 30 }, (_, i) => start + i)
