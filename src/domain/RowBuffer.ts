@@ -16,6 +16,11 @@ export class RowBuffer {
     return this.#length
   }
 
+  /** Bytes it can hold before it grows. */
+  get capacity(): number {
+    return this.#bytes.byteLength
+  }
+
   /** The bytes written so far, as a view (valid until the next write). */
   get contents(): Uint8Array {
     return new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset, this.#length)

@@ -76,6 +76,9 @@ export const MAX_BATCH_BYTES = 16 * 1024 * 1024
 /** A batch buffer starts at this size, and grows as its batches need. */
 const MIN_BATCH_CAPACITY = 64 * 1024
 
+/** A written batch's buffer larger than this (and than twice what it held) is not kept for the next batch. */
+const MAX_KEPT_CAPACITY = 4 * 1024 * 1024
+
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -164,8 +167,11 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       return yield* fail("write", file.path)("the file was deleted (or its directory removed) while open")
     }
     file.size += bytes.byteLength
-    written.clear()
-    spare = written
+    // Kept for the next batch unless a burst (large records) left it far larger than batches need.
+    if (written.capacity <= Math.max(MAX_KEPT_CAPACITY, 2 * bytes.byteLength)) {
+      written.clear()
+      spare = written
+    }
     rowsWritten += batchRecords.length
     observability.archived(options.kind, batchRecords.length)
     yield* options.onFlushed(batchRecords)

@@ -216,6 +216,11 @@ describe("ArchiveSink", () => {
           yield* disk.open
           yield* Fiber.join(waiting)
           assert.deepStrictEqual(flushed, [[1, 2], [3, 4]])
+          // Small rows after the large ones (in a fresh buffer: the large one is not kept).
+          yield* sink.append({ topic: "t", partition: 0, offset: 5 }, textRow("small\r\n"))
+          yield* sink.flush
+          assert.deepStrictEqual(flushed, [[1, 2], [3, 4], [5]])
+          assert.isTrue(files.text(backupFile("10")).endsWith("xsmall\r\n"))
         })
       ))
 
