@@ -13,13 +13,14 @@
  * A full batch is written in the background, so that `append` (the poll loop)
  * does not wait for the disk while the next batch fills. Rows that pile up
  * behind a write are written together by the next one, with one sync (group
- * commit); `append` waits only when they reach `MAX_BATCH_BYTES`.
+ * commit); `append` waits only when they reach `maxPendingBytes`: an fsync
+ * stalled by the kernel's writeback (half a second is common under load) does
+ * not stop the processing until that much is waiting.
  *
  * A failed write truncates the file back to its last whole row, reports the
  * error through `onFatal` once, and fails every later call: the pipeline then
  * stops without committing the rows that were not written.
  */
-import type { PlatformError } from "effect"
 import { Clock, Effect, Exit, Fiber, FileSystem, Option, Path, Schedule, Scope, Semaphore } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
@@ -37,6 +38,8 @@ export interface ArchiveSinkOptions {
   readonly header: ReadonlyArray<string>
   readonly batchSize: number
   readonly flushIntervalMs: number
+  /** Row bytes that may wait behind a write on its way to disk before `append` waits for it (at least `MAX_BATCH_BYTES`). */
+  readonly maxPendingBytes: number
   /** The records whose rows are now on disk. */
   readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
   readonly onFatal: (error: ArchiveError) => Effect.Effect<void>
@@ -84,6 +87,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const path = yield* Path.Path
   const observability = yield* Observability
   const lock = yield* Semaphore.make(1)
+  const maxPendingBytes = Math.max(MAX_BATCH_BYTES, options.maxPendingBytes)
   const files: Array<string> = []
   let rows = new RowBuffer(MIN_BATCH_CAPACITY)
   /**
@@ -98,7 +102,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   let failure: ArchiveError | undefined
   let closed = false
 
-  const fail = (operation: ArchiveError["operation"], filePath: string) => (cause: PlatformError.PlatformError | string) =>
+  const fail = (operation: ArchiveError["operation"], filePath: string) => (cause: unknown) =>
     Effect.gen(function*() {
       const error = new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
       if (failure === undefined) {
@@ -190,8 +194,14 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const writeWhileFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() =>
     isFull() && current !== undefined ? Effect.andThen(flush, writeWhileFull) : Effect.void
   )
-  /** Starts the writer; returns at once, unless the write is done at once (then with its outcome). */
-  const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(writeWhileFull).pipe(
+  /**
+   * Starts the writer; returns at once, unless the write is done at once (then with its outcome).
+   * A defect in a writer nobody joins would be lost, and its rows never reported (their partitions'
+   * commits stuck for good): it fails the archive like a failed write, through `onFatal`.
+   */
+  const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(
+    Effect.catchDefect(writeWhileFull, (defect) => fail("write", current?.path ?? options.dir)(defect))
+  ).pipe(
     Effect.uninterruptible,
     Effect.forkIn(scope, { startImmediately: true }),
     Effect.flatMap((fiber) => {
@@ -207,7 +217,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   )
   /**
    * Called when the pending rows make a full batch: starts the writer, or, while it is writing
-   * and the rows pending behind it have reached `MAX_BATCH_BYTES`, waits for it to catch up.
+   * and the rows pending behind it have reached `maxPendingBytes`, waits for it to catch up.
    */
   const onFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() => {
     const writer = writing
@@ -215,7 +225,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     return Effect.flatMap(Fiber.join(writer), (exit) => exit)
   })
   /** Whether the row just added calls for `onFull`. */
-  const needsWriter = () => writing === undefined ? isFull() : rows.length >= MAX_BATCH_BYTES
+  const needsWriter = () => writing === undefined ? isFull() : rows.length >= maxPendingBytes
 
   const rotate = lock.withPermits(1)(Effect.gen(function*() {
     if (failure !== undefined || closed) return

@@ -69,6 +69,7 @@ const makeSink = (options: Partial<ArchiveSink.ArchiveSinkOptions> = {}) =>
       header: backupHeader,
       batchSize: 10,
       flushIntervalMs: 5_000,
+      maxPendingBytes: ArchiveSink.MAX_BATCH_BYTES,
       onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) =>
         Effect.sync(() => {
           flushed.push(records.map((r) => r.offset))
@@ -196,30 +197,36 @@ describe("ArchiveSink", () => {
         })
       ))
 
-    it.effect("Backup CSV - Batch Writing: append waits for the disk once the rows pending behind a write reach MAX_BATCH_BYTES", () =>
+    it.effect("Backup CSV - Batch Writing: append waits for the disk once the rows pending behind a write reach maxPendingBytes", () =>
       withArchive(() =>
         Effect.gen(function*() {
           const files = yield* MemoryFileSystem
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
-          const { sink, flushed } = yield* makeSink({ batchSize: 1000, flushIntervalMs: 60_000 })
+          const { sink, flushed } = yield* makeSink({
+            batchSize: 1000,
+            flushIntervalMs: 60_000,
+            maxPendingBytes: 2 * ArchiveSink.MAX_BATCH_BYTES
+          })
           const disk = yield* Latch.make(false)
           files.writeGate = disk.await
           const half = textRow("x".repeat(ArchiveSink.MAX_BATCH_BYTES / 2))
           const append = (offset: number) => sink.append({ topic: "t", partition: 0, offset }, half)
           yield* append(1)
           yield* append(2) // a full batch by bytes: on its way
-          yield* append(3) // pending behind it, half the bound
-          const waiting = yield* append(4).pipe(Effect.forkChild)
+          yield* append(3)
+          yield* append(4)
+          yield* append(5) // pending behind it: 1.5 × MAX_BATCH_BYTES, below the bound
+          const waiting = yield* append(6).pipe(Effect.forkChild)
           yield* Effect.yieldNow
           assert.isUndefined(waiting.pollUnsafe(), "the bound reached behind a write in flight: append waits")
           assert.deepStrictEqual(flushed, [])
           yield* disk.open
           yield* Fiber.join(waiting)
-          assert.deepStrictEqual(flushed, [[1, 2], [3, 4]])
+          assert.deepStrictEqual(flushed, [[1, 2], [3, 4, 5, 6]])
           // Small rows after the large ones (in a fresh buffer: the large one is not kept).
-          yield* sink.append({ topic: "t", partition: 0, offset: 5 }, textRow("small\r\n"))
+          yield* sink.append({ topic: "t", partition: 0, offset: 7 }, textRow("small\r\n"))
           yield* sink.flush
-          assert.deepStrictEqual(flushed, [[1, 2], [3, 4], [5]])
+          assert.deepStrictEqual(flushed, [[1, 2], [3, 4, 5, 6], [7]])
           assert.isTrue(files.text(backupFile("10")).endsWith("xsmall\r\n"))
         })
       ))
@@ -363,6 +370,26 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(files.rows(backupFile("10")), [header])
           assert.deepStrictEqual(flushed, [])
           assert.include(files.closed, backupFile("10"), "close still closes the file")
+        })
+      ))
+
+    it.effect("Backup CSV - a defect in a batch written in the background (a bug in onFlushed) → onFatal(ArchiveError write), later calls fail, nothing hangs", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const bug = new Error("bug in onFlushed")
+          const { sink, fatal } = yield* makeSink({ batchSize: 5, onFlushed: () => Effect.die(bug) })
+          const disk = yield* Latch.make(false)
+          files.writeGate = disk.await
+          yield* appendBackup(sink, range(0, 5))
+          assert.deepStrictEqual(fatal, [], "the batch is on its way; nobody waits for it")
+          yield* disk.open
+          const failed = yield* Effect.flip(sink.flush)
+          assert.deepStrictEqual(fatal, [failed])
+          assert.strictEqual(failed.operation, "write")
+          assert.strictEqual(failed.cause, bug)
+          assert.strictEqual(yield* Effect.flip(sink.append(record(5), writeBackupRow)), failed)
         })
       ))
 
