@@ -33,6 +33,7 @@ const program = Effect.scoped(Effect.gen(function*() {
     header: ["a"],
     batchSize: 1000,
     flushIntervalMs: 1000,
+    maxPendingBytes: 64 * 1024 * 1024, // the pipeline's default queueBytes
     onFlushed: (records) => Effect.sync(() => {
       flushed += records.length
     }),

@@ -24,7 +24,7 @@ import * as Logging from "../src/layers/Logging.js"
 import { PipelineSettings } from "../src/layers/PipelineSettings.js"
 import * as Pipeline from "../src/streams/Pipeline.js"
 import type { ChildMessage, ConsumeResult, Job, LatencySummary, ProduceResult } from "./common.js"
-import { Coverage, deferred, makeValue, measure, percentile, totalOf } from "./common.js"
+import { Coverage, deferred, makeText, makeValue, measure, pacedKey, pacedPartition, percentile, totalOf } from "./common.js"
 
 type ConsumeJob = Extract<Job, { _tag: "consume" }>
 type ProduceJob = Extract<Job, { _tag: "produce" }>
@@ -45,11 +45,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // ---------------------------------------------------------------- produce
 
 const produce = async (job: ProduceJob): Promise<ProduceResult> => {
+  if (job.rate !== undefined && job.producer === "kcat") return producePacedWithKcat(job, job.rate)
   const kafka = new Kafka({ clientId: "bench-producer", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false })
   await producer.connect()
   const value = makeValue(job.valueBytes)
-  const message = (i: number) => ({ partition: i % job.partitions, key: `key-${i}`, value: value(i) })
+  const message = (i: number) => ({
+    partition: pacedPartition("kafkajs", i, job.partitions),
+    key: pacedKey(i),
+    value: value(i)
+  })
   const t0 = performance.now()
   // At most ~4 MB per request (the broker refuses requests over socket.request.max.bytes: 64 MiB here).
   const perBatch = Math.max(1, Math.min(4000, Math.floor(4_000_000 / job.valueBytes)))
@@ -86,6 +91,45 @@ const produce = async (job: ProduceJob): Promise<ProduceResult> => {
   }
   const elapsedMs = performance.now() - t0
   await producer.disconnect()
+  return { _tag: "produced", records: job.records, elapsedMs, recordsPerSec: job.records / (elapsedMs / 1000) }
+}
+
+/**
+ * Paced through kcat: every millisecond, the lines due since the start (`key<TAB>value`) go to its
+ * standard input; librdkafka stamps each record as it reads it and sends it within its 5 ms linger.
+ * Keys pick the partitions (`pacedPartition`). kcat exits once everything is delivered.
+ */
+const producePacedWithKcat = async (job: ProduceJob, rate: number): Promise<ProduceResult> => {
+  const kcat = spawn("kcat", [
+    "-P", "-b", job.brokers, "-t", job.topic, "-K", "\\t",
+    "-X", "partitioner=consistent", "-X", "linger.ms=5", "-X", "acks=1"
+  ], { stdio: ["pipe", "ignore", "pipe"] })
+  let stderr = ""
+  kcat.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exited = new Promise<number | null>((resolve, reject) => {
+    kcat.on("error", reject)
+    kcat.on("close", resolve)
+  })
+  const text = makeText(job.valueBytes)
+  const t0 = performance.now()
+  let sent = 0
+  while (sent < job.records) {
+    const due = Math.min(job.records, Math.floor((rate * (performance.now() - t0)) / 1000))
+    if (due <= sent) {
+      await sleep(1)
+      continue
+    }
+    const lines: Array<string> = []
+    for (let i = sent; i < due; i++) lines.push(`${pacedKey(i)}\t${text(i)}\n`)
+    sent = due
+    if (!kcat.stdin.write(lines.join(""))) await new Promise<void>((resolve) => kcat.stdin.once("drain", resolve))
+  }
+  const elapsedMs = performance.now() - t0
+  kcat.stdin.end()
+  const code = await exited
+  if (code !== 0) throw new Error(`kcat -P exited with ${code}: ${stderr.slice(-2000)}`)
   return { _tag: "produced", records: job.records, elapsedMs, recordsPerSec: job.records / (elapsedMs / 1000) }
 }
 
@@ -354,6 +398,7 @@ const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
     firstRecordMs: measured.firstRecordMs,
     wallMs: measured.wallMs,
     cpuMicros: outcome.cpuMicros ?? measured.cpuMicros,
+    ...(job.variant === "kcat-raw" ? {} : { mainThreadBusyPct: measured.mainThreadBusyPct }),
     peakRssMb: outcome.peakRssMb ?? measured.peakRssMb,
     rss: measured.rss,
     missing: coverage.missing,

@@ -5,6 +5,8 @@
  *
  * Benchmarks are not tests: nothing here asserts a time.
  */
+import type { EventLoopUtilization } from "node:perf_hooks"
+import { crc32 } from "node:zlib"
 
 /** The consumer variants compared side by side. */
 export const variantNames = [
@@ -35,6 +37,8 @@ export type Job =
     readonly valueBytes: number
     /** Records per second; unpaced (as fast as batching allows) when absent. */
     readonly rate?: number
+    /** Paced mode: who produces (see `Producer`). */
+    readonly producer?: Producer
   }
   | {
     readonly _tag: "consume"
@@ -61,6 +65,8 @@ export interface ConsumeResult {
   /** Including the variant's shutdown (pipeline: final flush, commit, disconnect). */
   readonly wallMs: number
   readonly cpuMicros: number
+  /** From the first record to the last; absent for kcat (another process). */
+  readonly mainThreadBusyPct?: number
   readonly peakRssMb: number
   /** `[msSinceStart, rssMb]`, every 250 ms. */
   readonly rss: ReadonlyArray<readonly [number, number]>
@@ -80,6 +86,36 @@ export interface LatencySummary {
   readonly commitP50Ms: number
   readonly commitP95Ms: number
   readonly commitP99Ms: number
+}
+
+/**
+ * The paced producer. `kcat` (librdkafka, C, its own sending thread, 5 ms linger) when it is
+ * installed: a record's timestamp is taken when it is handed to librdkafka, and its batch leaves
+ * within the linger. `kafkajs` otherwise: it stamps a request's records before encoding them all
+ * on the event loop, so under load its own encoding (~100 ms for a 4 MB request here) is counted
+ * as produce → handled latency.
+ */
+export type Producer = "kcat" | "kafkajs"
+
+/** The key of the `i`-th paced record. */
+export const pacedKey = (i: number): string => `key-${i}`
+
+/**
+ * The partition of the `i`-th paced record: round robin for kafkajs (explicit partitions); for
+ * kcat, librdkafka's `consistent` partitioner (CRC-32 of the key, modulo the partition count).
+ */
+export const pacedPartition = (producer: Producer, i: number, partitions: number): number =>
+  producer === "kcat" ? crc32(pacedKey(i)) % partitions : i % partitions
+
+/** How many of `records` paced records each partition gets. */
+export const pacedCounts = (
+  producer: Producer,
+  records: number,
+  partitions: number
+): ReadonlyArray<{ readonly partition: number; readonly count: number }> => {
+  const counts = new Array<number>(partitions).fill(0)
+  for (let i = 0; i < records; i++) counts[pacedPartition(producer, i, partitions)]!++
+  return counts.map((count, partition) => ({ partition, count }))
 }
 
 export interface ProduceResult {
@@ -148,6 +184,14 @@ export const percentile = (sorted: ArrayLike<number>, p: number): number =>
 export const median = (values: ReadonlyArray<number>): number => percentile([...values].sort((a, b) => a - b), 0.5)
 
 /** CPU and RSS of this process from `start()` on; RSS sampled every 250 ms. */
+/**
+ * How busy the event loop (the thread kafkajs, the pipeline and the processor share) was since
+ * `since`, in %: a thread at ~100% is the bound of the rate; below, it waited (for the broker,
+ * the disk or room in a queue).
+ */
+const mainThreadBusyPct = (since: EventLoopUtilization | undefined): number =>
+  Math.round(performance.eventLoopUtilization(since).utilization * 1000) / 10
+
 export const measure = () => {
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
@@ -156,19 +200,26 @@ export const measure = () => {
   sample()
   const timer = setInterval(sample, 250)
   timer.unref()
-  let last: { readonly elapsedMs: number; readonly cpuMicros: number } | undefined
+  let last: { readonly elapsedMs: number; readonly cpuMicros: number; readonly mainThreadBusyPct: number } | undefined
   let first: number | undefined
+  let loopAtFirst: EventLoopUtilization | undefined
   return {
     t0,
     /** Call for every record handled (only the first call counts). */
     record: () => {
-      first ??= performance.now() - t0
+      if (first !== undefined) return
+      first = performance.now() - t0
+      loopAtFirst = performance.eventLoopUtilization()
     },
     /** Call when the last record is handled. */
     lastRecord: () => {
       if (last !== undefined) return
       const cpu = process.cpuUsage(cpu0)
-      last = { elapsedMs: performance.now() - t0, cpuMicros: cpu.user + cpu.system }
+      last = {
+        elapsedMs: performance.now() - t0,
+        cpuMicros: cpu.user + cpu.system,
+        mainThreadBusyPct: mainThreadBusyPct(loopAtFirst)
+      }
       sample()
     },
     finish: () => {
@@ -177,7 +228,7 @@ export const measure = () => {
       const wallMs = performance.now() - t0
       if (last === undefined) {
         const cpu = process.cpuUsage(cpu0)
-        last = { elapsedMs: wallMs, cpuMicros: cpu.user + cpu.system }
+        last = { elapsedMs: wallMs, cpuMicros: cpu.user + cpu.system, mainThreadBusyPct: mainThreadBusyPct(loopAtFirst) }
       }
       return {
         ...last,
@@ -190,14 +241,19 @@ export const measure = () => {
   }
 }
 
+/** The `i`-th record's value as text: `record-<i>;` then filler, `bytes` printable ASCII characters. */
+export const makeText = (bytes: number) => {
+  const filler = "abcdefghijklmnopqrstuvwxyz0123456789-".repeat(Math.ceil(bytes / 37)).slice(0, bytes)
+  return (i: number): string => {
+    const prefix = `record-${i};`
+    return prefix.length >= bytes ? prefix.slice(0, bytes) : prefix + filler.slice(prefix.length)
+  }
+}
+
 /** A value of `bytes` printable ASCII bytes that differs per record (its first bytes name it). */
 export const makeValue = (bytes: number) => {
-  const filler = Buffer.alloc(bytes, "abcdefghijklmnopqrstuvwxyz0123456789-")
-  return (i: number): Buffer => {
-    const value = Buffer.from(filler)
-    value.write(`record-${i};`, 0, "latin1")
-    return value
-  }
+  const text = makeText(bytes)
+  return (i: number): Buffer => Buffer.from(text(i), "latin1")
 }
 
 /** `Promise.withResolvers` (ES2024; the project's lib is ES2023). */

@@ -18,6 +18,8 @@ interface Run {
   readonly recordsPerSec: number
   readonly mbPerSec: number
   readonly cpuMicrosPerRecord: number
+  /** Absent in runs before it was measured, and for kcat. */
+  readonly mainThreadBusyPct?: number
   readonly peakRssMb: number
   readonly checksumOk: boolean
   readonly rounds: number
@@ -54,6 +56,8 @@ interface Report {
   readonly latency?: {
     readonly byLoad?: ReadonlyArray<LatencyPoint>
     readonly rate: number
+    /** Absent in runs made before the paced producer could be kcat: those were kafkajs. */
+    readonly producer?: "kcat" | "kafkajs"
     readonly seconds: number
     readonly p50Ms: number
     readonly p95Ms: number
@@ -74,6 +78,8 @@ interface Report {
   }
 }
 
+const pacedProducer = { kcat: "kcat, librdkafka, 5 ms linger", kafkajs: "kafkajs, one request at a time" } as const
+
 const n = (value: number) => value.toLocaleString("en-US")
 const met = (ok: boolean | undefined) => ok === undefined ? "not measured" : ok ? "**met**" : "**missed**"
 
@@ -88,19 +94,21 @@ export const renderFigures = (report: Report): string => {
     `Node ${report.node}, ${report.kafka}; ${report.machine.cores} cores (${report.machine.cpu}), ${report.machine.memoryGiB} GiB; ` +
     `load average before ${report.machine.loadAverageBefore.join(" / ")}, after ${report.machine.loadAverageAfter.join(" / ")}.`,
     "",
-    "| variant | records | records/s (median) | spread | MB/s | CPU µs/record | peak RSS MB | checksum |",
-    "|---|---:|---:|---:|---:|---:|---:|---|",
+    "| variant | records | records/s (median) | spread | MB/s | CPU µs/record | main thread busy | peak RSS MB | checksum |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ...report.runs.map((r) =>
       `| \`${r.name}\` | ${n(r.records)} | ${n(r.recordsPerSec)} | ±${(r.spreadPct / 2).toFixed(1)}% (${r.recordsPerSecByRound.map(n).join(", ")}) | ` +
-      `${r.mbPerSec} | ${r.cpuMicrosPerRecord} | ${r.peakRssMb} | ${r.checksumOk ? "ok" : "**FAILED**"} |`
+      `${r.mbPerSec} | ${r.cpuMicrosPerRecord} | ${r.mainThreadBusyPct === undefined ? "–" : `${r.mainThreadBusyPct}%`} | ` +
+      `${r.peakRssMb} | ${r.checksumOk ? "ok" : "**FAILED**"} |`
     ),
-    ...Object.entries(report.skipped).map(([name, why]) => `| \`${name}\` | skipped: ${why} ||||||| `),
+    ...Object.entries(report.skipped).map(([name, why]) => `| \`${name}\` | skipped: ${why} |||||||| `),
     ""
   ]
   if (report.latency !== undefined) {
     const l = report.latency
     lines.push(
-      `Latency (\`pipeline-full\`, a paced producer at ${n(l.rate)} rec/s, half the measured rate, for ${l.seconds} s; ` +
+      `Latency (\`pipeline-full\`, a paced producer (${pacedProducer[l.producer ?? "kafkajs"]}) at ${n(l.rate)} rec/s, ` +
+        `half the measured rate, for ${l.seconds} s; ` +
         `the first ${l.warmupMs / 1000} s left out as warm-up; ${n(l.samples)} samples; commit interval ${l.commitIntervalMs} ms):`,
       "",
       "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | checksum |",

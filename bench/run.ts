@@ -21,8 +21,8 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Kafka, logLevel } from "kafkajs"
 import { startBroker } from "../test/support/broker.js"
-import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, VariantName } from "./common.js"
-import { deferred, median, totalOf, variantNames } from "./common.js"
+import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, Producer, VariantName } from "./common.js"
+import { deferred, median, pacedCounts, totalOf, variantNames } from "./common.js"
 import { renderBenchmarksDoc } from "./render.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -82,21 +82,21 @@ const runChild = <A extends ChildMessage>(job: Job, onReady?: () => void): Promi
     })
   })
 
-const available = (variant: VariantName): string | undefined => {
-  if (variant === "kcat-raw") {
-    try {
-      execFileSync("kcat", ["-V"], { stdio: "ignore" })
-      execFileSync("/usr/bin/time", ["-f", "", "true"], { stdio: "ignore" })
-    } catch {
-      return "kcat or /usr/bin/time not installed (Debian packages kcat, time)"
-    }
+const succeeds = (file: string, args: ReadonlyArray<string>): boolean => {
+  try {
+    execFileSync(file, args, { cwd: ROOT, stdio: "ignore" })
+    return true
+  } catch {
+    return false
   }
-  if (variant === "platformatic-raw") {
-    try {
-      execFileSync(process.execPath, ["-e", "import('@platformatic/kafka')"], { cwd: ROOT, stdio: "ignore" })
-    } catch {
-      return "@platformatic/kafka not installed"
-    }
+}
+
+const available = (variant: VariantName): string | undefined => {
+  if (variant === "kcat-raw" && !(succeeds("kcat", ["-V"]) && succeeds("/usr/bin/time", ["-f", "", "true"]))) {
+    return "kcat or /usr/bin/time not installed (Debian packages kcat, time)"
+  }
+  if (variant === "platformatic-raw" && !succeeds(process.execPath, ["-e", "import('@platformatic/kafka')"])) {
+    return "@platformatic/kafka not installed"
   }
   return undefined
 }
@@ -121,7 +121,12 @@ const main = async () => {
       .filter(({ count }) => count > 0)
       .sort((a, b) => a.partition - b.partition)
   })
-  const produce = async (topic: string, records: number, valueBytes: number, rate?: number) => {
+  const produce = async (
+    topic: string,
+    records: number,
+    valueBytes: number,
+    paced?: { readonly rate: number; readonly producer: Producer }
+  ) => {
     const job: Job = {
       _tag: "produce",
       brokers: broker.brokers,
@@ -129,7 +134,7 @@ const main = async () => {
       partitions: settings.partitions,
       records,
       valueBytes,
-      ...(rate === undefined ? {} : { rate })
+      ...paced
     }
     return runChild<ProduceResult>(job)
   }
@@ -185,6 +190,8 @@ const main = async () => {
     let latency: Record<string, unknown> | undefined
     const latencyByLoad: Array<Record<string, unknown>> = []
     if (full !== undefined && (only === undefined || flag("--latency"))) {
+      const producer: Producer = succeeds("kcat", ["-V"]) ? "kcat" : "kafkajs"
+      log(`paced producer: ${producer}${producer === "kafkajs" ? " (kcat is not installed)" : ""}`)
       const points: ReadonlyArray<readonly [VariantName, number]> = [
         ["pipeline-full", 0.5],
         ["pipeline-no-archive", 0.5],
@@ -196,17 +203,21 @@ const main = async () => {
         const records = rate * settings.latencySeconds
         const latencyTopic = `bench-latency-${runId}-${variant}-${load}`
         await broker.createTopic(latencyTopic, settings.partitions)
-        const counts = Array.from({ length: settings.partitions }, (_, p) => ({
-          partition: p,
-          count: Math.floor((records - p - 1) / settings.partitions) + 1
-        }))
+        const counts = pacedCounts(producer, records, settings.partitions).filter(({ count }) => count > 0)
         const ready = deferred<void>()
         const consumer = consume(variant, { topic: latencyTopic, partitions: counts }, {
           signalReady: true,
           latency: { warmupMs: settings.latencyWarmupMs, commitIntervalMs: settings.latencyCommitIntervalMs }
         }, () => ready.resolve())
         await Promise.race([ready.promise, consumer])
-        const produced = await produce(latencyTopic, records, settings.valueBytes, rate)
+        const produced = await produce(latencyTopic, records, settings.valueBytes, { rate, producer })
+        // The consumer stops at the counts' offsets: a partitioner that placed records elsewhere
+        // would leave it waiting, so the topic's end offsets are checked first.
+        const landed = await extentOf(latencyTopic)
+        if (JSON.stringify(landed.partitions) !== JSON.stringify(counts)) {
+          throw new Error(`${producer} placed the paced records as ${JSON.stringify(landed.partitions)}, ` +
+            `expected ${JSON.stringify(counts)}`)
+        }
         const consumed = await consumer
         const l = consumed.latency!
         const point = {
@@ -215,6 +226,7 @@ const main = async () => {
           rate,
           records,
           seconds: settings.latencySeconds,
+          producer,
           producedPerSec: Math.round(produced.recordsPerSec),
           p50Ms: l.p50Ms,
           p95Ms: l.p95Ms,
@@ -319,6 +331,9 @@ const summarize = (name: VariantName, results: ReadonlyArray<ConsumeResult>) => 
     recordsPerSec: round(median(rates)),
     mbPerSec: round(median(mb), 1),
     cpuMicrosPerRecord: round(median(cpu), 1),
+    ...(results.every((r) => r.mainThreadBusyPct !== undefined)
+      ? { mainThreadBusyPct: round(median(results.map((r) => r.mainThreadBusyPct!)), 1) }
+      : {}),
     peakRssMb: Math.max(...results.map((r) => r.peakRssMb)),
     checksumOk: results.every((r) => r.missing === 0 && r.duplicates === 0),
     rounds: results.length,

@@ -111,7 +111,7 @@ export const configOptions: ReadonlyArray<ConfigOption> = [
   option("clientId", "string", "Kafka client id.", def(d.clientId)),
   option("concurrency", "integer", "Records processed in parallel (1–1000).", def(d.concurrency)),
   option("queueSize", "integer", "Capacity of the record queue between polling and processing, in records (≥ 10).", def(d.queueSize)),
-  option("queueBytes", "integer", "Capacity of the record queue in bytes of keys, values and headers (≥ 1024).", def(d.queueBytes)),
+  option("queueBytes", "integer", "Capacity of the record queue in bytes of keys, values and headers (≥ 1024); also bounds the archive rows waiting for the disk (at least 16 MiB).", def(d.queueBytes)),
   option("commitIntervalMs", "number", "How often handled offsets are committed, in ms (> 0).", def(d.commitIntervalMs)),
   option("flushIntervalMs", "number", "Longest time a CSV row waits before its batch is flushed, in ms (> 0).", def(d.flushIntervalMs)),
   option("backupBatchSize", "integer", "Backup CSV rows written per batch (≥ 1).", def(d.backupBatchSize)),

@@ -177,6 +177,8 @@ const runScoped = (
       header: backupHeader,
       batchSize: config.backupBatchSize,
       flushIntervalMs: config.flushIntervalMs,
+      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
+      maxPendingBytes: config.queueBytes,
       onFlushed: acknowledge(Ack.Archived),
       onFatal
     })
@@ -186,6 +188,8 @@ const runScoped = (
       header: dlqHeader,
       batchSize: config.dlqBatchSize,
       flushIntervalMs: config.flushIntervalMs,
+      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
+      maxPendingBytes: config.queueBytes,
       onFlushed: acknowledge(Ack.Processed),
       onFatal
     })
