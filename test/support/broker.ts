@@ -168,7 +168,7 @@ const createTopicWithKafkajs = async (
   await admin.connect()
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       timeout: 30_000,
       topics: [
         {
@@ -179,6 +179,21 @@ const createTopicWithKafkajs = async (
         }
       ]
     })
+    // kafkajs's own wait for leaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a busy broker
+    // answers for a moment after creating a topic; this wait retries on any error.
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const ready = await admin.fetchTopicMetadata({ topics: [name] }).then(
+        ({ topics }) => topics[0]?.partitions.length === partitions && topics[0].partitions.every((p) => p.leader >= 0),
+        (error: unknown) => {
+          if (Date.now() > deadline) throw error
+          return false
+        }
+      )
+      if (ready) return
+      if (Date.now() > deadline) throw new Error(`topic ${name}: its partitions have no leader after 30 s`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   } finally {
     await admin.disconnect()
   }
