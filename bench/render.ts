@@ -119,7 +119,7 @@ export const renderFigures = (report: Report): string => {
         `${p.checksumOk ? "ok" : "**FAILED**"} |`
       ),
       "",
-      "produce → handled: the record's timestamp (set by the producer at send time) to the processor call (for " +
+      "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
         "`kafkajs-raw`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it.",
       ""
     )
