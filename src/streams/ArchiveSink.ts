@@ -145,13 +145,8 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* Scope.close(file.scope, Exit.void)
   })
 
-  // Uninterruptible: once the batch is taken out of `rows`, it must reach the file and
-  // `onFlushed` (a write and an fsync take bounded time), else its records are never reported and
-  // hold their partitions' commits back; the appending fiber is interrupted on a rejoin or a stop.
-  const writePending = Effect.uninterruptible(Effect.gen(function*() {
-    if (failure !== undefined) return yield* failure
-    if (records.length === 0 || current === undefined) return
-    const file = current
+  /** Writes and syncs the pending rows to `file`, then reports them. */
+  const writeBatch = Effect.fnUntraced(function*(file: OpenFile) {
     const written = rows
     const bytes = written.contents
     const batchRecords = records
@@ -161,7 +156,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* file.handle.writeAll(bytes).pipe(
       Effect.andThen(file.handle.sync),
       // Keep whole rows only: cut a partial write back to the last complete batch.
-      Effect.tapError(() => file.handle.truncate(file.size).pipe(Effect.ignore)),
+      Effect.onError(() => file.handle.truncate(file.size).pipe(Effect.ignore)),
       Effect.catch(fail("write", file.path))
     )
     // A file deleted while open (or its directory removed) still takes writes, into an inode
@@ -179,6 +174,19 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     rowsWritten += batchRecords.length
     observability.archived(options.kind, batchRecords.length)
     yield* options.onFlushed(batchRecords)
+  })
+
+  // Uninterruptible: once the batch is taken out of `rows`, it must reach the file and
+  // `onFlushed` (a write and an fsync take bounded time), else its records are never reported and
+  // hold their partitions' commits back; the appending fiber is interrupted on a rejoin or a stop.
+  // A defect (a bug, in `onFlushed` say) fails the archive like a failed write: the background
+  // writer, the interval flush and the rotation have nobody to join them, and a defect lost there
+  // would leave the batch's records unreported, their partitions' commits stuck with no error.
+  const writePending = Effect.uninterruptible(Effect.suspend(() => {
+    if (failure !== undefined) return Effect.fail(failure)
+    if (records.length === 0 || current === undefined) return Effect.void
+    const file = current
+    return writeBatch(file).pipe(Effect.catchDefect(fail("write", file.path)))
   }))
 
   const flush = lock.withPermits(1)(writePending)
@@ -194,14 +202,8 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const writeWhileFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() =>
     isFull() && current !== undefined ? Effect.andThen(flush, writeWhileFull) : Effect.void
   )
-  /**
-   * Starts the writer; returns at once, unless the write is done at once (then with its outcome).
-   * A defect in a writer nobody joins would be lost, and its rows never reported (their partitions'
-   * commits stuck for good): it fails the archive like a failed write, through `onFatal`.
-   */
-  const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(
-    Effect.catchDefect(writeWhileFull, (defect) => fail("write", current?.path ?? options.dir)(defect))
-  ).pipe(
+  /** Starts the writer; returns at once, unless the write is done at once (then with its outcome). */
+  const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(writeWhileFull).pipe(
     Effect.uninterruptible,
     Effect.forkIn(scope, { startImmediately: true }),
     Effect.flatMap((fiber) => {

@@ -393,6 +393,22 @@ describe("ArchiveSink", () => {
         })
       ))
 
+    it.effect("Backup CSV - a defect in a batch written by the interval flush (nobody joins it either) → onFatal(ArchiveError write), later calls fail", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const bug = new Error("bug in onFlushed")
+          const { sink, fatal } = yield* makeSink({ batchSize: 100, onFlushed: () => Effect.die(bug) })
+          yield* appendBackup(sink, range(0, 3))
+          yield* TestClock.adjust("5 seconds")
+          assert.strictEqual(fatal.length, 1, "the interval flush reported the defect")
+          assert.strictEqual(fatal[0]!.operation, "write")
+          assert.strictEqual(fatal[0]!.path, backupFile("10"))
+          assert.strictEqual(fatal[0]!.cause, bug)
+          assert.strictEqual(yield* Effect.flip(sink.append(record(3), writeBackupRow)), fatal[0])
+        })
+      ))
+
     it.effect("Backup CSV - the directory removed while its file is open: rows written into the unlinked file are not reported, onFatal(write)", () =>
       withArchive(() =>
         Effect.gen(function*() {
