@@ -108,14 +108,19 @@ const producePacedWithKcat = async (job: ProduceJob, rate: number): Promise<Prod
   kcat.stderr.on("data", (chunk: Buffer) => {
     stderr += chunk.toString()
   })
+  // A kcat that exits early closes its input: the write fails (EPIPE) and `exited` says why.
+  kcat.stdin.on("error", () => undefined)
   const exited = new Promise<number | null>((resolve, reject) => {
     kcat.on("error", reject)
     kcat.on("close", resolve)
   })
+  exited.catch(() => undefined)
+  const failed = (code: number | null) => new Error(`kcat -P exited with ${code}: ${stderr.slice(-2000)}`)
   const text = makeText(job.valueBytes)
   const t0 = performance.now()
   let sent = 0
   while (sent < job.records) {
+    if (kcat.exitCode !== null) throw failed(kcat.exitCode)
     const due = Math.min(job.records, Math.floor((rate * (performance.now() - t0)) / 1000))
     if (due <= sent) {
       await sleep(1)
@@ -124,12 +129,18 @@ const producePacedWithKcat = async (job: ProduceJob, rate: number): Promise<Prod
     const lines: Array<string> = []
     for (let i = sent; i < due; i++) lines.push(`${pacedKey(i)}\t${text(i)}\n`)
     sent = due
-    if (!kcat.stdin.write(lines.join(""))) await new Promise<void>((resolve) => kcat.stdin.once("drain", resolve))
+    if (!kcat.stdin.write(lines.join(""))) {
+      const early = await Promise.race([
+        new Promise<undefined>((resolve) => kcat.stdin.once("drain", () => resolve(undefined))),
+        exited.then((code) => ({ code }))
+      ])
+      if (early !== undefined) throw failed(early.code)
+    }
   }
   const elapsedMs = performance.now() - t0
   kcat.stdin.end()
   const code = await exited
-  if (code !== 0) throw new Error(`kcat -P exited with ${code}: ${stderr.slice(-2000)}`)
+  if (code !== 0) throw failed(code)
   return { _tag: "produced", records: job.records, elapsedMs, recordsPerSec: job.records / (elapsedMs / 1000) }
 }
 

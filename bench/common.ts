@@ -183,7 +183,6 @@ export const percentile = (sorted: ArrayLike<number>, p: number): number =>
 
 export const median = (values: ReadonlyArray<number>): number => percentile([...values].sort((a, b) => a - b), 0.5)
 
-/** CPU and RSS of this process from `start()` on; RSS sampled every 250 ms. */
 /**
  * How busy the event loop (the thread kafkajs, the pipeline and the processor share) was since
  * `since`, in %: a thread at ~100% is the bound of the rate; below, it waited (for the broker,
@@ -192,6 +191,7 @@ export const median = (values: ReadonlyArray<number>): number => percentile([...
 const mainThreadBusyPct = (since: EventLoopUtilization | undefined): number =>
   Math.round(performance.eventLoopUtilization(since).utilization * 1000) / 10
 
+/** CPU, RSS and main-thread use of this process from the call on; RSS sampled every 250 ms. */
 export const measure = () => {
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()

@@ -14,6 +14,7 @@
  * Uses KAFKA_BROKERS when set, else starts its own broker (scripts/kafka.sh, a temp data dir,
  * stopped and deleted at the end).
  */
+import type { ChildProcess } from "node:child_process"
 import { execFileSync, fork } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -65,11 +66,16 @@ const profileDir = join(RESULTS, "profiles")
 let childCount = 0
 
 /** Runs a job in a fresh Node process; `onReady` is called when it says it has its partitions. */
+/** Children still running: killed when the run fails, so that none keeps this process alive. */
+const children = new Set<ChildProcess>()
+
 const runChild = <A extends ChildMessage>(job: Job, onReady?: () => void): Promise<A> =>
   new Promise((resolve, reject) => {
     const execArgv = [...(compiled ? [] : ["--import", "tsx"]), "--disable-warning=TimeoutNegativeWarning"]
     if (cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${++childCount}-${job._tag === "consume" ? job.variant : "produce"}.cpuprofile`)
     const child = fork(CHILD, [JSON.stringify(job)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    children.add(child)
+    child.on("exit", () => children.delete(child))
     let result: A | undefined
     child.on("message", (message: ChildMessage) => {
       if (message._tag === "ready") onReady?.()
@@ -210,6 +216,8 @@ const main = async () => {
           latency: { warmupMs: settings.latencyWarmupMs, commitIntervalMs: settings.latencyCommitIntervalMs }
         }, () => ready.resolve())
         await Promise.race([ready.promise, consumer])
+        // Handled here if the run fails before it is awaited (its child is killed then).
+        consumer.catch(() => undefined)
         const produced = await produce(latencyTopic, records, settings.valueBytes, { rate, producer })
         // The consumer stops at the counts' offsets: a partitioner that placed records elsewhere
         // would leave it waiting, so the topic's end offsets are checked first.
@@ -299,6 +307,7 @@ const main = async () => {
       log("regenerated docs/BENCHMARKS.md")
     }
   } finally {
+    for (const child of children) child.kill("SIGKILL")
     await admin.disconnect().catch(() => undefined)
     rmSync(work, { recursive: true, force: true })
     await broker.close()
