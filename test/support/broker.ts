@@ -183,14 +183,17 @@ const createTopicWithKafkajs = async (
     // answers for a moment after creating a topic; this wait retries on any error.
     const deadline = Date.now() + 30_000
     for (;;) {
-      const ready = await admin.fetchTopicMetadata({ topics: [name] }).then(
-        ({ topics }) => topics[0]?.partitions.length === partitions && topics[0].partitions.every((p) => p.leader >= 0),
+      const found = await admin.fetchTopicMetadata({ topics: [name] }).then(
+        ({ topics }) => topics[0]?.partitions,
         (error: unknown) => {
           if (Date.now() > deadline) throw error
-          return false
+          return undefined
         }
       )
-      if (ready) return
+      if (found !== undefined && found.length > 0 && found.every((p) => p.leader >= 0)) {
+        if (found.length === partitions) return
+        throw new Error(`topic ${name} already exists with ${found.length} partitions, not ${partitions}`)
+      }
       if (Date.now() > deadline) throw new Error(`topic ${name}: its partitions have no leader after 30 s`)
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
