@@ -171,27 +171,27 @@ const runScoped = (
     })
     const dlqProducer: KafkaProducer | undefined = config.dlqTopic === undefined ? undefined : yield* kafka.producer
 
+    const archiveOptions = {
+      flushIntervalMs: config.flushIntervalMs,
+      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
+      maxPendingBytes: config.queueBytes,
+      onFatal
+    }
     const backup = config.backupDir === undefined ? undefined : yield* ArchiveSink.make({
+      ...archiveOptions,
       kind: "backup",
       dir: config.backupDir,
       header: backupHeader,
       batchSize: config.backupBatchSize,
-      flushIntervalMs: config.flushIntervalMs,
-      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
-      maxPendingBytes: config.queueBytes,
-      onFlushed: acknowledge(Ack.Archived),
-      onFatal
+      onFlushed: acknowledge(Ack.Archived)
     })
     const dlq = yield* ArchiveSink.make({
+      ...archiveOptions,
       kind: "dlq",
       dir: config.dlqDir,
       header: dlqHeader,
       batchSize: config.dlqBatchSize,
-      flushIntervalMs: config.flushIntervalMs,
-      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
-      maxPendingBytes: config.queueBytes,
-      onFlushed: acknowledge(Ack.Processed),
-      onFatal
+      onFlushed: acknowledge(Ack.Processed)
     })
 
     // The queue holds slices (see `sliceBatch`); its bounds are two semaphores that the poll side
