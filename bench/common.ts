@@ -5,6 +5,7 @@
  *
  * Benchmarks are not tests: nothing here asserts a time.
  */
+import { readFileSync } from "node:fs"
 import type { EventLoopUtilization } from "node:perf_hooks"
 import { crc32 } from "node:zlib"
 
@@ -239,6 +240,65 @@ export const measure = () => {
       }
     }
   }
+}
+
+/** Whole-machine CPU (all cores, every process) and block-device writes, from `/proc`. */
+interface MachineCounters {
+  readonly busy: number
+  readonly total: number
+  readonly writtenKb: number
+}
+
+const readMachine = (): MachineCounters | undefined => {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal …: idle and iowait are the idle share.
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+    const total = cpu.reduce((a, b) => a + b, 0)
+    const pgpgout = /^pgpgout (\d+)$/m.exec(readFileSync("/proc/vmstat", "utf8"))
+    return { busy: total - cpu[3]! - cpu[4]!, total, writtenKb: Number(pgpgout?.[1] ?? 0) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Samples the whole machine every second while a latency run goes on: every process shares its
+ * cores (the broker, the producer, the consumer) and its disk, so a tail is read against them.
+ * `stop` gives the average busy share, the busiest second, and the most written to disk in one
+ * second (the kernel's writeback comes in bursts); undefined without `/proc`.
+ */
+export const sampleMachine = () => {
+  const first = readMachine()
+  let previous = first
+  let busiestPct = 0
+  let mostWrittenMb = 0
+  const timer = setInterval(() => {
+    const now = readMachine()
+    if (now === undefined || previous === undefined) return
+    if (now.total > previous.total) busiestPct = Math.max(busiestPct, (now.busy - previous.busy) / (now.total - previous.total))
+    mostWrittenMb = Math.max(mostWrittenMb, (now.writtenKb - previous.writtenKb) / 1024)
+    previous = now
+  }, 1000)
+  return {
+    stop: (): MachineLoad | undefined => {
+      clearInterval(timer)
+      const last = readMachine()
+      if (first === undefined || last === undefined || last.total <= first.total) return undefined
+      return {
+        busyPct: Math.round(((last.busy - first.busy) / (last.total - first.total)) * 100),
+        busiestSecondPct: Math.round(busiestPct * 100),
+        mostWrittenInASecondMb: Math.round(mostWrittenMb)
+      }
+    }
+  }
+}
+
+export interface MachineLoad {
+  /** Share of all cores busy (any process, kernel included), over the run. */
+  readonly busyPct: number
+  readonly busiestSecondPct: number
+  /** The most the machine wrote to its block devices in one second. */
+  readonly mostWrittenInASecondMb: number
 }
 
 /** The `i`-th record's value as text: `record-<i>;` then filler, `bytes` printable ASCII characters. */

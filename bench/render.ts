@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import type { MachineLoad } from "./common.js"
 
 const LATEST = fileURLToPath(new URL("results/latest.json", import.meta.url))
 const DOC = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url))
@@ -36,6 +37,8 @@ interface LatencyPoint {
   readonly p99Ms: number
   readonly commitP50Ms: number | null
   readonly commitP99Ms: number | null
+  /** Absent in runs before it was sampled. */
+  readonly machine?: MachineLoad
   readonly checksumOk: boolean
 }
 
@@ -67,6 +70,8 @@ interface Report {
     readonly commitIntervalMs: number
     readonly warmupMs: number
     readonly samples: number
+    /** The unmeasured run before the others; absent in runs made before there was one. */
+    readonly warmupRun?: { readonly variant: string; readonly seconds: number; readonly p99Ms: number }
   }
   readonly memory?: {
     readonly rssGrowthPct: number
@@ -111,16 +116,24 @@ export const renderFigures = (report: Report): string => {
         `half the measured rate, for ${l.seconds} s; ` +
         `the first ${l.warmupMs / 1000} s left out as warm-up; ${n(l.samples)} samples; commit interval ${l.commitIntervalMs} ms):`,
       "",
-      "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | checksum |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+      "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | machine busy (busiest second) | most written to disk in a second | checksum |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
       ...(l.byLoad ?? []).map((p) =>
         `| \`${p.variant}\` | ${p.load} × | ${n(p.rate)} | ${p.p50Ms} ms | ${p.p95Ms} ms | ${p.p99Ms} ms | ` +
         `${p.commitP50Ms === null ? "–" : `${p.commitP50Ms} ms`} | ${p.commitP99Ms === null ? "–" : `${p.commitP99Ms} ms`} | ` +
+        (p.machine === undefined
+          ? "– | – | "
+          : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ${n(p.machine.mostWrittenInASecondMb)} MB | `) +
         `${p.checksumOk ? "ok" : "**FAILED**"} |`
       ),
       "",
       "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
-        "`kafkajs-raw`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it.",
+        "`kafkajs-raw`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
+        "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second." +
+        (l.warmupRun === undefined
+          ? ""
+          : ` Before these runs, an unmeasured ${l.warmupRun.seconds} s run of \`${l.warmupRun.variant}\` at the same rate ` +
+            `warmed the broker up (its p99 was ${l.warmupRun.p99Ms} ms).`),
       ""
     )
   }

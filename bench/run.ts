@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url"
 import { Kafka, logLevel } from "kafkajs"
 import { startBroker } from "../test/support/broker.js"
 import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, Producer, VariantName } from "./common.js"
-import { deferred, median, pacedCounts, totalOf, variantNames } from "./common.js"
+import { deferred, median, pacedCounts, sampleMachine, totalOf, variantNames } from "./common.js"
 import { renderBenchmarksDoc } from "./render.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -53,6 +53,8 @@ const settings = {
   /** pipeline-io reads this many (5 ms each at concurrency 100: 20,000 rec/s at best). */
   ioRecords: quick ? 50_000 : 300_000,
   latencySeconds: quick ? 10 : 60,
+  /** The unmeasured paced run before the latency runs (kafkajs-raw, half load). */
+  latencyWarmupRunSeconds: quick ? 5 : 30,
   latencyWarmupMs: quick ? 1000 : 2000,
   latencyCommitIntervalMs: 1000,
   largeRecords: quick ? 100 : 1000,
@@ -65,10 +67,10 @@ const settings = {
 const profileDir = join(RESULTS, "profiles")
 let childCount = 0
 
-/** Runs a job in a fresh Node process; `onReady` is called when it says it has its partitions. */
 /** Children still running: killed when the run fails, so that none keeps this process alive. */
 const children = new Set<ChildProcess>()
 
+/** Runs a job in a fresh Node process; `onReady` is called when it says it has its partitions. */
 const runChild = <A extends ChildMessage>(job: Job, onReady?: () => void): Promise<A> =>
   new Promise((resolve, reject) => {
     const execArgv = [...(compiled ? [] : ["--import", "tsx"]), "--disable-warning=TimeoutNegativeWarning"]
@@ -191,23 +193,18 @@ const main = async () => {
     const runs = variants.map((name) => summarize(name, results.get(name)!))
 
     // ---- latency at half the pipeline-full rate; the same rate without the archive and through raw kafkajs;
-    //      a quarter of the rate, to see where queueing starts
+    //      a quarter of the rate, to see where queueing starts. First an unmeasured warm-up run at
+    //      that rate: the broker's first minute of paced produce requests costs it a core more than
+    //      later ones (its JIT), and whichever variant came first paid for it.
     const full = runs.find((r) => r.name === "pipeline-full")
     let latency: Record<string, unknown> | undefined
-    const latencyByLoad: Array<Record<string, unknown>> = []
     if (full !== undefined && (only === undefined || flag("--latency"))) {
       const producer: Producer = succeeds("kcat", ["-V"]) ? "kcat" : "kafkajs"
       log(`paced producer: ${producer}${producer === "kafkajs" ? " (kcat is not installed)" : ""}`)
-      const points: ReadonlyArray<readonly [VariantName, number]> = [
-        ["pipeline-full", 0.5],
-        ["pipeline-no-archive", 0.5],
-        ["kafkajs-raw", 0.5],
-        ["pipeline-full", 0.25]
-      ]
-      for (const [variant, load] of points) {
+      const latencyPoint = async (variant: VariantName, load: number, seconds: number) => {
         const rate = Math.floor(full.recordsPerSec * load)
-        const records = rate * settings.latencySeconds
-        const latencyTopic = `bench-latency-${runId}-${variant}-${load}`
+        const records = rate * seconds
+        const latencyTopic = `bench-latency-${runId}-${++group}`
         await broker.createTopic(latencyTopic, settings.partitions)
         const counts = pacedCounts(producer, records, settings.partitions).filter(({ count }) => count > 0)
         const ready = deferred<void>()
@@ -218,6 +215,7 @@ const main = async () => {
         await Promise.race([ready.promise, consumer])
         // Handled here if the run fails before it is awaited (its child is killed then).
         consumer.catch(() => undefined)
+        const machine = sampleMachine()
         const produced = await produce(latencyTopic, records, settings.valueBytes, { rate, producer })
         // The consumer stops at the counts' offsets: a partitioner that placed records elsewhere
         // would leave it waiting, so the topic's end offsets are checked first.
@@ -227,13 +225,19 @@ const main = async () => {
             `expected ${JSON.stringify(counts)}`)
         }
         const consumed = await consumer
+        const machineLoad = machine.stop()
+        await admin.deleteTopics({ topics: [latencyTopic] }).catch(() => undefined)
         const l = consumed.latency!
-        const point = {
+        log(`latency of ${variant} at ${rate} rec/s (${load} × pipeline-full) for ${seconds} s: ` +
+          `p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; commit p99 ${l.commitP99Ms} ms` +
+          (machineLoad === undefined ? "" : `; machine ${machineLoad.busyPct}% busy (busiest second ` +
+            `${machineLoad.busiestSecondPct}%), at most ${machineLoad.mostWrittenInASecondMb} MB written to disk in a second`))
+        return {
           variant,
           load,
           rate,
           records,
-          seconds: settings.latencySeconds,
+          seconds,
           producer,
           producedPerSec: Math.round(produced.recordsPerSec),
           p50Ms: l.p50Ms,
@@ -247,15 +251,20 @@ const main = async () => {
           warmupMs: settings.latencyWarmupMs,
           samples: l.samples,
           cpuMicrosPerRecord: Math.round((consumed.cpuMicros / consumed.records) * 10) / 10,
+          ...(machineLoad === undefined ? {} : { machine: machineLoad }),
           checksumOk: consumed.missing === 0 && consumed.duplicates === 0
         }
-        latencyByLoad.push(point)
-        latency ??= point
-        log(`latency of ${variant} at ${rate} rec/s (${load} × pipeline-full): p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; ` +
-          `commit p99 ${l.commitP99Ms} ms`)
-        await admin.deleteTopics({ topics: [latencyTopic] }).catch(() => undefined)
       }
-      latency = { ...latency, byLoad: latencyByLoad }
+      const warmupRun = await latencyPoint("kafkajs-raw", 0.5, settings.latencyWarmupRunSeconds)
+      const points: ReadonlyArray<readonly [VariantName, number]> = [
+        ["pipeline-full", 0.5],
+        ["pipeline-no-archive", 0.5],
+        ["kafkajs-raw", 0.5],
+        ["pipeline-full", 0.25]
+      ]
+      const byLoad = []
+      for (const [variant, load] of points) byLoad.push(await latencyPoint(variant, load, settings.latencySeconds))
+      latency = { ...byLoad[0], byLoad, warmupRun }
     }
 
     // ---- memory: RSS growth through the long runs, and large records
