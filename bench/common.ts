@@ -243,23 +243,36 @@ export const measure = () => {
 }
 
 /** Whole-machine CPU (all cores, every process) and block-device writes, from `/proc`. */
-interface MachineCounters {
+export interface MachineCounters {
   readonly busy: number
+  /** Time the hypervisor gave this virtual machine's cores to others while they had work. */
+  readonly steal: number
   readonly total: number
   readonly writtenKb: number
 }
 
-const readMachine = (): MachineCounters | undefined => {
+export const readMachine = (): MachineCounters | undefined => {
   try {
-    // cpu  user nice system idle iowait irq softirq steal …: idle and iowait are the idle share.
-    const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
-    const total = cpu.reduce((a, b) => a + b, 0)
+    // cpu  user nice system idle iowait irq softirq steal …
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+      .split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number) as [number, number, number, number, number, number, number, number]
     const pgpgout = /^pgpgout (\d+)$/m.exec(readFileSync("/proc/vmstat", "utf8"))
-    return { busy: total - cpu[3]! - cpu[4]!, total, writtenKb: Number(pgpgout?.[1] ?? 0) }
+    return {
+      busy: user + nice + system + irq + softirq,
+      steal,
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+      writtenKb: Number(pgpgout?.[1] ?? 0)
+    }
   } catch {
     return undefined
   }
 }
+
+/** Share of the machine's CPU time stolen by the hypervisor between two readings, in %. */
+export const stealPct = (from: MachineCounters | undefined, to: MachineCounters | undefined): number | undefined =>
+  from === undefined || to === undefined || to.total <= from.total
+    ? undefined
+    : Math.round(((to.steal - from.steal) / (to.total - from.total)) * 1000) / 10
 
 /**
  * Samples the whole machine every second while a latency run goes on: every process shares its
@@ -287,6 +300,7 @@ export const sampleMachine = () => {
       return {
         busyPct: Math.round(((last.busy - first.busy) / (last.total - first.total)) * 100),
         busiestSecondPct: Math.round(busiestPct * 100),
+        stealPct: stealPct(first, last)!,
         mostWrittenInASecondMb: Math.round(mostWrittenMb)
       }
     }
@@ -297,6 +311,8 @@ export interface MachineLoad {
   /** Share of all cores busy (any process, kernel included), over the run. */
   readonly busyPct: number
   readonly busiestSecondPct: number
+  /** Share of all cores' time the hypervisor gave to other machines (absent in runs before it was sampled). */
+  readonly stealPct?: number
   /** The most the machine wrote to its block devices in one second. */
   readonly mostWrittenInASecondMb: number
 }

@@ -52,6 +52,8 @@ interface Report {
     readonly cpu: string
     readonly loadAverageBefore: ReadonlyArray<number>
     readonly loadAverageAfter: ReadonlyArray<number>
+    /** Absent in runs before it was measured, and without `/proc`. */
+    readonly stealPct?: number
   }
   readonly settings: { readonly mode: string; readonly records: number; readonly ioRecords: number; readonly rounds: number }
   readonly skipped: Record<string, string>
@@ -97,7 +99,10 @@ export const renderFigures = (report: Report): string => {
     `Run of ${report.when} (${report.settings.mode} mode: ${n(report.settings.records)} records of 1 KiB over 6 partitions; ` +
     `pipeline-io on the first ${n(io?.records ?? report.settings.ioRecords)}), ${report.settings.rounds} rounds per variant. ` +
     `Node ${report.node}, ${report.kafka}; ${report.machine.cores} cores (${report.machine.cpu}), ${report.machine.memoryGiB} GiB; ` +
-    `load average before ${report.machine.loadAverageBefore.join(" / ")}, after ${report.machine.loadAverageAfter.join(" / ")}.`,
+    `load average before ${report.machine.loadAverageBefore.join(" / ")}, after ${report.machine.loadAverageAfter.join(" / ")}` +
+    (report.machine.stealPct === undefined
+      ? "."
+      : `; ${report.machine.stealPct}% of the cores' time stolen by the hypervisor during the run (other virtual machines).`),
     "",
     "| variant | records | records/s (median) | spread | MB/s | CPU µs/record | main thread busy | peak RSS MB | checksum |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -116,20 +121,22 @@ export const renderFigures = (report: Report): string => {
         `half the measured rate, for ${l.seconds} s; ` +
         `the first ${l.warmupMs / 1000} s left out as warm-up; ${n(l.samples)} samples; commit interval ${l.commitIntervalMs} ms):`,
       "",
-      "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | machine busy (busiest second) | most written to disk in a second | checksum |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+      "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | machine busy (busiest second) | stolen | most written to disk in a second | checksum |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
       ...(l.byLoad ?? []).map((p) =>
         `| \`${p.variant}\` | ${p.load} × | ${n(p.rate)} | ${p.p50Ms} ms | ${p.p95Ms} ms | ${p.p99Ms} ms | ` +
         `${p.commitP50Ms === null ? "–" : `${p.commitP50Ms} ms`} | ${p.commitP99Ms === null ? "–" : `${p.commitP99Ms} ms`} | ` +
         (p.machine === undefined
-          ? "– | – | "
-          : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ${n(p.machine.mostWrittenInASecondMb)} MB | `) +
+          ? "– | – | – | "
+          : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ${p.machine.stealPct ?? "–"}% | ` +
+            `${n(p.machine.mostWrittenInASecondMb)} MB | `) +
         `${p.checksumOk ? "ok" : "**FAILED**"} |`
       ),
       "",
       "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
         "`kafkajs-raw`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
-        "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second." +
+        "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second; stolen: " +
+        "the cores' time the hypervisor gave to other virtual machines." +
         (l.warmupRun === undefined
           ? ""
           : ` Before these runs, an unmeasured ${l.warmupRun.seconds} s run of \`${l.warmupRun.variant}\` at the same rate ` +

@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url"
 import { Kafka, logLevel } from "kafkajs"
 import { startBroker } from "../test/support/broker.js"
 import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, Producer, VariantName } from "./common.js"
-import { deferred, median, pacedCounts, sampleMachine, totalOf, variantNames } from "./common.js"
+import { deferred, median, pacedCounts, readMachine, sampleMachine, stealPct, totalOf, variantNames } from "./common.js"
 import { renderBenchmarksDoc } from "./render.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -115,6 +115,7 @@ const log = (line: string) => console.error(`[bench ${new Date().toISOString().s
 
 const main = async () => {
   const loadBefore = os.loadavg()
+  const machineBefore = readMachine()
   const broker = await startBroker()
   const work = mkdtempSync(join(os.tmpdir(), "ekp-bench-"))
   const admin = new Kafka({ clientId: "bench-admin", brokers: broker.brokers.split(","), logLevel: logLevel.ERROR }).admin()
@@ -231,7 +232,8 @@ const main = async () => {
         log(`latency of ${variant} at ${rate} rec/s (${load} × pipeline-full) for ${seconds} s: ` +
           `p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; commit p99 ${l.commitP99Ms} ms` +
           (machineLoad === undefined ? "" : `; machine ${machineLoad.busyPct}% busy (busiest second ` +
-            `${machineLoad.busiestSecondPct}%), at most ${machineLoad.mostWrittenInASecondMb} MB written to disk in a second`))
+            `${machineLoad.busiestSecondPct}%), ${machineLoad.stealPct}% stolen, ` +
+            `at most ${machineLoad.mostWrittenInASecondMb} MB written to disk in a second`))
         return {
           variant,
           load,
@@ -301,7 +303,8 @@ const main = async () => {
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         cpu: os.cpus()[0]?.model ?? "unknown",
         loadAverageBefore: loadBefore.map((l) => Math.round(l * 100) / 100),
-        loadAverageAfter: loadAfter.map((l) => Math.round(l * 100) / 100)
+        loadAverageAfter: loadAfter.map((l) => Math.round(l * 100) / 100),
+        stealPct: stealPct(machineBefore, readMachine())
       },
       settings,
       skipped,
