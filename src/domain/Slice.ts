@@ -15,8 +15,14 @@ export interface Slice {
 }
 
 export interface SliceLimits {
-  /** Workers that take slices: a batch is cut in at least this many slices, when it has the records. */
+  /** Workers that take slices: a batch is cut in at least this many slices, when it has the records (see `minRecords`). */
   readonly concurrency: number
+  /**
+   * Records worth a slice of their own (the pipeline: `recordsWorthASlice`): a batch is cut in no
+   * more than count / `minRecords` slices (rounded up), unless `maxRecords` asks for more. Spreading
+   * a few records of a fast processor over several workers costs more hand-overs than it saves.
+   */
+  readonly minRecords: number
   /** At most this many records per slice (the pipeline: queueSize / concurrency, so that a slice per worker fits in the queue's bounds). */
   readonly maxRecords: number
   /**
@@ -29,13 +35,17 @@ export interface SliceLimits {
 /**
  * Cuts a batch in `concurrency` slices of nearly equal size (they differ by
  * one record at most), or more when `maxRecords` or `maxBytes` asks: a large
- * batch keeps every worker busy, and a small one (a paced stream: one to a few
- * records per fetch) goes out record by record, with no added latency.
+ * batch keeps every worker busy. A small one (a paced stream: one to a few
+ * records per fetch) goes out in slices of `minRecords`: record by record to a
+ * slow processor, with no added latency, in one slice to a fast one.
  */
 export const sliceBatch = (records: ReadonlyArray<KafkaRecord>, limits: SliceLimits): Array<Slice> => {
   const count = records.length
   if (count === 0) return []
-  const wanted = Math.max(Math.min(count, limits.concurrency), Math.ceil(count / limits.maxRecords))
+  const wanted = Math.max(
+    Math.min(Math.ceil(count / limits.minRecords), limits.concurrency),
+    Math.ceil(count / limits.maxRecords)
+  )
   const base = Math.floor(count / wanted)
   const longer = count % wanted
   const slices: Array<Slice> = []
@@ -70,3 +80,19 @@ export const recordsPerSlice = (
   msPerRecord === undefined
     ? 1
     : Math.max(1, Math.min(limits.maxRecords, Math.floor(limits.targetMs / Math.max(msPerRecord, 1e-6))))
+
+/**
+ * How many records a slice should hold at least, so that a worker spends about
+ * `minMs` on it, given how long a record has taken so far: one for a processor
+ * slower than that (each record to a worker of its own), up to `maxRecords`
+ * for a fast one, whose records would take a worker less time than handing
+ * them over does. One until the speed is known. A record then waits for the
+ * ones before it in its slice: about `minMs` at most.
+ */
+export const recordsWorthASlice = (
+  msPerRecord: number | undefined,
+  limits: { readonly minMs: number; readonly maxRecords: number }
+): number =>
+  msPerRecord === undefined
+    ? 1
+    : Math.max(1, Math.min(limits.maxRecords, Math.ceil(limits.minMs / Math.max(msPerRecord, 1e-6))))

@@ -18,7 +18,7 @@ import { Ack, OffsetLedger } from "../domain/OffsetLedger.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
 import type { Processor } from "../domain/Processor.js"
 import type { Slice } from "../domain/Slice.js"
-import { recordsPerSlice, sliceBatch } from "../domain/Slice.js"
+import { recordsPerSlice, recordsWorthASlice, sliceBatch } from "../domain/Slice.js"
 import type { KafkaProducer } from "../layers/KafkaClient.js"
 import { KafkaClient } from "../layers/KafkaClient.js"
 import { Observability } from "../layers/Observability.js"
@@ -32,6 +32,13 @@ import * as RecordHandler from "./RecordHandler.js"
  * slowest slice in flight) follows processing closely with a slow one.
  */
 const SLICE_TARGET_MS = 50
+
+/**
+ * Work below which records are not spread over several workers: a hand-over (an archive append, the
+ * queue's bounds, a worker's wake-up) costs more than a fast processor's record, and a paced stream
+ * fetches a few records at a time. A record waits for the ones before it in its slice: ~1 ms at most.
+ */
+const SLICE_MIN_MS = 1
 
 /** Why the pipeline stopped. `run` itself returns only `"stopAtOffsets"`; the others reach `onStopped`. */
 export type StopReason = "stopAtOffsets" | "interrupted" | "failed"
@@ -231,6 +238,7 @@ const runScoped = (
       return Effect.gen(function*() {
         const limits = {
           concurrency: config.concurrency,
+          minRecords: recordsWorthASlice(msPerRecord, { minMs: SLICE_MIN_MS, maxRecords: maxRecordsPerSlice }),
           maxRecords: recordsPerSlice(msPerRecord, { targetMs: SLICE_TARGET_MS, maxRecords: maxRecordsPerSlice }),
           maxBytes: maxBytesPerSlice
         }

@@ -604,6 +604,46 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       yield* Fiber.interrupt(fiber)
     }))
 
+  /**
+   * How many of a trickle's batch (5 records) were in the processor at once, with 4 workers and a
+   * processor taking `ms` a record, once a first batch has measured its speed. A 0 ms processor
+   * yields on the trickle's records (so that records spread over workers would overlap), not on
+   * the first batch's: virtual time moves on while a fiber yields, and would be measured as its.
+   */
+  const inProcessorAtOnce = (ms: number) =>
+    Effect.gen(function*() {
+      let inProcessor = 0
+      let most = 0
+      yield* produce(0, numbered(10))
+      const fiber = yield* start(
+        (input) =>
+          Effect.gen(function*() {
+            inProcessor++
+            if (input.offset >= 10) most = Math.max(most, inProcessor)
+            if (ms > 0) yield* Effect.sleep(ms)
+            else if (input.offset >= 10) yield* Effect.yieldNow
+            inProcessor--
+          }),
+        { concurrency: 4 }
+      )
+      yield* advanceUntil(committedAt(0, 10))
+      yield* produce(0, numbered(5))
+      yield* advanceUntil(committedAt(0, 15))
+      yield* Fiber.interrupt(fiber)
+      return most
+    })
+
+  test("a fast processor's trickle goes to one worker: its records take less than handing them over", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* inProcessorAtOnce(0), 1)
+    }))
+
+  test("a slow processor's trickle is spread over the workers, a record each (no added latency)", () =>
+    Effect.gen(function*() {
+      // 5 ms a record: four slices (the first of two records), one per worker.
+      assert.strictEqual(yield* inProcessorAtOnce(5), 4)
+    }))
+
   test("shutdown in the middle of a slice: the record under way finishes, the rest of the slice is left uncommitted", () =>
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka
