@@ -277,31 +277,43 @@ export const stealPct = (from: MachineCounters | undefined, to: MachineCounters 
 /**
  * Samples the whole machine every second while a latency run goes on: every process shares its
  * cores (the broker, the producer, the consumer) and its disk, so a tail is read against them.
- * `stop` gives the average busy share, the busiest second, and the most written to disk in one
- * second (the kernel's writeback comes in bursts); undefined without `/proc`.
+ * `stop` gives the average busy share, the busiest second, and the fastest the machine wrote to
+ * disk over a second (the kernel's writeback comes in bursts); undefined without `/proc`. The
+ * timer does not keep the process alive: a run that fails before `stop` still exits.
  */
 export const sampleMachine = () => {
   const first = readMachine()
-  let previous = first
-  let busiestPct = 0
-  let mostWrittenMb = 0
-  const timer = setInterval(() => {
-    const now = readMachine()
-    if (now === undefined || previous === undefined) return
-    if (now.total > previous.total) busiestPct = Math.max(busiestPct, (now.busy - previous.busy) / (now.total - previous.total))
-    mostWrittenMb = Math.max(mostWrittenMb, (now.writtenKb - previous.writtenKb) / 1024)
-    previous = now
-  }, 1000)
+  let previous = first === undefined ? undefined : { counters: first, at: performance.now() }
+  let busiest = 0
+  let mostWrittenMiBPerSec = 0
+  /** Folds the interval since the previous reading into the maxima (a late tick is divided by its own length). */
+  const sample = (minSeconds: number) => {
+    const counters = readMachine()
+    const at = performance.now()
+    if (counters === undefined || previous === undefined) return
+    const seconds = (at - previous.at) / 1000
+    if (seconds < minSeconds) return
+    const before = previous.counters
+    if (counters.total > before.total) {
+      busiest = Math.max(busiest, (counters.busy - before.busy) / (counters.total - before.total))
+    }
+    mostWrittenMiBPerSec = Math.max(mostWrittenMiBPerSec, (counters.writtenKb - before.writtenKb) / 1024 / seconds)
+    previous = { counters, at }
+  }
+  const timer = setInterval(() => sample(0), 1000)
+  timer.unref()
   return {
     stop: (): MachineLoad | undefined => {
       clearInterval(timer)
+      // The tail since the last tick, unless too short to say anything per second.
+      sample(0.5)
       const last = readMachine()
       if (first === undefined || last === undefined || last.total <= first.total) return undefined
       return {
         busyPct: Math.round(((last.busy - first.busy) / (last.total - first.total)) * 100),
-        busiestSecondPct: Math.round(busiestPct * 100),
+        busiestSecondPct: Math.round(busiest * 100),
         stealPct: stealPct(first, last)!,
-        mostWrittenInASecondMb: Math.round(mostWrittenMb)
+        mostWrittenInASecondMiB: Math.round(mostWrittenMiBPerSec)
       }
     }
   }
@@ -313,8 +325,8 @@ export interface MachineLoad {
   readonly busiestSecondPct: number
   /** Share of all cores' time the hypervisor gave to other machines (absent in runs before it was sampled). */
   readonly stealPct?: number
-  /** The most the machine wrote to its block devices in one second. */
-  readonly mostWrittenInASecondMb: number
+  /** The most the machine wrote to its block devices over one second (MiB: `pgpgout` counts KiB). */
+  readonly mostWrittenInASecondMiB: number
 }
 
 /** The `i`-th record's value as text: `record-<i>;` then filler, `bytes` printable ASCII characters. */

@@ -73,7 +73,7 @@ interface Report {
     readonly warmupMs: number
     readonly samples: number
     /** The unmeasured run before the others; absent in runs made before there was one. */
-    readonly warmupRun?: { readonly variant: string; readonly seconds: number; readonly p99Ms: number }
+    readonly warmupRun?: { readonly variant: string; readonly seconds: number; readonly p99Ms: number; readonly checksumOk: boolean }
   }
   readonly memory?: {
     readonly rssGrowthPct: number
@@ -128,8 +128,9 @@ export const renderFigures = (report: Report): string => {
         `${p.commitP50Ms === null ? "–" : `${p.commitP50Ms} ms`} | ${p.commitP99Ms === null ? "–" : `${p.commitP99Ms} ms`} | ` +
         (p.machine === undefined
           ? "– | – | – | "
-          : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ${p.machine.stealPct ?? "–"}% | ` +
-            `${n(p.machine.mostWrittenInASecondMb)} MB | `) +
+          : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ` +
+            `${p.machine.stealPct === undefined ? "–" : `${p.machine.stealPct}%`} | ` +
+            `${n(p.machine.mostWrittenInASecondMiB)} MiB | `) +
         `${p.checksumOk ? "ok" : "**FAILED**"} |`
       ),
       "",
@@ -140,7 +141,7 @@ export const renderFigures = (report: Report): string => {
         (l.warmupRun === undefined
           ? ""
           : ` Before these runs, an unmeasured ${l.warmupRun.seconds} s run of \`${l.warmupRun.variant}\` at the same rate ` +
-            `warmed the broker up (its p99 was ${l.warmupRun.p99Ms} ms).`),
+            `warmed the broker up (its p99 was ${l.warmupRun.p99Ms} ms; checksum ${l.warmupRun.checksumOk ? "ok" : "**FAILED**"}).`),
       ""
     )
   }

@@ -202,7 +202,7 @@ const main = async () => {
     if (full !== undefined && (only === undefined || flag("--latency"))) {
       const producer: Producer = succeeds("kcat", ["-V"]) ? "kcat" : "kafkajs"
       log(`paced producer: ${producer}${producer === "kafkajs" ? " (kcat is not installed)" : ""}`)
-      const latencyPoint = async (variant: VariantName, load: number, seconds: number) => {
+      const latencyPoint = async (what: "latency" | "warm-up", variant: VariantName, load: number, seconds: number) => {
         const rate = Math.floor(full.recordsPerSec * load)
         const records = rate * seconds
         const latencyTopic = `bench-latency-${runId}-${++group}`
@@ -229,11 +229,13 @@ const main = async () => {
         const machineLoad = machine.stop()
         await admin.deleteTopics({ topics: [latencyTopic] }).catch(() => undefined)
         const l = consumed.latency!
-        log(`latency of ${variant} at ${rate} rec/s (${load} × pipeline-full) for ${seconds} s: ` +
+        const checksumOk = consumed.missing === 0 && consumed.duplicates === 0
+        log(`${what} of ${variant} at ${rate} rec/s (${load} × pipeline-full) for ${seconds} s: ` +
           `p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; commit p99 ${l.commitP99Ms} ms` +
           (machineLoad === undefined ? "" : `; machine ${machineLoad.busyPct}% busy (busiest second ` +
             `${machineLoad.busiestSecondPct}%), ${machineLoad.stealPct}% stolen, ` +
-            `at most ${machineLoad.mostWrittenInASecondMb} MB written to disk in a second`))
+            `at most ${machineLoad.mostWrittenInASecondMiB} MiB written to disk in a second`) +
+          `; missing ${consumed.missing}, duplicates ${consumed.duplicates}`)
         return {
           variant,
           load,
@@ -254,10 +256,10 @@ const main = async () => {
           samples: l.samples,
           cpuMicrosPerRecord: Math.round((consumed.cpuMicros / consumed.records) * 10) / 10,
           ...(machineLoad === undefined ? {} : { machine: machineLoad }),
-          checksumOk: consumed.missing === 0 && consumed.duplicates === 0
+          checksumOk
         }
       }
-      const warmupRun = await latencyPoint("kafkajs-raw", 0.5, settings.latencyWarmupRunSeconds)
+      const warmupRun = await latencyPoint("warm-up", "kafkajs-raw", 0.5, settings.latencyWarmupRunSeconds)
       const points: ReadonlyArray<readonly [VariantName, number]> = [
         ["pipeline-full", 0.5],
         ["pipeline-no-archive", 0.5],
@@ -265,7 +267,7 @@ const main = async () => {
         ["pipeline-full", 0.25]
       ]
       const byLoad = []
-      for (const [variant, load] of points) byLoad.push(await latencyPoint(variant, load, settings.latencySeconds))
+      for (const [variant, load] of points) byLoad.push(await latencyPoint("latency", variant, load, settings.latencySeconds))
       latency = { ...byLoad[0], byLoad, warmupRun }
     }
 

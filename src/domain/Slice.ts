@@ -36,8 +36,9 @@ export interface SliceLimits {
  * Cuts a batch in `concurrency` slices of nearly equal size (they differ by
  * one record at most), or more when `maxRecords` or `maxBytes` asks: a large
  * batch keeps every worker busy. A small one (a paced stream: one to a few
- * records per fetch) goes out in slices of `minRecords`: record by record to a
- * slow processor, with no added latency, in one slice to a fast one.
+ * records per fetch) goes out in at most count / `minRecords` slices (rounded
+ * up): record by record to a slow processor, with no added latency, in one
+ * slice to a fast one.
  */
 export const sliceBatch = (records: ReadonlyArray<KafkaRecord>, limits: SliceLimits): Array<Slice> => {
   const count = records.length

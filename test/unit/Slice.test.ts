@@ -25,7 +25,7 @@ describe("sliceBatch", () => {
     assert.deepStrictEqual(offsets(sliceBatch(batch(5), roomy)), [[0, 1], [2], [3], [4]])
   })
 
-  it("hands a batch smaller than `concurrency` over record by record (a trickle waits for no one)", () => {
+  it("with `minRecords` 1 (a slow or unmeasured processor), hands a batch smaller than `concurrency` over record by record", () => {
     assert.deepStrictEqual(offsets(sliceBatch(batch(3), roomy)), [[0], [1], [2]])
     assert.deepStrictEqual(sliceBatch([], roomy), [])
   })
