@@ -68,32 +68,39 @@ export const sliceBatch = (records: ReadonlyArray<KafkaRecord>, limits: SliceLim
 }
 
 /**
+ * How many records take a worker about `ms`, given how long a record has taken
+ * so far (smoothed), rounded by `round` and kept within 1 … `maxRecords`; one
+ * until the speed is known.
+ */
+const recordsTaking = (
+  ms: number,
+  msPerRecord: number | undefined,
+  maxRecords: number,
+  round: (records: number) => number
+): number =>
+  msPerRecord === undefined ? 1 : Math.max(1, Math.min(maxRecords, round(ms / Math.max(msPerRecord, 1e-6))))
+
+/**
  * How many records a slice may hold so that a worker spends about `targetMs`
- * on it, given how long a record has taken so far (smoothed): a fast processor
- * gets slices up to `maxRecords`, a slow one slices of one record. Slices of
- * one until the speed is known. A partition's commit waits for the slowest
- * slice in flight, so long slices of a slow processor would hold it back.
+ * on it (at most): a fast processor gets slices up to `maxRecords`, a slow one
+ * slices of one record. Slices of one until the speed is known. A partition's
+ * commit waits for the slowest slice in flight, so long slices of a slow
+ * processor would hold it back.
  */
 export const recordsPerSlice = (
   msPerRecord: number | undefined,
   limits: { readonly targetMs: number; readonly maxRecords: number }
-): number =>
-  msPerRecord === undefined
-    ? 1
-    : Math.max(1, Math.min(limits.maxRecords, Math.floor(limits.targetMs / Math.max(msPerRecord, 1e-6))))
+): number => recordsTaking(limits.targetMs, msPerRecord, limits.maxRecords, Math.floor)
 
 /**
  * How many records a slice should hold at least, so that a worker spends about
- * `minMs` on it, given how long a record has taken so far: one for a processor
- * slower than that (each record to a worker of its own), up to `maxRecords`
- * for a fast one, whose records would take a worker less time than handing
- * them over does. One until the speed is known. A record then waits for the
- * ones before it in its slice: about `minMs` at most.
+ * `minMs` on it: one for a processor slower than that (each record to a worker
+ * of its own), up to `maxRecords` for a fast one, whose records would take a
+ * worker less time than handing them over does. One until the speed is known.
+ * A record then waits for the ones before it in its slice: about `minMs` at
+ * most.
  */
 export const recordsWorthASlice = (
   msPerRecord: number | undefined,
   limits: { readonly minMs: number; readonly maxRecords: number }
-): number =>
-  msPerRecord === undefined
-    ? 1
-    : Math.max(1, Math.min(limits.maxRecords, Math.ceil(limits.minMs / Math.max(msPerRecord, 1e-6))))
+): number => recordsTaking(limits.minMs, msPerRecord, limits.maxRecords, Math.ceil)
