@@ -4,6 +4,7 @@
  * argv[2]; the result goes back to the parent (`bench/run.ts`) over IPC.
  *
  *   kafkajs-raw          kafkajs `eachBatch`, no-op handler, the pipeline's fetch settings
+ *   kafkajs-archive      kafkajs `eachBatch` writing every record's backup row, as by hand (no Effect)
  *   pipeline-*           `Pipeline.run` with a no-op (or 5 ms) processor
  *   platformatic-raw     @platformatic/kafka consumer stream, no-op
  *   kcat-raw             kcat (librdkafka) as a child of this process, its CPU/RSS from /usr/bin/time
@@ -13,11 +14,14 @@ import { Effect, Layer } from "effect"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { spawn } from "node:child_process"
 import { mkdirSync, rmSync } from "node:fs"
+import { open } from "node:fs/promises"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
+import { backupHeader, encodeRow, writeBackupRow } from "../src/domain/Csv.js"
 import { makePipelineConfig } from "../src/domain/PipelineConfig.js"
 import type { ProcessorInput } from "../src/domain/Processor.js"
-import type { TopicPartition, TopicPartitionOffset } from "../src/domain/KafkaRecord.js"
+import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../src/domain/KafkaRecord.js"
+import { RowBuffer } from "../src/domain/RowBuffer.js"
 import { KafkaClient } from "../src/layers/KafkaClient.js"
 import * as KafkaJs from "../src/layers/KafkaJs.js"
 import * as Logging from "../src/layers/Logging.js"
@@ -180,6 +184,67 @@ const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typ
   await done.promise
   await consumer.disconnect()
   return { bytes, ...(job.latency === undefined ? {} : { latency: summarizeLatency(produceToHandled, []) }) }
+}
+
+/**
+ * The backup archive written by hand on kafkajs, no Effect: each fetched batch's rows (the
+ * pipeline's bytes, `writeBackupRow`) go to one CSV file in one awaited write, the file is synced
+ * once a second, and kafkajs commits the batches handled (`autoCommit`, the pipeline's interval).
+ * What the archive costs on the client's thread without a worker pool, a ledger or a DLQ; its
+ * guarantee is weaker than the pipeline's: it may commit rows that are written but not yet synced.
+ */
+const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+  let bytes = 0
+  const kafka = new Kafka({ clientId: "bench-kafkajs-archive", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
+  const consumer = kafka.consumer({
+    groupId: job.groupId,
+    sessionTimeout: FETCH.sessionTimeoutMs,
+    heartbeatInterval: FETCH.heartbeatIntervalMs,
+    maxBytesPerPartition: FETCH.maxBytesPerPartition,
+    maxWaitTimeInMs: FETCH.maxWaitTimeInMs
+  })
+  mkdirSync(job.dir, { recursive: true })
+  const file = await open(join(job.dir, "backup.csv"), "wx")
+  await file.write(encodeRow(backupHeader))
+  const syncing = setInterval(() => void file.sync(), 1_000)
+  const rows = new RowBuffer()
+  const done = deferred<void>()
+  await consumer.connect()
+  await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
+  await consumer.run({
+    autoCommitInterval: 5_000,
+    eachBatch: async ({ batch }) => {
+      rows.clear()
+      let last = false
+      for (const message of batch.messages) {
+        const record: KafkaRecord = {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: Number(message.offset),
+          timestamp: Number(message.timestamp),
+          key: message.key ?? null,
+          value: message.value,
+          headers: [] // the bench's records have none
+        }
+        writeBackupRow(rows, record)
+        bytes += message.value?.length ?? 0
+        m.record()
+        if (coverage.mark(record.partition, record.offset)) last = true
+      }
+      await file.write(rows.contents)
+      if (last) {
+        m.lastRecord()
+        done.resolve()
+      }
+    }
+  })
+  await done.promise
+  clearInterval(syncing)
+  await consumer.disconnect()
+  await file.sync()
+  await file.close()
+  rmSync(job.dir, { recursive: true, force: true })
+  return { bytes }
 }
 
 const platformaticRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
@@ -393,6 +458,8 @@ const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
   const m = measure()
   const run = job.variant === "kafkajs-raw"
     ? kafkajsRaw
+    : job.variant === "kafkajs-archive"
+    ? kafkajsArchive
     : job.variant === "platformatic-raw"
     ? platformaticRaw
     : job.variant === "kcat-raw"

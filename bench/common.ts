@@ -12,6 +12,7 @@ import { crc32 } from "node:zlib"
 /** The consumer variants compared side by side. */
 export const variantNames = [
   "kafkajs-raw",
+  "kafkajs-archive",
   "pipeline-full",
   "pipeline-no-archive",
   "pipeline-io",

@@ -114,6 +114,17 @@ export const renderFigures = (report: Report): string => {
     ...Object.entries(report.skipped).map(([name, why]) => `| \`${name}\` | skipped: ${why} |||||||| `),
     ""
   ]
+  const threadTimes = report.runs.flatMap((r) =>
+    r.mainThreadBusyPct === undefined || r.name === "pipeline-io"
+      ? []
+      : [`\`${r.name}\` ${(r.mainThreadBusyPct / 100 / r.recordsPerSec * 1e6).toFixed(1)}`]
+  )
+  if (threadTimes.length > 0) {
+    lines.push(
+      `Main thread µs per record (its busy share over the rate, both medians): ${threadTimes.join(", ")}.`,
+      ""
+    )
+  }
   if (report.latency !== undefined) {
     const l = report.latency
     lines.push(
