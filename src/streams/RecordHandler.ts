@@ -132,10 +132,10 @@ export const makeDirect = Effect.fnUntraced(function*(processor: Processor, opti
       return Effect.fail(error)
     }
     if (Effect.isEffect(result)) {
-      return Effect.timeoutOrElse(result as Effect.Effect<unknown, unknown>, {
-        duration: timeoutMs,
-        orElse: () => Effect.fail(timedOut)
-      })
+      // Interrupted (the timeout, or a stop): told so through its signal too, as a promise's call is.
+      const aborting = Effect.onInterrupt(result as Effect.Effect<unknown, unknown>, () =>
+        Effect.sync(() => controller.abort()))
+      return Effect.timeoutOrElse(aborting, { duration: timeoutMs, orElse: () => Effect.fail(timedOut) })
     }
     return isPromiseLike(result) ? awaitCall(result, controller) : Returned
   }

@@ -280,6 +280,25 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.isFalse(finished, "the slow call was interrupted, not left running")
       }))
 
+    it.effect("an Effect processor's AbortSignal is aborted when the call times out; a call that finished is not", () =>
+      Effect.gen(function*() {
+        const signals: Array<AbortSignal> = []
+        const p = counting((_input, signal, call) => {
+          signals.push(signal)
+          return call === 1 ? Effect.void : Effect.never
+        })
+        const handle = RecordHandler.make(p.processor, options)
+        assert.strictEqual((yield* handle(record("fast")))._tag, "Processed")
+        const fiber = yield* Effect.forkChild(handle(record("slow")))
+        yield* TestClock.adjust(4_999)
+        assert.isFalse(signals[1]!.aborted)
+        yield* TestClock.adjust(1)
+        const outcome = failed(yield* Fiber.join(fiber))
+        assert.strictEqual(outcome.failure.errorType, "ProcessingTimeout")
+        assert.isTrue(signals[1]!.aborted)
+        assert.isFalse(signals[0]!.aborted, "the call that finished is not aborted later")
+      }))
+
     it.effect("an async processor's AbortSignal is aborted when the call times out", () =>
       Effect.gen(function*() {
         let signal: AbortSignal | undefined
@@ -439,6 +458,23 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.deepStrictEqual(delivered, [], "nothing downstream (the DLQ) sees an outcome")
         assert.isTrue(signal!.aborted)
         assert.strictEqual(p.calls(), 1)
+      }))
+
+    it.effect("interrupting the handler mid-call → an Effect processor's AbortSignal is aborted", () =>
+      Effect.gen(function*() {
+        let signal: AbortSignal | undefined
+        const p = counting((_input, s) => {
+          signal = s
+          return Effect.never
+        })
+        const fiber = yield* Effect.forkChild(RecordHandler.make(p.processor, options)(record("x")))
+        yield* TestClock.adjust(1_000)
+        assert.isDefined(signal)
+        assert.isFalse(signal!.aborted)
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        assert.isTrue(signal!.aborted)
       }))
 
     it.effect("interrupting during a retry backoff → interrupted, and no further attempt", () =>
