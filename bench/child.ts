@@ -206,9 +206,11 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
   mkdirSync(job.dir, { recursive: true })
   const file = await open(join(job.dir, "backup.csv"), "wx")
   await file.write(encodeRow(backupHeader))
-  const syncing = setInterval(() => void file.sync(), 1_000)
-  const rows = new RowBuffer()
   const done = deferred<void>()
+  // A failed write or sync fails the run (rather than kafkajs retrying the batch for ever).
+  const syncing = setInterval(() => file.sync().catch(done.reject), 1_000)
+  /** One batch's rows: kafkajs hands over one batch at a time (`partitionsConsumedConcurrently` 1). */
+  const rows = new RowBuffer()
   await consumer.connect()
   await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
   await consumer.run({
@@ -231,15 +233,20 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
         m.record()
         if (coverage.mark(record.partition, record.offset)) last = true
       }
-      await file.write(rows.contents)
+      const contents = rows.contents
+      try {
+        for (let at = 0; at < contents.byteLength;) at += (await file.write(contents, at)).bytesWritten
+      } catch (error) {
+        done.reject(error)
+        throw error
+      }
       if (last) {
         m.lastRecord()
         done.resolve()
       }
     }
   })
-  await done.promise
-  clearInterval(syncing)
+  await done.promise.finally(() => clearInterval(syncing))
   await consumer.disconnect()
   await file.sync()
   await file.close()
