@@ -55,7 +55,8 @@ export class Input implements ProcessorInput {
  * The user's code. Either an Effect function or a plain async function; a
  * failure or a thrown error sends the record to the DLQ after retries.
  * Mark an error non-retryable with `retryable: false` or wrap it in `NonRetryable`.
- * `signal` aborts when the call times out or the pipeline stops.
+ * `signal` aborts when the attempt times out (`processingTimeoutMs`; an Effect is also interrupted)
+ * or the call is interrupted; the pipeline's stop lets the calls in flight finish.
  */
 export type Processor =
   | ((input: ProcessorInput, signal: AbortSignal) => Effect.Effect<unknown, unknown>)
