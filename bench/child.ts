@@ -195,6 +195,8 @@ const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typ
  */
 const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
   let bytes = 0
+  const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
+  const produceToHandled: Array<number> = []
   const kafka = new Kafka({ clientId: "bench-kafkajs-archive", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
   const consumer = kafka.consumer({
     groupId: job.groupId,
@@ -211,11 +213,13 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
   const syncing = setInterval(() => file.sync().catch(done.reject), 1_000)
   /** One batch's rows: kafkajs hands over one batch at a time (`partitionsConsumedConcurrently` 1). */
   const rows = new RowBuffer()
+  consumer.on(consumer.events.GROUP_JOIN, () => job.signalReady && void send({ _tag: "ready" }))
   await consumer.connect()
   await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
   await consumer.run({
     autoCommitInterval: 5_000,
     eachBatch: async ({ batch }) => {
+      const now = Date.now()
       rows.clear()
       let last = false
       for (const message of batch.messages) {
@@ -231,6 +235,7 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
         writeBackupRow(rows, record)
         bytes += message.value?.length ?? 0
         m.record()
+        if (job.latency !== undefined && now >= warmupUntil) produceToHandled.push(now - record.timestamp)
         if (coverage.mark(record.partition, record.offset)) last = true
       }
       const contents = rows.contents
@@ -251,7 +256,7 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
   await file.sync()
   await file.close()
   rmSync(job.dir, { recursive: true, force: true })
-  return { bytes }
+  return { bytes, ...(job.latency === undefined ? {} : { latency: summarizeLatency(produceToHandled, []) }) }
 }
 
 const platformaticRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {

@@ -264,6 +264,7 @@ const main = async () => {
         ["pipeline-full", 0.5],
         ["pipeline-no-archive", 0.5],
         ["kafkajs-raw", 0.5],
+        ["kafkajs-archive", 0.5],
         ["pipeline-full", 0.25]
       ]
       const byLoad = []
