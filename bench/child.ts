@@ -150,11 +150,9 @@ const producePacedWithKcat = async (job: ProduceJob, rate: number): Promise<Prod
 
 // ---------------------------------------------------------------- consume: raw clients
 
-const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
-  let bytes = 0
-  const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
-  const produceToHandled: Array<number> = []
-  const kafka = new Kafka({ clientId: "bench-kafkajs-raw", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
+/** A kafkajs consumer of the job's group with the pipeline's fetch settings, announcing when it has joined. */
+const kafkajsConsumer = (job: ConsumeJob) => {
+  const kafka = new Kafka({ clientId: `bench-${job.variant}`, brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
   const consumer = kafka.consumer({
     groupId: job.groupId,
     sessionTimeout: FETCH.sessionTimeoutMs,
@@ -162,8 +160,16 @@ const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typ
     maxBytesPerPartition: FETCH.maxBytesPerPartition,
     maxWaitTimeInMs: FETCH.maxWaitTimeInMs
   })
-  const done = deferred<void>()
   consumer.on(consumer.events.GROUP_JOIN, () => job.signalReady && void send({ _tag: "ready" }))
+  return consumer
+}
+
+const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+  let bytes = 0
+  const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
+  const produceToHandled: Array<number> = []
+  const consumer = kafkajsConsumer(job)
+  const done = deferred<void>()
   await consumer.connect()
   await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
   await consumer.run({
@@ -197,14 +203,7 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
   let bytes = 0
   const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
   const produceToHandled: Array<number> = []
-  const kafka = new Kafka({ clientId: "bench-kafkajs-archive", brokers: job.brokers.split(","), logLevel: logLevel.ERROR })
-  const consumer = kafka.consumer({
-    groupId: job.groupId,
-    sessionTimeout: FETCH.sessionTimeoutMs,
-    heartbeatInterval: FETCH.heartbeatIntervalMs,
-    maxBytesPerPartition: FETCH.maxBytesPerPartition,
-    maxWaitTimeInMs: FETCH.maxWaitTimeInMs
-  })
+  const consumer = kafkajsConsumer(job)
   mkdirSync(job.dir, { recursive: true })
   const file = await open(join(job.dir, "backup.csv"), "wx")
   await file.write(encodeRow(backupHeader))
@@ -213,7 +212,6 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
   const syncing = setInterval(() => file.sync().catch(done.reject), 1_000)
   /** One batch's rows: kafkajs hands over one batch at a time (`partitionsConsumedConcurrently` 1). */
   const rows = new RowBuffer()
-  consumer.on(consumer.events.GROUP_JOIN, () => job.signalReady && void send({ _tag: "ready" }))
   await consumer.connect()
   await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
   await consumer.run({

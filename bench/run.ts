@@ -193,7 +193,8 @@ const main = async () => {
     }
     const runs = variants.map((name) => summarize(name, results.get(name)!))
 
-    // ---- latency at half the pipeline-full rate; the same rate without the archive and through raw kafkajs;
+    // ---- latency at half the pipeline-full rate; the same rate without the archive, through raw kafkajs and
+    //      through the archive by hand;
     //      a quarter of the rate, to see where queueing starts. First an unmeasured warm-up run at
     //      that rate: the broker's first minute of paced produce requests costs it a core more than
     //      later ones (its JIT), and whichever variant came first paid for it.

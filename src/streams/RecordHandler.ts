@@ -132,7 +132,7 @@ export const makeDirect = Effect.fnUntraced(function*(processor: Processor, opti
       return Effect.fail(error)
     }
     if (Effect.isEffect(result)) {
-      // Interrupted (the timeout, or a stop): told so through its signal too, as a promise's call is.
+      // Interrupted (by the timeout, or by its caller): told so through its signal too, as a promise's call is.
       const aborting = Effect.onInterrupt(result as Effect.Effect<unknown, unknown>, () =>
         Effect.sync(() => controller.abort()))
       return Effect.timeoutOrElse(aborting, { duration: timeoutMs, orElse: () => Effect.fail(timedOut) })
