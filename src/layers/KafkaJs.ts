@@ -23,6 +23,9 @@
  *   crashes have lasted less than `restartBudgetMs` (on the `Clock`, reset by
  *   any successful fetch); past the budget, or on a crash it does not restart
  *   from, `run` fails with a `KafkaError` instead of staying alive but idle.
+ *   The crashes a broker outage causes during a join, which kafkajs calls
+ *   non-retriable (the group coordinator not found, #1630, or away, #1536),
+ *   are restarted here, within the same budget.
  * - Commits rejected because the group moved on (REBALANCE_IN_PROGRESS,
  *   ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, NOT_COORDINATOR), or made while the
  *   member is out of the group (kafkajs then returns without committing), fail
@@ -44,6 +47,7 @@ import type {
   ConsumerConfig,
   EachBatchPayload,
   IHeaders,
+  ISocketFactory,
   KafkaMessage,
   LogEntry,
   Message,
@@ -78,6 +82,11 @@ export interface KafkaJsOptions {
   readonly connectionTimeoutMs?: number
   /** kafkajs's own log entries below this level are dropped (default `"Warn"`). */
   readonly logLevel?: LogLevel.LogLevel
+  /**
+   * Opens the client's broker connections (kafkajs's `socketFactory`): through a proxy, say, or
+   * with faults injected in tests. Default: kafkajs's own (TCP, or TLS with `ssl`).
+   */
+  readonly socketFactory?: ISocketFactory
 }
 
 /**
@@ -114,6 +123,28 @@ const isRebalance = (error: unknown): boolean => {
     if (typeof type === "string" && rebalanceErrorTypes.has(type)) return true
     // kafkajs's commitOffsets between a crash and the restart, or after `stop()`
     if (typeof message === "string" && message.includes("Consumer group was not initialized")) return true
+  }
+  return false
+}
+
+/** Error types of a group coordinator that is away, moving or loading. */
+const coordinatorErrorTypes: ReadonlySet<string> = new Set([
+  "GROUP_COORDINATOR_NOT_AVAILABLE",
+  "GROUP_LOAD_IN_PROGRESS",
+  "NOT_COORDINATOR_FOR_GROUP"
+])
+
+/**
+ * A crash kafkajs will not restart from, though it is what a broker going away or
+ * restarting looks like during a join: no broker answered the lookup of the group's
+ * coordinator (#1630), or the coordinator was away or moving (#1536). kafkajs marks
+ * both "non-retriable" and leaves the consumer stopped; they are restarted here.
+ */
+const isCoordinatorLost = (error: unknown): boolean => {
+  for (const cause of causes(error)) {
+    const { name, type } = cause as { readonly name?: unknown; readonly type?: unknown }
+    if (name === "KafkaJSGroupCoordinatorNotFound") return true
+    if (typeof type === "string" && coordinatorErrorTypes.has(type)) return true
   }
   return false
 }
@@ -298,6 +329,9 @@ type Delivery =
 /** How long a fetch waits for records when there are none. */
 const maxFetchWaitMs = 1_000
 
+/** The pause before restarting after a crash kafkajs does not restart from (kafkajs's own: 300 ms). */
+const restartDelayMs = 300
+
 const taken: Delivery = { _tag: "Taken" }
 const abandoned: Delivery = { _tag: "Abandoned" }
 
@@ -318,6 +352,7 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     ssl: options.ssl ?? false,
     ...(sasl === undefined ? {} : { sasl }),
     ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
+    ...(options.socketFactory === undefined ? {} : { socketFactory: options.socketFactory }),
     // At least ERROR, so that an OFFSET_OUT_OF_RANGE reset is always seen.
     logLevel: Math.max(threshold, KafkaLogLevel.ERROR),
     logCreator: () => (entry) => runSync(logEntry(entry, threshold))
@@ -364,19 +399,22 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       lastContact = runSyncHere(Clock.currentTimeMillis)
     }
 
-    /** kafkajs asks after each retriable crash (having left the group): restart, or give up? */
-    const restartOnFailure = (error: Error): Promise<boolean> =>
-      Promise.resolve(runSyncHere(Effect.gen(function*() {
+    /** Whether a crash is restarted: while the current streak of crashes has lasted less than `restartBudgetMs`. */
+    const restartWithinBudget = (error: Error): boolean =>
+      runSyncHere(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         crashingSince ??= now
         crashingFor = now - crashingSince
-        if (crashingFor >= restartBudgetMs) return false // the CRASH event fails `run`
+        if (crashingFor >= restartBudgetMs) return false
         yield* Effect.logError(
-          `Kafka consumer crashed; kafkajs restarts it (crashing for ${crashingFor} of ${restartBudgetMs} ms)`,
+          `Kafka consumer crashed; restarting it (crashing for ${crashingFor} of ${restartBudgetMs} ms)`,
           error
         ).pipe(Effect.annotateLogs({ groupId }))
         return true
-      })))
+      }))
+
+    /** kafkajs asks after each retriable crash (having left the group): restart, or give up (the CRASH event fails `run`)? */
+    const restartOnFailure = (error: Error): Promise<boolean> => Promise.resolve(restartWithinBudget(error))
 
     const config: ConsumerConfig = {
       groupId,
@@ -462,6 +500,14 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       client.on(client.events.CRASH, ({ payload }) => {
         joined = false
         if (payload.restart) return
+        const current = running
+        if (
+          current !== undefined && !closed && isCoordinatorLost(payload.error) && restartWithinBudget(payload.error)
+        ) {
+          // kafkajs has already left the group and disconnected, as before its own restarts.
+          current.fork(restart)
+          return
+        }
         started = false
         const reason = crashingFor >= restartBudgetMs
           ? `kept crashing for ${crashingFor} ms, over its restart budget of ${restartBudgetMs} ms; last crash`
@@ -546,6 +592,18 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
       if (outcome._tag === "Taken") payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset)
     }
 
+    const runOptions = { autoCommit: false, eachBatchAutoResolve: false, eachBatch }
+
+    /** Starts kafkajs again after a crash it does not restart from, as it restarts after the others. */
+    const restart = Effect.sleep(restartDelayMs).pipe(
+      // Interrupted before kafkajs runs again: the next `run` has to start it.
+      Effect.onInterrupt(() => Effect.sync(() => { started = false })),
+      Effect.andThen(Effect.tryPromise({
+        try: () => client.run(runOptions),
+        catch: kafkaError(`Restarting the consumer of group ${groupId}`)
+      }))
+    )
+
     const run = Effect.fn("KafkaJs.run")(function*(handlers: ConsumerHandlers) {
       if (closed || running !== undefined) {
         return yield* new KafkaError({
@@ -580,7 +638,7 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         // Set first: a crash during the first join (inside `client.run`) clears it.
         started = true
         yield* Effect.tryPromise({
-          try: () => client.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch }),
+          try: () => client.run(runOptions),
           catch: kafkaError(`Starting the consumer of group ${groupId}`)
         }).pipe(Effect.tapError(() => Effect.sync(() => { started = false })))
       }

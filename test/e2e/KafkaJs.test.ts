@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
+import type { Scope } from "effect"
 import { beforeAll, beforeEach } from "vitest"
 import type { KafkaRecord, TopicPartition } from "../../src/domain/KafkaRecord.js"
 import type { ConsumerHandlers, ConsumerOptions, ProducerMessage } from "../../src/layers/KafkaClient.js"
@@ -12,6 +13,7 @@ import { KafkaClient } from "../../src/layers/KafkaClient.js"
 import * as KafkaJs from "../../src/layers/KafkaJs.js"
 import type { Broker } from "../support/broker.js"
 import { BROKER_START_TIMEOUT_MS, sharedBroker, startBroker, uniqueName } from "../support/broker.js"
+import { ApiKey, faultySockets } from "../support/faultySockets.js"
 
 let broker: Broker
 beforeAll(async () => {
@@ -353,7 +355,7 @@ describe("KafkaJs (real broker)", () => {
           const error = yield* Effect.flip(Fiber.join(fiber)).pipe(Effect.timeout("90 seconds"))
           assert.strictEqual(error._tag, "KafkaError")
           assert.match(error.message, /kept crashing for \d+ ms, over its restart budget of 5000 ms; last crash: /)
-          assert.isTrue(logs.some((line) => line.includes("Kafka consumer crashed; kafkajs restarts it")))
+          assert.isTrue(logs.some((line) => line.includes("Kafka consumer crashed; restarting it")))
         }).pipe(
           Effect.scoped,
           Effect.provide(
@@ -365,6 +367,65 @@ describe("KafkaJs (real broker)", () => {
       }).pipe(Effect.scoped),
     BROKER_START_TIMEOUT_MS + 90_000
   )
+
+  /** The shared broker, reached through connections that drop the requests they are told to. */
+  const withFaultySockets = <A, E>(
+    f: (faults: ReturnType<typeof faultySockets>) => Effect.Effect<A, E, KafkaClient | Scope.Scope>
+  ) => {
+    const faults = faultySockets()
+    return f(faults).pipe(
+      Effect.scoped,
+      Effect.provide(
+        KafkaJs.layer({ brokers: broker.brokers.split(","), clientId: "kafkajs-e2e", socketFactory: faults.socketFactory })
+          .pipe(Layer.provideMerge(captureLogs))
+      )
+    )
+  }
+
+  it.live("a lost group coordinator during a join, a crash kafkajs does not restart from (#1630), is restarted", () =>
+    withFaultySockets((faults) =>
+      Effect.gen(function*() {
+        const client = yield* KafkaClient
+        const topic = uniqueName("kafkajs-coordinator")
+        yield* client.createTopic(topic, 1)
+        const producer = yield* client.producer
+        yield* producer.send(["a", "b", "c"].map((value) => ({ topic, partition: 0, key: null, value })))
+        const consumer = yield* client.consumer(consumerOptions(uniqueName("kafkajs-group"), topic))
+        const seen = yield* collect(3)
+        // The first two joins find no coordinator: kafkajs crashes and does not restart by itself.
+        faults.drop(ApiKey.FindCoordinator, 2)
+        const running = yield* Effect.forkChild(consumer.run(seen.handlers))
+        yield* Effect.raceFirst(seen.done, Fiber.join(running)) // a failed run fails the test at once
+        assert.strictEqual(faults.dropped(), 2)
+        assert.deepStrictEqual(seen.records.map((r) => text(r.value)), ["a", "b", "c"])
+        assert.deepStrictEqual(seen.assignments, [[{ topic, partition: 0 }]])
+        const restarts = logs.filter((line) => line.includes("Kafka consumer crashed; restarting it"))
+        assert.strictEqual(restarts.length, 2, logs.join("\n"))
+        assert.isTrue(restarts.every((line) => line.includes("Failed to find group coordinator")), restarts.join("\n"))
+      })
+    ), 60_000)
+
+  it.live("a group coordinator lost for longer than restartBudgetMs fails run with a KafkaError", () =>
+    withFaultySockets((faults) =>
+      Effect.gen(function*() {
+        const client = yield* KafkaClient
+        const topic = uniqueName("kafkajs-coordinator")
+        yield* client.createTopic(topic, 1)
+        const consumer = yield* client.consumer(
+          consumerOptions(uniqueName("kafkajs-group"), topic, { restartBudgetMs: 2_000 })
+        )
+        const seen = yield* collect(0)
+        faults.drop(ApiKey.FindCoordinator, Number.MAX_SAFE_INTEGER)
+        const error = yield* Effect.flip(consumer.run(seen.handlers)).pipe(Effect.timeout("30 seconds"))
+        assert.strictEqual(error._tag, "KafkaError")
+        assert.match(
+          error.message,
+          /kept crashing for \d+ ms, over its restart budget of 2000 ms; last crash: Failed to find group coordinator/
+        )
+        assert.isAbove(faults.dropped(), 1)
+        assert.deepStrictEqual(seen.assignments, [])
+      })
+    ), 60_000)
 
   it.live("admin calls against an unknown topic and an unreachable broker fail with KafkaError", () =>
     Effect.gen(function*() {
