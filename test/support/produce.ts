@@ -2,7 +2,12 @@
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { uniqueName } from "./broker.js"
 
-/** Produces `values[i]` (string or null) with key `k<i>` to partition `partitionOf(i)`, in sends of 2,000. */
+/**
+ * Produces `values[i]` (string or null) with key `k<i>` to partition `partitionOf(i)`, in sends of 2,000,
+ * each record exactly once: idempotent, so that a send kafkajs retries on a busy machine (a timeout whose
+ * request did reach the broker) is not written twice, which tests counting records per partition would
+ * read as the pipeline's doing.
+ */
 export const produceValues = async (
   brokers: string,
   topic: string,
@@ -10,7 +15,13 @@ export const produceValues = async (
   partitionOf: (i: number) => number = () => 0
 ): Promise<void> => {
   const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
-    .producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    .producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // Not kafkajs's idempotent default (retry forever): a test should fail, not hang.
+      retry: { retries: 10 }
+    })
   await producer.connect()
   try {
     for (let start = 0; start < values.length; start += 2000) {
