@@ -5,28 +5,33 @@
  *
  *   kafkajs-raw          kafkajs `eachBatch`, no-op handler, the pipeline's fetch settings
  *   kafkajs-archive      kafkajs `eachBatch` writing every record's backup row, as by hand (no Effect)
+ *   kafkajs-archive-worker  the same with the rows encoded and written on a worker thread
  *   pipeline-*           `Pipeline.run` with a no-op (or 5 ms) processor
  *   platformatic-raw     @platformatic/kafka consumer stream, no-op
  *   kcat-raw             kcat (librdkafka) as a child of this process, its CPU/RSS from /usr/bin/time
  */
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
+import type { Batch } from "kafkajs"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { spawn } from "node:child_process"
 import { mkdirSync, rmSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
+import { Worker } from "node:worker_threads"
 import { backupHeader, encodeRow, writeBackupRow } from "../src/domain/Csv.js"
 import { makePipelineConfig } from "../src/domain/PipelineConfig.js"
 import type { ProcessorInput } from "../src/domain/Processor.js"
-import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../src/domain/KafkaRecord.js"
+import type { TopicPartition, TopicPartitionOffset } from "../src/domain/KafkaRecord.js"
 import { RowBuffer } from "../src/domain/RowBuffer.js"
 import { KafkaClient } from "../src/layers/KafkaClient.js"
 import * as KafkaJs from "../src/layers/KafkaJs.js"
 import * as Logging from "../src/layers/Logging.js"
 import { PipelineSettings } from "../src/layers/PipelineSettings.js"
 import * as Pipeline from "../src/streams/Pipeline.js"
+import type { ToWorker } from "./archive-worker.js"
+import { META_FIELDS } from "./archive-worker.js"
 import type { ChildMessage, ConsumeResult, Job, LatencySummary, ProduceResult } from "./common.js"
 import { Coverage, deferred, makeText, makeValue, measure, pacedKey, pacedPartition, percentile, totalOf } from "./common.js"
 
@@ -192,36 +197,80 @@ const kafkajsRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typ
   return { bytes, ...(job.latency === undefined ? {} : { latency: summarizeLatency(produceToHandled, []) }) }
 }
 
+/** Where a kafkajs consumer written by hand archives each fetched batch. */
+interface BatchArchive {
+  /** Resolves when the archive can take the next batch. */
+  readonly write: (batch: Batch) => Promise<void>
+  /** Resolves once every batch handed over is written. */
+  readonly drain: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
 /**
- * The backup archive written by hand on kafkajs, no Effect: each fetched batch's rows (the
- * pipeline's bytes, `writeBackupRow`) go to one CSV file in one awaited write, the file is synced
- * once a second, and kafkajs commits the batches handled (`autoCommit`, the pipeline's interval).
- * What the archive costs on the client's thread without a worker pool, a ledger or a DLQ; its
+ * A kafkajs consumer written by hand that archives every batch before it takes the next, no
+ * Effect: kafkajs commits the batches handled (`autoCommit`, the pipeline's interval). Its
  * guarantee is weaker than the pipeline's: it may commit rows that are written but not yet synced.
  */
-const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
-  let bytes = 0
-  const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
-  const produceToHandled: Array<number> = []
-  const consumer = kafkajsConsumer(job)
-  mkdirSync(job.dir, { recursive: true })
+const kafkajsArchiving =
+  (openArchive: (job: ConsumeJob, fail: (error: unknown) => void) => Promise<BatchArchive>) =>
+  async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
+    let bytes = 0
+    const warmupUntil = Date.now() + (job.latency?.warmupMs ?? 0)
+    const produceToHandled: Array<number> = []
+    const consumer = kafkajsConsumer(job)
+    mkdirSync(job.dir, { recursive: true })
+    const done = deferred<void>()
+    // A failed write or sync fails the run (rather than kafkajs retrying the batch for ever).
+    const archive = await openArchive(job, done.reject)
+    await consumer.connect()
+    await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
+    await consumer.run({
+      autoCommitInterval: 5_000,
+      eachBatch: async ({ batch }) => {
+        const now = Date.now()
+        let last = false
+        for (const message of batch.messages) {
+          bytes += message.value?.length ?? 0
+          m.record()
+          if (job.latency !== undefined && now >= warmupUntil) produceToHandled.push(now - Number(message.timestamp))
+          if (coverage.mark(batch.partition, Number(message.offset))) last = true
+        }
+        try {
+          await archive.write(batch)
+          if (last) await archive.drain()
+        } catch (error) {
+          done.reject(error)
+          throw error
+        }
+        if (last) {
+          m.lastRecord()
+          done.resolve()
+        }
+      }
+    })
+    await done.promise
+    await consumer.disconnect()
+    await archive.close()
+    rmSync(job.dir, { recursive: true, force: true })
+    return { bytes, ...(job.latency === undefined ? {} : { latency: summarizeLatency(produceToHandled, []) }) }
+  }
+
+/**
+ * The backup archive written by hand on the client's thread: each batch's rows (the pipeline's
+ * bytes, `writeBackupRow`) go to one CSV file in one awaited write, the file is synced once a
+ * second. What the archive costs on the client's thread without a worker pool, a ledger or a DLQ.
+ */
+const kafkajsArchive = kafkajsArchiving(async (job, fail) => {
   const file = await open(join(job.dir, "backup.csv"), "wx")
   await file.write(encodeRow(backupHeader))
-  const done = deferred<void>()
-  // A failed write or sync fails the run (rather than kafkajs retrying the batch for ever).
-  const syncing = setInterval(() => file.sync().catch(done.reject), 1_000)
+  const syncing = setInterval(() => file.sync().catch(fail), 1_000)
   /** One batch's rows: kafkajs hands over one batch at a time (`partitionsConsumedConcurrently` 1). */
   const rows = new RowBuffer()
-  await consumer.connect()
-  await consumer.subscribe({ topics: [job.extent.topic], fromBeginning: true })
-  await consumer.run({
-    autoCommitInterval: 5_000,
-    eachBatch: async ({ batch }) => {
-      const now = Date.now()
+  return {
+    write: async (batch) => {
       rows.clear()
-      let last = false
       for (const message of batch.messages) {
-        const record: KafkaRecord = {
+        writeBackupRow(rows, {
           topic: batch.topic,
           partition: batch.partition,
           offset: Number(message.offset),
@@ -229,33 +278,96 @@ const kafkajsArchive = async (job: ConsumeJob, coverage: Coverage, m: ReturnType
           key: message.key ?? null,
           value: message.value,
           headers: [] // the bench's records have none
-        }
-        writeBackupRow(rows, record)
-        bytes += message.value?.length ?? 0
-        m.record()
-        if (job.latency !== undefined && now >= warmupUntil) produceToHandled.push(now - record.timestamp)
-        if (coverage.mark(record.partition, record.offset)) last = true
+        })
       }
       const contents = rows.contents
-      try {
-        for (let at = 0; at < contents.byteLength;) at += (await file.write(contents, at)).bytesWritten
-      } catch (error) {
-        done.reject(error)
-        throw error
-      }
-      if (last) {
-        m.lastRecord()
-        done.resolve()
-      }
+      for (let at = 0; at < contents.byteLength;) at += (await file.write(contents, at)).bytesWritten
+    },
+    drain: () => Promise.resolve(),
+    close: async () => {
+      clearInterval(syncing)
+      await file.sync()
+      await file.close()
     }
+  }
+})
+
+/**
+ * The same archive on a worker thread (`bench/archive-worker.ts`): the client's thread copies
+ * each batch's keys and values into one `SharedArrayBuffer` (as the pipeline copies every batch),
+ * lists their offsets, timestamps and positions, posts the batch and goes on to the next while the
+ * worker writes, waiting only while 64 MiB of the batches' bytes are not written yet (as the
+ * pipeline's poll loop waits for its archive). What the client's thread would still pay with the
+ * archive's encoding and writes moved off it.
+ */
+const kafkajsArchiveWorker = kafkajsArchiving(async (job, fail) => {
+  const maxPendingBytes = 64 * 1024 * 1024
+  const here = import.meta.url
+  const worker = new Worker(new URL(here.endsWith(".ts") ? "./archive-worker.ts" : "./archive-worker.js", here), {
+    workerData: { file: join(job.dir, "backup.csv") }
   })
-  await done.promise.finally(() => clearInterval(syncing))
-  await consumer.disconnect()
-  await file.sync()
-  await file.close()
-  rmSync(job.dir, { recursive: true, force: true })
-  return { bytes, ...(job.latency === undefined ? {} : { latency: summarizeLatency(produceToHandled, []) }) }
-}
+  /** Batches posted and not written yet, oldest first (the worker writes them in order). */
+  const pending = new Map<number, { readonly size: number; readonly written: Promise<void>; readonly resolve: () => void }>()
+  let pendingBytes = 0
+  let nextId = 0
+  worker.on("message", (id: number) => {
+    const batch = pending.get(id)
+    if (batch === undefined) return
+    pending.delete(id)
+    pendingBytes -= batch.size
+    batch.resolve()
+  })
+  worker.on("error", fail)
+  const post = (message: ToWorker, size: number, transfer: ReadonlyArray<ArrayBuffer> = []): Promise<void> => {
+    const id = message._tag === "batch" ? message.id : -1
+    const { promise, resolve } = deferred<void>()
+    pending.set(id, { size, written: promise, resolve })
+    pendingBytes += size
+    worker.postMessage(message, [...transfer])
+    return promise
+  }
+  /** Waits until at most `bytes` of the batches posted are not written yet. */
+  const writtenDownTo = async (bytes: number) => {
+    while (pendingBytes > bytes) await pending.values().next().value!.written
+  }
+  return {
+    write: async (batch) => {
+      const { messages } = batch
+      let size = 0
+      for (const message of messages) size += (message.key?.length ?? 0) + (message.value?.length ?? 0)
+      const bytes = new Uint8Array(new SharedArrayBuffer(size))
+      const meta = new Float64Array(messages.length * META_FIELDS)
+      let at = 0
+      let field = 0
+      const put = (part: Buffer | null) => {
+        if (part === null) {
+          meta[field++] = 0
+          meta[field++] = -1
+          return
+        }
+        bytes.set(part, at)
+        meta[field++] = at
+        meta[field++] = part.length
+        at += part.length
+      }
+      for (const message of messages) {
+        meta[field++] = Number(message.offset)
+        meta[field++] = Number(message.timestamp)
+        put(message.key ?? null)
+        put(message.value)
+      }
+      void post({ _tag: "batch", id: nextId++, topic: batch.topic, partition: batch.partition, bytes, meta }, size, [
+        meta.buffer as ArrayBuffer
+      ])
+      await writtenDownTo(maxPendingBytes)
+    },
+    drain: () => writtenDownTo(0),
+    close: async () => {
+      await post({ _tag: "close" }, 0)
+      await worker.terminate()
+    }
+  }
+})
 
 const platformaticRaw = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
   const { Consumer } = await import("@platformatic/kafka")
@@ -470,6 +582,8 @@ const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
     ? kafkajsRaw
     : job.variant === "kafkajs-archive"
     ? kafkajsArchive
+    : job.variant === "kafkajs-archive-worker"
+    ? kafkajsArchiveWorker
     : job.variant === "platformatic-raw"
     ? platformaticRaw
     : job.variant === "kcat-raw"

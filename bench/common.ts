@@ -13,6 +13,7 @@ import { crc32 } from "node:zlib"
 export const variantNames = [
   "kafkajs-raw",
   "kafkajs-archive",
+  "kafkajs-archive-worker",
   "pipeline-full",
   "pipeline-no-archive",
   "pipeline-io",

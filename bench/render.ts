@@ -146,7 +146,7 @@ export const renderFigures = (report: Report): string => {
       ),
       "",
       "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
-        "`kafkajs-raw` and `kafkajs-archive`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
+        "`kafkajs-raw`, `kafkajs-archive` and `kafkajs-archive-worker`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
         "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second; stolen: " +
         "the cores' time the hypervisor gave to other virtual machines." +
         (l.warmupRun === undefined

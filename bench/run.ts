@@ -266,6 +266,7 @@ const main = async () => {
         ["pipeline-no-archive", 0.5],
         ["kafkajs-raw", 0.5],
         ["kafkajs-archive", 0.5],
+        ["kafkajs-archive-worker", 0.5],
         ["pipeline-full", 0.25]
       ]
       const byLoad = []
