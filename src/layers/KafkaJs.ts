@@ -23,9 +23,9 @@
  *   crashes have lasted less than `restartBudgetMs` (on the `Clock`, reset by
  *   any successful fetch); past the budget, or on a crash it does not restart
  *   from, `run` fails with a `KafkaError` instead of staying alive but idle.
- *   The crashes a broker outage causes during a join, which kafkajs calls
- *   non-retriable (the group coordinator not found, #1630, or away, #1536),
- *   are restarted here, within the same budget.
+ *   The crash a broker outage causes during a join that kafkajs calls
+ *   non-retriable (the group coordinator not found, #1630) is restarted here,
+ *   within the same budget.
  * - Commits rejected because the group moved on (REBALANCE_IN_PROGRESS,
  *   ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, NOT_COORDINATOR), or made while the
  *   member is out of the group (kafkajs then returns without committing), fail
@@ -127,24 +127,17 @@ const isRebalance = (error: unknown): boolean => {
   return false
 }
 
-/** Error types of a group coordinator that is away, moving or loading. */
-const coordinatorErrorTypes: ReadonlySet<string> = new Set([
-  "GROUP_COORDINATOR_NOT_AVAILABLE",
-  "GROUP_LOAD_IN_PROGRESS",
-  "NOT_COORDINATOR_FOR_GROUP"
-])
-
 /**
  * A crash kafkajs will not restart from, though it is what a broker going away or
  * restarting looks like during a join: no broker answered the lookup of the group's
- * coordinator (#1630), or the coordinator was away or moving (#1536). kafkajs marks
- * both "non-retriable" and leaves the consumer stopped; they are restarted here.
+ * coordinator (#1630; kafkajs drops each broker's own error, so a permanent one, such
+ * as a group the client may not use, looks the same and fails once the restart budget
+ * is spent). kafkajs calls it non-retriable and leaves the consumer stopped; it is
+ * restarted here.
  */
-const isCoordinatorLost = (error: unknown): boolean => {
+const isCoordinatorNotFound = (error: unknown): boolean => {
   for (const cause of causes(error)) {
-    const { name, type } = cause as { readonly name?: unknown; readonly type?: unknown }
-    if (name === "KafkaJSGroupCoordinatorNotFound") return true
-    if (typeof type === "string" && coordinatorErrorTypes.has(type)) return true
+    if ((cause as { readonly name?: unknown }).name === "KafkaJSGroupCoordinatorNotFound") return true
   }
   return false
 }
@@ -379,7 +372,7 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     const log = (effect: Effect.Effect<void>) => runSyncHere(Effect.annotateLogs(effect, { groupId }))
 
     let running: Running | undefined = undefined
-    /** kafkajs's `run` was called and kafkajs has not given up. */
+    /** kafkajs's `run` was called and kafkajs has not given up (or a restart of ours is pending). */
     let started = false
     /** The consumer's scope has closed: it left the group for good. */
     let closed = false
@@ -502,10 +495,10 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
         if (payload.restart) return
         const current = running
         if (
-          current !== undefined && !closed && isCoordinatorLost(payload.error) && restartWithinBudget(payload.error)
+          current !== undefined && !closed && isCoordinatorNotFound(payload.error) && restartWithinBudget(payload.error)
         ) {
-          // kafkajs has already left the group and disconnected, as before its own restarts.
-          current.fork(restart)
+          // kafkajs has already stopped and disconnected, as before its own restarts.
+          current.fork(restart(current))
           return
         }
         started = false
@@ -595,14 +588,22 @@ const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
     const runOptions = { autoCommit: false, eachBatchAutoResolve: false, eachBatch }
 
     /** Starts kafkajs again after a crash it does not restart from, as it restarts after the others. */
-    const restart = Effect.sleep(restartDelayMs).pipe(
-      // Interrupted before kafkajs runs again: the next `run` has to start it.
-      Effect.onInterrupt(() => Effect.sync(() => { started = false })),
-      Effect.andThen(Effect.tryPromise({
-        try: () => client.run(runOptions),
-        catch: kafkaError(`Restarting the consumer of group ${groupId}`)
-      }))
-    )
+    const restart = (current: Running) => {
+      // Not restarted: the next `run` has to start kafkajs.
+      const notRestarted = Effect.sync(() => {
+        started = false
+      })
+      return Effect.sleep(restartDelayMs).pipe(
+        Effect.onInterrupt(() => notRestarted),
+        Effect.andThen(Effect.suspend(() =>
+          // The consumer closed meanwhile (its run not interrupted yet): a restart would rejoin for nobody.
+          closed || running !== current ? notRestarted : Effect.tryPromise({
+            try: () => client.run(runOptions),
+            catch: kafkaError(`Restarting the consumer of group ${groupId}`)
+          }).pipe(Effect.tapError(() => notRestarted))
+        ))
+      )
+    }
 
     const run = Effect.fn("KafkaJs.run")(function*(handlers: ConsumerHandlers) {
       if (closed || running !== undefined) {

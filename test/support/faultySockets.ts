@@ -13,6 +13,7 @@ export const ApiKey = { FindCoordinator: 10 } as const
 
 export const faultySockets = () => {
   const dropsLeft = new Map<number, number>()
+  const sent = new Map<number, number>()
   let dropped = 0
   const socketFactory: ISocketFactory = ({ host, onConnect, port }) => {
     const socket = connect({ host, port }, onConnect)
@@ -20,6 +21,7 @@ export const faultySockets = () => {
     // kafkajs writes each request whole: int32 size, then int16 API key.
     socket.write = ((chunk: unknown, encoding?: unknown) => {
       const apiKey = Buffer.isBuffer(chunk) && chunk.length >= 6 ? chunk.readInt16BE(4) : -1
+      sent.set(apiKey, (sent.get(apiKey) ?? 0) + 1)
       const left = dropsLeft.get(apiKey) ?? 0
       if (left > 0) {
         dropsLeft.set(apiKey, left - 1)
@@ -36,6 +38,8 @@ export const faultySockets = () => {
     socketFactory,
     drop: (apiKey: number, times: number) => void dropsLeft.set(apiKey, times),
     /** How many requests were dropped so far. */
-    dropped: () => dropped
+    dropped: () => dropped,
+    /** How many requests of that Kafka API were made so far, dropped ones included. */
+    sent: (apiKey: number) => sent.get(apiKey) ?? 0
   }
 }
