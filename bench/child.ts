@@ -298,7 +298,8 @@ const kafkajsArchive = kafkajsArchiving(async (job, fail) => {
  * lists their offsets, timestamps and positions, posts the batch and goes on to the next while the
  * worker writes, waiting only while 64 MiB of the batches' bytes are not written yet (as the
  * pipeline's poll loop waits for its archive). What the client's thread would still pay with the
- * archive's encoding and writes moved off it.
+ * archive's encoding and writes moved off it. Weaker still: kafkajs may commit a batch the worker
+ * has not written yet.
  */
 const kafkajsArchiveWorker = kafkajsArchiving(async (job, fail) => {
   const maxPendingBytes = 64 * 1024 * 1024
