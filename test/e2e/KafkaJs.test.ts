@@ -406,6 +406,42 @@ describe("KafkaJs (real broker)", () => {
       })
     ), 60_000)
 
+  it.live("a rejoin during a rebalance that finds no coordinator (the crash kafkajs wraps) is restarted too", () =>
+    withFaultySockets((faults) =>
+      Effect.gen(function*() {
+        const client = yield* KafkaClient
+        const topic = uniqueName("kafkajs-coordinator")
+        const groupId = uniqueName("kafkajs-group")
+        yield* client.createTopic(topic, 2)
+        const a = yield* collect(Infinity)
+        const aRun = yield* Effect.forkChild((yield* client.consumer(consumerOptions(groupId, topic))).run(a.handlers))
+        const until = (what: () => boolean) =>
+          Effect.raceFirst(
+            Effect.sleep("50 millis").pipe(Effect.repeat({ until: what }), Effect.timeout("45 seconds")),
+            Fiber.join(aRun) // a failed run fails the test at once
+          )
+        yield* until(() => a.assignments.length === 1)
+        // B joins from a client of its own; A's rejoin for the rebalance finds no coordinator.
+        faults.drop(ApiKey.FindCoordinator, 1)
+        const b = yield* collect(Infinity)
+        yield* Effect.gen(function*() {
+          const other = yield* KafkaClient
+          yield* Effect.forkChild((yield* other.consumer(consumerOptions(groupId, topic))).run(b.handlers))
+          const partitionsOf = (assignments: ReadonlyArray<ReadonlyArray<TopicPartition>>) =>
+            (assignments.at(-1) ?? []).map((tp) => tp.partition)
+          yield* until(() =>
+            faults.dropped() === 1 && partitionsOf(a.assignments).length === 1 &&
+            partitionsOf(b.assignments).length === 1
+          )
+          assert.deepStrictEqual([...partitionsOf(a.assignments), ...partitionsOf(b.assignments)].sort(), [0, 1])
+        }).pipe(Effect.scoped, Effect.provide(kafka()))
+        const restarts = logs.filter((line) => line.includes("Kafka consumer crashed; restarting it"))
+        assert.strictEqual(restarts.length, 1, logs.join("\n"))
+        // The fetch loop's retrier wraps the lookup's error: found through its `cause`.
+        assert.include(restarts[0], "KafkaJSNonRetriableError: Failed to find group coordinator")
+      })
+    ), 90_000)
+
   it.live("a restart pending when the consumer closes does not rejoin: nothing is asked of the broker after the close", () =>
     withFaultySockets((faults) =>
       Effect.gen(function*() {
