@@ -70,7 +70,7 @@ class PartitionLedger {
 export class OffsetLedger {
   readonly #requiredAcks: number
   readonly #partitions = new Map<string, PartitionLedger>()
-  /** The partition of the last call: calls come in runs for one partition (a batch, a slice). */
+  /** The partition of the last call: calls come in runs for one partition (a fetched batch). */
   #last: PartitionLedger | undefined = undefined
   #pending = 0
 

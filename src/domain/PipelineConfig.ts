@@ -12,6 +12,8 @@
  */
 import { Cause, Effect, Exit, Redacted, Schema, SchemaGetter, SchemaIssue, SchemaParser } from "effect"
 import { ConfigError } from "./Errors.js"
+import type { Ordering } from "./KeyScheduler.js"
+import { Orderings } from "./KeyScheduler.js"
 
 // -----------------------------------------------------------------------------
 // Defaults
@@ -21,6 +23,7 @@ import { ConfigError } from "./Errors.js"
 export const PipelineConfigDefaults = {
   clientId: "effect-kafka-pipeline",
   concurrency: 16,
+  ordering: "key" as Ordering,
   queueSize: 1000,
   queueBytes: 67_108_864,
   commitIntervalMs: 5000,
@@ -128,6 +131,7 @@ const caseInsensitiveLiterals = <const L extends ReadonlyArray<string>>(
   )
 
 const LogLevelSchema = caseInsensitiveLiterals(LogLevels, normaliseLogLevel)
+const OrderingSchema = caseInsensitiveLiterals(Orderings, (s) => s.trim().toLowerCase())
 const LogFormatSchema = caseInsensitiveLiterals(LogFormats, (s) => s.trim().toLowerCase())
 const SaslMechanismSchema = caseInsensitiveLiterals(SaslMechanisms, (s) => s.trim().toLowerCase())
 
@@ -169,6 +173,7 @@ const PipelineConfigStruct = Schema.Struct({
   groupId: NonEmptyString,
   clientId: NonEmptyString.pipe(withDefault(d.clientId)),
   concurrency: Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })).pipe(withDefault(d.concurrency)),
+  ordering: OrderingSchema.pipe(withDefault(d.ordering)),
   queueSize: IntAtLeast(10).pipe(withDefault(d.queueSize)),
   queueBytes: IntAtLeast(1024).pipe(withDefault(d.queueBytes)),
   commitIntervalMs: PositiveMs.pipe(withDefault(d.commitIntervalMs)),
@@ -336,6 +341,7 @@ export const fieldRules: Readonly<Record<string, string>> = {
   groupId: "a non-empty string",
   clientId: "a non-empty string",
   concurrency: "an integer between 1 and 1000",
+  ordering: `one of ${Orderings.join(", ")}`,
   queueSize: "an integer ≥ 10",
   queueBytes: "an integer ≥ 1024",
   commitIntervalMs: "a number > 0",

@@ -110,6 +110,12 @@ export const configOptions: ReadonlyArray<ConfigOption> = [
   option("groupId", "string", "Consumer group id.", { required: true }),
   option("clientId", "string", "Kafka client id.", def(d.clientId)),
   option("concurrency", "integer", "Records processed in parallel (1–1000).", def(d.concurrency)),
+  option(
+    "ordering",
+    "string",
+    "Which records wait for each other: key (records of a partition with the same key one at a time, in offset order; other keys in parallel; null keys unordered), partition (one record per partition at a time), unordered (any record at any time).",
+    def(d.ordering)
+  ),
   option("queueSize", "integer", "Capacity of the record queue between polling and processing, in records (≥ 10).", def(d.queueSize)),
   option("queueBytes", "integer", "Capacity of the record queue in bytes of keys, values and headers (≥ 1024); also bounds the archive rows waiting for the disk (at least 16 MiB).", def(d.queueBytes)),
   option("commitIntervalMs", "number", "How often handled offsets are committed, in ms (> 0).", def(d.commitIntervalMs)),

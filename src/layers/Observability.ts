@@ -24,18 +24,18 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Clock, Context, Effect, Fiber, Layer, Metric, Schedule } from "effect"
+import { Clock, Context, Effect, Layer, Metric, Schedule, SubscriptionRef } from "effect"
 import { FetchHttpClient, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { OtlpSerialization, OtlpTracer, PrometheusMetrics } from "effect/observability"
 import { createServer } from "node:http"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { ConfigError } from "../domain/Errors.js"
-import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import type { KafkaRecord, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
-import type { Outcome } from "../streams/RecordHandler.js"
 import type { KafkaClient } from "./KafkaClient.js"
 import { groupLag } from "./KafkaClient.js"
+import type { RunSnapshot, RunState } from "./RunState.js"
 
 // -----------------------------------------------------------------------------
 // Metrics
@@ -87,11 +87,19 @@ export const PipelineMetrics = {
       reason
     })
   ),
-  inFlight: gauge(
-    "kafka_pipeline_records_in_flight",
-    "Records taken by the workers and not yet handled: being processed, or next in a worker's slice."
+  inFlight: gauge("kafka_pipeline_records_in_flight", "Records taken by the workers and not yet handled."),
+  queueDepth: gauge(
+    "kafka_pipeline_queue_depth",
+    "Records waiting between polling and processing: ready for a worker, or behind an earlier record of their key."
   ),
-  queueDepth: gauge("kafka_pipeline_queue_depth", "Records waiting in the queue between polling and processing."),
+  waitingBehindKey: gauge(
+    "kafka_pipeline_records_waiting_behind_key",
+    "Queued records waiting for an earlier record of their key (ordering=key) or partition (ordering=partition) to finish."
+  ),
+  keysInFlight: gauge(
+    "kafka_pipeline_keys_in_flight",
+    "Keys (ordering=key) or partitions (ordering=partition) with a record being processed."
+  ),
   committedOffset: partitionGauge(
     "kafka_pipeline_committed_offset",
     "The group's committed offset (the next offset to read) of each assigned partition."
@@ -120,19 +128,12 @@ export const PipelineMetrics = {
 // The service
 // -----------------------------------------------------------------------------
 
-/** What a running pipeline shows of itself to `/health`, `/ready`, the gauges and the lag reader. */
+/** What a running pipeline shows of itself to `/health`, `/ready`, the metrics, the lag reader and the progress line. */
 export interface RunProbe {
   readonly groupId: string
   readonly topics: ReadonlyArray<string>
-  /** Records in the queue, not yet taken by a worker. */
-  readonly queueDepth: () => number
-  /** Records taken by the workers and not yet handled. */
-  readonly inFlight: () => number
-  readonly assignment: () => ReadonlyArray<TopicPartition>
+  readonly runState: RunState["Service"]
   readonly isInGroup: Effect.Effect<boolean>
-  /** The pipeline's long-running fibers; one that ends before `stopping` is a failure. */
-  readonly fibers: Readonly<Record<string, Fiber.Fiber<unknown, unknown>>>
-  readonly stopping: () => boolean
 }
 
 export interface ObservabilityService {
@@ -141,16 +142,14 @@ export interface ObservabilityService {
    * writing progress; undone (with a last progress line) when the scope closes.
    */
   readonly attach: (probe: RunProbe) => Effect.Effect<void, never, Scope.Scope | KafkaClient>
-  /** Records taken from Kafka, of one partition in offset order, and their bytes (key, value and headers: `recordSize`). */
-  readonly consumed: (records: ReadonlyArray<KafkaRecord>, bytes: number) => void
+  /** Records taken from Kafka, of one partition in offset order (the start of their poll→commit time). */
+  readonly consumed: (records: ReadonlyArray<KafkaRecord>) => void
   /** A worker starts a record: returns the start time for {@link ObservabilityService.finished}. */
   readonly started: () => number
-  readonly finished: (outcome: Outcome, startedAt: number) => void
+  /** A worker has the record's outcome. */
+  readonly finished: (startedAt: number) => void
   /** Offsets committed (or, in devMode, skipped). */
   readonly committed: (offsets: ReadonlyArray<TopicPartitionOffset>) => void
-  readonly commitFailed: (rebalance: boolean) => void
-  readonly archived: (archive: ArchiveKind, rows: number) => void
-  readonly rotated: (archive: ArchiveKind) => void
   /** Whether each record gets a span: the pipeline then runs every record as an Effect, under {@link ObservabilityService.traceRecord}. */
   readonly tracesRecords: boolean
   /** Wraps one record's work in its span when record spans are on; else returns it as it is. */
@@ -163,9 +162,6 @@ const noop: ObservabilityService = {
   started: () => 0,
   finished: () => {},
   committed: () => {},
-  commitFailed: () => {},
-  archived: () => {},
-  rotated: () => {},
   tracesRecords: false,
   traceRecord: () => (effect) => effect
 }
@@ -260,23 +256,73 @@ class PollTimes {
   }
 }
 
+/**
+ * Counters brought up to the run state's counts. The counts are the truth
+ * (they are what the summary says); each counter is incremented by what its
+ * count has grown since it was last brought up to date, so the counters keep
+ * growing across runs when the registry outlives a run.
+ */
+class CounterSync {
+  readonly #reported = new Map<Metric.Metric<number, unknown>, number>()
+
+  constructor(readonly context: Context.Context<never>) {}
+
+  set(metric: Metric.Metric<number, unknown>, count: number): void {
+    const before = this.#reported.get(metric) ?? 0
+    if (count > before) metric.updateUnsafe(count - before, this.context)
+    this.#reported.set(metric, count)
+  }
+
+  /** A new run counts from zero. */
+  reset(): void {
+    this.#reported.clear()
+  }
+}
+
+const archiveKinds: ReadonlyArray<ArchiveKind> = ["backup", "dlq"]
+
 const make = Effect.fnUntraced(function*(config: PipelineConfig, options: ObservabilityOptions) {
   const context = yield* Effect.context<never>()
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
   const m = PipelineMetrics
-  const inc = (metric: Metric.Metric<number, unknown>, by = 1) => metric.updateUnsafe(by, context)
   const spans = options.spans === true || config.otlpEndpoint !== undefined
+  const counters = new CounterSync(context)
 
-  /** Run-level totals for the progress line. */
-  const totals = { consumed: 0, handled: 0, deadLettered: 0, lag: undefined as number | undefined }
   let probe: RunProbe | undefined = undefined
+  /** The total lag of the assigned partitions, as last read (undefined: unknown). */
+  let lag: number | undefined = undefined
   const pollTimes = new Map<string, PollTimes>()
   /** Partitions whose lag gauges are set, to remove them when the partition goes. */
   let lagPartitions = new Set<string>()
 
+  /** The metrics read from the run state: counters brought up to date, gauges set. */
+  const syncMetrics = (run: RunSnapshot) => {
+    counters.set(m.consumed, run.consumed)
+    counters.set(m.bytesConsumed, run.bytesConsumed)
+    counters.set(m.handled, run.handled)
+    counters.set(m.processed, run.processed)
+    for (const [errorType, count] of run.deadLetteredByType) counters.set(m.deadLettered(errorType), count)
+    counters.set(m.processingFailures, run.processingFailures)
+    counters.set(m.retries, run.retries)
+    counters.set(m.commits, run.commits)
+    counters.set(m.commitFailures("rebalance"), run.commitFailures.rebalance)
+    counters.set(m.commitFailures("error"), run.commitFailures.error)
+    for (const kind of archiveKinds) {
+      counters.set(m.archiveRows(kind), run.archivedRows[kind])
+      counters.set(m.archiveRotations(kind), run.rotations[kind])
+    }
+    setWorkGauges(run)
+  }
+  const setWorkGauges = (work: Pick<RunSnapshot, "inFlight" | "queued" | "waitingBehindKey" | "keysInFlight">) => {
+    m.inFlight.updateUnsafe(work.inFlight, context)
+    m.queueDepth.updateUnsafe(work.queued, context)
+    m.waitingBehindKey.updateUnsafe(work.waitingBehindKey, context)
+    m.keysInFlight.updateUnsafe(work.keysInFlight, context)
+  }
+
   const service: ObservabilityService = {
-    consumed: (records, bytes) => {
+    consumed: (records) => {
       if (records.length === 0) return
       const at = now()
       const { partition, topic } = records[0]!
@@ -284,34 +330,14 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
       let times = pollTimes.get(key)
       if (times === undefined) pollTimes.set(key, times = new PollTimes())
       for (const record of records) times.push(record.offset, at)
-      totals.consumed += records.length
-      inc(m.consumed, records.length)
-      inc(m.bytesConsumed, bytes)
     },
     started: now,
-    finished: (outcome, startedAt) => {
-      totals.handled++
-      inc(m.handled)
-      m.processingSeconds.updateUnsafe((now() - startedAt) / 1000, context)
-      // Every attempt failed but a successful last one (bad input fails with no attempt at all).
-      inc(m.processingFailures, outcome._tag === "Processed" ? outcome.attempts - 1 : outcome.attempts)
-      if (outcome.attempts > 1) inc(m.retries, outcome.attempts - 1)
-      if (outcome._tag === "Processed") {
-        inc(m.processed)
-      } else {
-        totals.deadLettered++
-        inc(m.deadLettered(outcome.failure.errorType))
-      }
-    },
+    finished: (startedAt) => m.processingSeconds.updateUnsafe((now() - startedAt) / 1000, context),
     committed: (offsets) => {
-      inc(m.commits)
       const at = now()
       const observe = (polledAt: number) => m.pollToCommitSeconds.updateUnsafe((at - polledAt) / 1000, context)
       for (const offset of offsets) pollTimes.get(partitionKey(offset.topic, offset.partition))?.commit(offset.offset, observe)
     },
-    commitFailed: (rebalance) => inc(m.commitFailures(rebalance ? "rebalance" : "error")),
-    archived: (archive, rows) => inc(m.archiveRows(archive), rows),
-    rotated: (archive) => inc(m.archiveRotations(archive)),
     tracesRecords: spans,
     traceRecord: (record) => (effect) =>
       spans
@@ -328,14 +354,15 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
         : effect,
     attach: (attached) =>
       Effect.gen(function*() {
-        // The pipeline may have taken records before it attached: the run's totals start at the
-        // layer's start, and are reset when the run detaches (after the last progress line).
         probe = attached
+        counters.reset()
         yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
+          Effect.gen(function*() {
+            // The run's last counts reach the counters; the gauges read as idle until the next run.
+            syncMetrics(yield* attached.runState.snapshot)
+            setWorkGauges({ inFlight: 0, queued: 0, waitingBehindKey: 0, keysInFlight: 0 })
             probe = undefined
-            totals.consumed = totals.handled = totals.deadLettered = 0
-            totals.lag = undefined
+            lag = undefined
             pollTimes.clear()
           })
         )
@@ -345,13 +372,14 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
             Effect.forkScoped
           )
         }
-        if (options.progress !== undefined) yield* progress(options.progress)
+        if (options.progress !== undefined) yield* progress(options.progress, attached.runState)
       })
   }
 
   const refreshLag = (running: RunProbe) =>
     Effect.gen(function*() {
-      const assigned = new Set(running.assignment().map((tp) => partitionKey(tp.topic, tp.partition)))
+      const assignment = yield* SubscriptionRef.get(running.runState.assignment)
+      const assigned = new Set(assignment.map((tp) => partitionKey(tp.topic, tp.partition)))
       const seen = new Set<string>()
       let total = 0
       for (const topic of running.topics) {
@@ -371,35 +399,35 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
       }
       lagPartitions = seen
       // Unknown until this member has partitions (not 0: nothing says it is caught up).
-      totals.lag = seen.size === 0 ? undefined : total
+      lag = seen.size === 0 ? undefined : total
     }).pipe(
       Effect.catch((error) => Effect.logWarning(`could not read the consumer lag: ${error.message}`))
     )
 
-  const progressLine = (rate: number) =>
+  const progressLine = (run: RunSnapshot, rate: number) =>
     [
-      `consumed ${formatCount(totals.consumed)} (${formatCount(Math.round(rate))}/s)`,
-      `handled ${formatCount(totals.handled)}`,
-      `DLQ ${formatCount(totals.deadLettered)}`,
-      `lag ${totals.lag === undefined ? "?" : formatCount(totals.lag)}`
+      `consumed ${formatCount(run.consumed)} (${formatCount(Math.round(rate))}/s)`,
+      `handled ${formatCount(run.handled)}`,
+      `DLQ ${formatCount(run.deadLettered)}`,
+      `lag ${lag === undefined ? "?" : formatCount(lag)}`
     ].join("  ")
 
-  const progress = (output: ProgressOutput) =>
+  const progress = (output: ProgressOutput, runState: RunState["Service"]) =>
     Effect.gen(function*() {
       const intervalMs = options.progressIntervalMs ?? 1000
       const startedAt = now()
       let last = { at: startedAt, consumed: 0 }
-      yield* Effect.suspend(() => {
+      yield* Effect.gen(function*() {
+        const run = yield* runState.snapshot
         const at = now()
-        const rate = ((totals.consumed - last.consumed) * 1000) / (at - last.at)
-        last = { at, consumed: totals.consumed }
-        return output.update(progressLine(rate))
+        const rate = ((run.consumed - last.consumed) * 1000) / (at - last.at)
+        last = { at, consumed: run.consumed }
+        yield* output.update(progressLine(run, rate))
       }).pipe(Effect.delay(intervalMs), Effect.forever, Effect.forkScoped)
       yield* Effect.addFinalizer(() =>
-        Effect.suspend(() => {
+        Effect.flatMap(runState.snapshot, (run) =>
           // the average over the whole run (at least 1 ms)
-          return output.done(progressLine((totals.consumed * 1000) / Math.max(now() - startedAt, 1)))
-        })
+          output.done(progressLine(run, (run.consumed * 1000) / Math.max(now() - startedAt, 1))))
       )
     })
 
@@ -410,9 +438,8 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
   const metricsRoute = HttpRouter.add(
     "GET",
     "/metrics",
-    Effect.sync(() => {
-      m.inFlight.updateUnsafe(probe?.inFlight() ?? 0, context)
-      m.queueDepth.updateUnsafe(probe?.queueDepth() ?? 0, context)
+    Effect.gen(function*() {
+      if (probe !== undefined) syncMetrics(yield* probe.runState.snapshot)
       return HttpServerResponse.text(PrometheusMetrics.formatUnsafe(context), {
         contentType: "text/plain; version=0.0.4; charset=utf-8"
       })
@@ -421,16 +448,19 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
 
   const fiberStates = (running: RunProbe) =>
     Object.fromEntries(
-      Object.entries(running.fibers).map(([name, fiber]) => [name, fiber.pollUnsafe() === undefined ? "running" : "ended"])
+      Array.from(running.runState.fibers, ([name, fiber]) => [name, fiber.pollUnsafe() === undefined ? "running" : "ended"])
     )
 
   const healthRoute = HttpRouter.add(
     "GET",
     "/health",
-    Effect.sync(() => {
-      if (probe === undefined) return json(200, { status: "starting" })
-      const fibers = fiberStates(probe)
-      if (probe.stopping()) return json(200, { status: "stopping", fibers })
+    Effect.gen(function*() {
+      const running = probe
+      if (running === undefined) return json(200, { status: "starting" })
+      const phase = yield* SubscriptionRef.get(running.runState.phase)
+      if (phase._tag === "Starting") return json(200, { status: "starting" })
+      const fibers = fiberStates(running)
+      if (phase._tag !== "Running") return json(200, { status: "stopping", fibers })
       const ended = Object.values(fibers).includes("ended")
       return json(ended ? 503 : 200, { status: ended ? "failed" : "running", fibers })
     })
@@ -442,8 +472,12 @@ const make = Effect.fnUntraced(function*(config: PipelineConfig, options: Observ
     Effect.gen(function*() {
       const running = probe
       if (running === undefined) return json(503, { status: "not ready", reason: "starting" })
-      if (running.stopping()) return json(503, { status: "not ready", reason: "stopping" })
-      const assignment = running.assignment().map((tp) => partitionKey(tp.topic, tp.partition))
+      const phase = yield* SubscriptionRef.get(running.runState.phase)
+      if (phase._tag === "Starting") return json(503, { status: "not ready", reason: "starting" })
+      if (phase._tag !== "Running") return json(503, { status: "not ready", reason: "stopping" })
+      const assignment = (yield* SubscriptionRef.get(running.runState.assignment)).map((tp) =>
+        partitionKey(tp.topic, tp.partition)
+      )
       if (!(yield* running.isInGroup)) {
         return json(503, { status: "not ready", reason: "not in the consumer group (or the broker is unreachable)" })
       }

@@ -28,7 +28,6 @@ import { encodeRow } from "../domain/Csv.js"
 import { RowBuffer } from "../domain/RowBuffer.js"
 import { ArchiveError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
-import { Observability } from "../layers/Observability.js"
 
 export type { ArchiveKind }
 
@@ -40,6 +39,8 @@ export interface ArchiveSinkOptions {
   readonly flushIntervalMs: number
   /** Row bytes that may wait behind a write on its way to disk before `append` waits for it (at least `MAX_BATCH_BYTES`). */
   readonly maxPendingBytes: number
+  /** Each file opened (at the start, then at each hourly rotation). */
+  readonly onOpened?: ((path: string) => void) | undefined
   /** The records whose rows are now on disk. */
   readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
   readonly onFatal: (error: ArchiveError) => Effect.Effect<void>
@@ -85,7 +86,6 @@ const MAX_KEPT_CAPACITY = 4 * 1024 * 1024
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const observability = yield* Observability
   const lock = yield* Semaphore.make(1)
   const maxPendingBytes = Math.max(MAX_BATCH_BYTES, options.maxPendingBytes)
   const files: Array<string> = []
@@ -134,6 +134,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       )
       if (opened === undefined) continue
       files.push(filePath)
+      options.onOpened?.(filePath)
       return opened as OpenFile
     }
   })
@@ -172,7 +173,6 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       spare = written
     }
     rowsWritten += batchRecords.length
-    observability.archived(options.kind, batchRecords.length)
     yield* options.onFlushed(batchRecords)
   })
 
@@ -234,7 +234,6 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     yield* writePending
     yield* closeCurrent
     current = yield* openFor(yield* Clock.currentTimeMillis, "rotate")
-    observability.rotated(options.kind)
     yield* Effect.annotateCurrentSpan("file", current.path)
     yield* Effect.logDebug(`${options.kind} archive rotated to ${current.path}`)
   })).pipe(Effect.withSpan("ArchiveSink.rotate", { root: true, attributes: { archive: options.kind } }))

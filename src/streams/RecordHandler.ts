@@ -12,16 +12,19 @@
  * An Effect processor runs under `Effect.timeoutOrElse` (only interruption can
  * stop an Effect); failures and retries take the general path.
  */
+import type { Scope } from "effect"
 import { Cause, Clock, Duration, Effect, Schedule } from "effect"
 import { isUtf8 } from "node:buffer"
 import type { Deadline } from "../domain/Deadlines.js"
 import { Deadlines } from "../domain/Deadlines.js"
-import type { FailureDescription } from "../domain/Failure.js"
 import { describeFailure, InvalidUtf8, isRetryable, MessageTooLarge, NullValue, ProcessingTimeout } from "../domain/Failure.js"
 import type { KafkaRecord } from "../domain/KafkaRecord.js"
 import { recordSize } from "../domain/KafkaRecord.js"
+import type { Outcome } from "../domain/Outcome.js"
 import type { Processor, ProcessorInput } from "../domain/Processor.js"
 import { Input } from "../domain/Processor.js"
+
+export type { Outcome }
 
 export interface RecordHandlerOptions {
   readonly maxMessageBytes: number
@@ -32,9 +35,8 @@ export interface RecordHandlerOptions {
   readonly retryMaxDelayMs: number
 }
 
-export type Outcome =
-  | { readonly _tag: "Processed"; readonly attempts: number }
-  | { readonly _tag: "Failed"; readonly attempts: number; readonly failure: FailureDescription }
+/** A record's outcome: the outcome itself when known synchronously, else an Effect of it. */
+export type Handler = (record: KafkaRecord) => Outcome | Effect.Effect<Outcome>
 
 /** Exponential backoff from `retryBaseDelayMs`, jittered, capped at `retryMaxDelayMs`. */
 export const retrySchedule = (options: Pick<RecordHandlerOptions, "retryBaseDelayMs" | "retryMaxDelayMs">) =>
@@ -64,7 +66,10 @@ const failed = (cause: Cause.Cause<unknown>, attempts: number): Outcome => ({
  * Effect of it. The processor is called once per attempt either way. Its
  * timer fiber runs in the scope.
  */
-export const makeDirect = Effect.fnUntraced(function*(processor: Processor, options: RecordHandlerOptions) {
+export const makeDirect = Effect.fnUntraced(function*(
+  processor: Processor,
+  options: RecordHandlerOptions
+): Effect.fn.Return<Handler, never, Scope.Scope> {
   const clock = yield* Clock.Clock
   const schedule = retrySchedule(options)
   const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
@@ -175,7 +180,7 @@ export const makeDirect = Effect.fnUntraced(function*(processor: Processor, opti
     )
   }
 
-  return (record: KafkaRecord): Outcome | Effect.Effect<Outcome> => {
+  return (record: KafkaRecord) => {
     const input = prepare(record)
     if (input instanceof Error) return failed(Cause.fail(input), 0)
     const first = call(input)

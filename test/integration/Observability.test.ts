@@ -18,6 +18,7 @@ import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
 import type { ObservabilityOptions, ProgressOutput, RunProbe } from "../../src/layers/Observability.js"
 import { Observability, otlpTracesUrl, terminalProgress } from "../../src/layers/Observability.js"
 import { PipelineSettings } from "../../src/layers/PipelineSettings.js"
+import { RunState } from "../../src/layers/RunState.js"
 import * as Pipeline from "../../src/streams/Pipeline.js"
 import { captureLogs } from "../support/logs.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
@@ -165,8 +166,7 @@ describe("Observability — /metrics", () => {
       yield* TestClock.adjust(5_000)
       const held = yield* scrape(port)
       const partition = { topic: TOPIC, partition: "0" }
-      // Slices of one record until the processor's speed is known: one with each worker, ten in
-      // the queue, the rest waiting for room.
+      // One record with each worker, ten in the queue, the rest waiting for room.
       assert.strictEqual(held.get("kafka_pipeline_records_in_flight"), 2)
       assert.strictEqual(held.get("kafka_pipeline_queue_depth"), 10)
       assert.strictEqual(held.get("kafka_pipeline_high_watermark", partition), 30)
@@ -239,7 +239,8 @@ describe("Observability — /health and /ready", () => {
       const kafka = yield* MemoryKafka
       const release = yield* Deferred.make<void>()
       yield* produce(0, ["a"])
-      const { fiber, port } = yield* start(logs, () => Deferred.await(release))
+      // Unordered: the three records (one key each call, all `k0`) are in the processor at once.
+      const { fiber, port } = yield* start(logs, () => Deferred.await(release), { ordering: "unordered" })
       yield* TestClock.adjust(100)
       const ready = yield* get(port, "/ready")
       assert.strictEqual(ready.status, 200)
@@ -310,16 +311,11 @@ describe("Observability — /health and /ready", () => {
       const ended = yield* Effect.forkChild(Effect.void)
       yield* Fiber.await(ended)
       const running = yield* Effect.forkChild(Effect.never)
-      const probe: RunProbe = {
-        groupId: GROUP,
-        topics: [TOPIC],
-        queueDepth: () => 0,
-        inFlight: () => 0,
-        assignment: () => [],
-        isInGroup: Effect.succeed(false),
-        fibers: { poll: ended, workers: running },
-        stopping: () => false
-      }
+      const runState = yield* RunState.make({ ordering: "key", backup: false, stopAtOffsets: [] })
+      yield* runState.advance({ _tag: "Started" })
+      runState.fibers.set("poll", ended)
+      runState.fibers.set("workers", running)
+      const probe: RunProbe = { groupId: GROUP, topics: [TOPIC], runState, isInGroup: Effect.succeed(false) }
       yield* Context.get(context, Observability).attach(probe).pipe(Effect.scoped)
       // detached again when its scope closed
       assert.strictEqual((yield* get(port, "/health")).status, 200)

@@ -560,8 +560,7 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
           Effect.sync(() => calls.set(input.offset, (calls.get(input.offset) ?? 0) + 1)),
           Deferred.await(release)
         ), { queueSize: 10, concurrency: 1 })
-      // Slices of one record until the processor's speed is known: offset 0 with the worker, 1–10
-      // queued, 11 backed up and waiting for room, 12–29 tracked.
+      // Offset 0 with the worker, 1–10 queued, 11–29 tracked and waiting for room.
       yield* advanceUntil(Effect.sync(() => calls.size === 1))
       yield* TestClock.adjust(1_000)
       // The rejoin abandons the batch (interrupting the hand-over of 11–29) and refetches from 0.
@@ -576,11 +575,11 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       assert.strictEqual(offsets.size, 30)
     }))
 
-  test("slices follow the processor's speed: with a slow one, the records in progress stay close together (the commit follows)", () =>
+  test("with a slow processor, the records in progress stay close together (the commit follows)", () =>
     Effect.gen(function*() {
       const processed = new Set<number>()
-      // Gaps in what is processed: the offsets above the lowest unprocessed one. With one long
-      // slice per worker (250 records here) they would grow to hundreds; the commit waits on them.
+      // Gaps in what is processed: the offsets above the lowest unprocessed one. With workers
+      // taking long runs of records (250 each here) they would grow to hundreds; the commit waits on them.
       const maxGap = () => {
         let low = 0
         while (processed.has(low)) low++
@@ -597,19 +596,14 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
         worst = Math.max(worst, maxGap())
       }
       assert.isAtLeast(processed.size, 300, "the records were processed at the workers' pace")
-      // 20 ms a record against a 50 ms slice target: slices of 2, so at most a few records each
-      // worker is ahead of the lowest one.
-      assert.isAtMost(worst, 4 * 2 * 2)
+      // Each free worker takes the oldest ready record: the other three workers are at most three
+      // records ahead of the lowest one.
+      assert.isAtMost(worst, 3)
       yield* advanceUntil(committedAt(0, 400))
       yield* Fiber.interrupt(fiber)
     }))
 
-  /**
-   * How many of a trickle's batch (5 records) were in the processor at once, with 4 workers and a
-   * processor taking `ms` a record, once a first batch has measured its speed. A 0 ms processor
-   * yields on the trickle's records (so that records spread over workers would overlap), not on
-   * the first batch's: virtual time moves on while a fiber yields, and would be measured as its.
-   */
+  /** How many of a trickle's batch (5 records) were in the processor at once, with 4 workers and a processor taking `ms` a record. */
   const inProcessorAtOnce = (ms: number) =>
     Effect.gen(function*() {
       let inProcessor = 0
@@ -620,8 +614,7 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
           Effect.gen(function*() {
             inProcessor++
             if (input.offset >= 10) most = Math.max(most, inProcessor)
-            if (ms > 0) yield* Effect.sleep(ms)
-            else if (input.offset >= 10) yield* Effect.yieldNow
+            yield* Effect.sleep(ms)
             inProcessor--
           }),
         { concurrency: 4 }
@@ -633,18 +626,13 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       return most
     })
 
-  test("a fast processor's trickle goes to one worker: its records take less than handing them over", () =>
-    Effect.gen(function*() {
-      assert.strictEqual(yield* inProcessorAtOnce(0), 1)
-    }))
-
   test("a slow processor's trickle is spread over the workers, a record each (no added latency)", () =>
     Effect.gen(function*() {
-      // 5 ms a record: four slices (the first of two records), one per worker.
+      // 5 ms a record: each free worker takes the next record at once.
       assert.strictEqual(yield* inProcessorAtOnce(5), 4)
     }))
 
-  test("shutdown in the middle of a slice: the record under way finishes, the rest of the slice is left uncommitted", () =>
+  test("shutdown in the middle of a batch: the record under way finishes, the rest of the batch is left uncommitted", () =>
     Effect.gen(function*() {
       const kafka = yield* MemoryKafka
       const release = yield* Deferred.make<void>()
@@ -655,7 +643,7 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
         concurrency: 1,
         queueSize: 100
       })
-      // A fast processor, measured on the first records: the next batch goes out as one slice of 20.
+      // One worker: the next batch's records go through it one by one.
       yield* advanceUntil(committedAt(0, 10))
       yield* produce(0, numbered(20))
       yield* advanceUntil(Effect.sync(() => seen.length === 13))

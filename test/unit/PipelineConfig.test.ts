@@ -43,6 +43,7 @@ describe("PipelineConfig", () => {
           groupId: "billing",
           clientId: "billing-1",
           concurrency: 1000,
+          ordering: "partition",
           queueSize: 10,
           queueBytes: 1024,
           commitIntervalMs: 250,
@@ -97,6 +98,7 @@ describe("PipelineConfig", () => {
         })
         assert.strictEqual(config.clientId, "effect-kafka-pipeline")
         assert.strictEqual(config.concurrency, 16)
+        assert.strictEqual(config.ordering, "key")
         assert.strictEqual(config.queueSize, 1000)
         assert.strictEqual(config.queueBytes, 67108864)
         assert.strictEqual(config.commitIntervalMs, 5000)

@@ -1,0 +1,143 @@
+/**
+ * The state of one pipeline run, in one place: what it has done (counts),
+ * what it holds (the offset ledger, the records waiting for or in a worker),
+ * what it owns (the assignment), and where it is (its phase). The stages
+ * write it; the summary, the metrics, the progress line, `/health` and
+ * `/ready` are all read from it; an application that runs the pipeline as a
+ * layer (`Pipeline.layer`) can read it or subscribe to its phase and
+ * assignment.
+ *
+ * The ledger, the scheduler and the counts are mutable structures updated
+ * synchronously, once or a few times per record (each update is atomic on the
+ * single JS thread); the phase and the assignment, which change a few times
+ * per run, are `SubscriptionRef`s.
+ */
+import type { Fiber } from "effect"
+import { Context, Effect, Layer, SubscriptionRef } from "effect"
+import type { ArchiveKind } from "../domain/ArchiveFile.js"
+import type { TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import type { Ordering } from "../domain/KeyScheduler.js"
+import { KeyScheduler } from "../domain/KeyScheduler.js"
+import { Ack, OffsetLedger } from "../domain/OffsetLedger.js"
+import { RunCounts } from "../domain/RunCounts.js"
+import type { RunEvent, RunPhase, StopReason } from "../domain/RunPhase.js"
+import { Starting, transition } from "../domain/RunPhase.js"
+import type { StopAtTarget } from "../domain/StopAt.js"
+import { StopAtTargets } from "../domain/StopAt.js"
+
+export interface RunStateOptions {
+  readonly ordering: Ordering
+  /** Whether a record's backup row must be on disk before it counts as handled. */
+  readonly backup: boolean
+  readonly stopAtOffsets: ReadonlyArray<StopAtTarget>
+}
+
+/** How a run ended, and what it did: what `Pipeline.run` returns and `onStopped` receives. */
+export interface PipelineSummary {
+  readonly reason: StopReason
+  /** Records taken from Kafka (refetched duplicates excluded). */
+  readonly consumed: number
+  readonly processed: number
+  readonly deadLettered: number
+  readonly retries: number
+  /** The last offsets committed (or, in dev mode, that would have been). */
+  readonly committed: ReadonlyArray<TopicPartitionOffset>
+  readonly backupFiles: ReadonlyArray<string>
+  readonly dlqFiles: ReadonlyArray<string>
+}
+
+/** The run at one moment, as plain data. */
+export interface RunSnapshot {
+  readonly phase: RunPhase
+  readonly assignment: ReadonlyArray<TopicPartition>
+  readonly consumed: number
+  readonly bytesConsumed: number
+  readonly processed: number
+  readonly deadLettered: number
+  readonly deadLetteredByType: ReadonlyMap<string, number>
+  readonly handled: number
+  readonly retries: number
+  readonly processingFailures: number
+  readonly commits: number
+  readonly commitFailures: { readonly rebalance: number; readonly error: number }
+  readonly archivedRows: Readonly<Record<ArchiveKind, number>>
+  readonly rotations: Readonly<Record<ArchiveKind, number>>
+  /** Records waiting for a worker: ready, or behind an earlier record of their key. */
+  readonly queued: number
+  /** Records a worker has taken and not finished. */
+  readonly inFlight: number
+  /** Queued records waiting for an earlier record of their key (or partition) to finish. */
+  readonly waitingBehindKey: number
+  /** Keys (or partitions) with a record in a worker. */
+  readonly keysInFlight: number
+  readonly committed: ReadonlyArray<TopicPartitionOffset>
+}
+
+export class RunState extends Context.Service<RunState, {
+  readonly counts: RunCounts
+  readonly ledger: OffsetLedger
+  readonly work: KeyScheduler
+  readonly targets: StopAtTargets
+  readonly phase: SubscriptionRef.SubscriptionRef<RunPhase>
+  readonly assignment: SubscriptionRef.SubscriptionRef<ReadonlyArray<TopicPartition>>
+  /** The run's long-running fibers by name (poll, workers, commit): one that ends while the run is running is a failure. */
+  readonly fibers: Map<string, Fiber.Fiber<unknown, unknown>>
+  /** Moves the phase on (see `transition`); returns the new phase. */
+  readonly advance: (event: RunEvent) => Effect.Effect<RunPhase>
+  readonly snapshot: Effect.Effect<RunSnapshot>
+  readonly summary: (reason: StopReason) => PipelineSummary
+}>()("effect-kafka-pipeline/RunState") {
+  /** A fresh run state. */
+  static readonly make = (options: RunStateOptions): Effect.Effect<RunState["Service"]> =>
+    Effect.gen(function*() {
+      const counts = new RunCounts()
+      const ledger = new OffsetLedger({ requiredAcks: options.backup ? Ack.Processed | Ack.Archived : Ack.Processed })
+      const work = new KeyScheduler(options.ordering)
+      const phase = yield* SubscriptionRef.make<RunPhase>(Starting)
+      const assignment = yield* SubscriptionRef.make<ReadonlyArray<TopicPartition>>([])
+      const snapshot = Effect.sync((): RunSnapshot => ({
+        phase: SubscriptionRef.getUnsafe(phase),
+        assignment: SubscriptionRef.getUnsafe(assignment),
+        consumed: counts.consumed,
+        bytesConsumed: counts.bytesConsumed,
+        processed: counts.processed,
+        deadLettered: counts.deadLettered,
+        deadLetteredByType: new Map(counts.deadLetteredByType),
+        handled: counts.handled,
+        retries: counts.retries,
+        processingFailures: counts.processingFailures,
+        commits: counts.commits,
+        commitFailures: { ...counts.commitFailures },
+        archivedRows: { ...counts.archivedRows },
+        rotations: { backup: counts.rotations("backup"), dlq: counts.rotations("dlq") },
+        queued: work.queued,
+        inFlight: work.inFlight,
+        waitingBehindKey: work.waitingBehindKey,
+        keysInFlight: work.keysInFlight,
+        committed: Array.from(counts.committed.values())
+      }))
+      return RunState.of({
+        counts,
+        ledger,
+        work,
+        targets: new StopAtTargets(options.stopAtOffsets),
+        phase,
+        assignment,
+        fibers: new Map(),
+        advance: (event) => SubscriptionRef.updateAndGet(phase, (current) => transition(current, event)),
+        snapshot,
+        summary: (reason) => ({
+          reason,
+          consumed: counts.consumed,
+          processed: counts.processed,
+          deadLettered: counts.deadLettered,
+          retries: counts.retries,
+          committed: Array.from(counts.committed.values()),
+          backupFiles: [...counts.files.backup],
+          dlqFiles: [...counts.files.dlq]
+        })
+      })
+    })
+
+  static readonly layer = (options: RunStateOptions): Layer.Layer<RunState> => Layer.effect(RunState, RunState.make(options))
+}
