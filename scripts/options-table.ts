@@ -1,6 +1,6 @@
 /** The README's configuration table, from the one option table. Print it with `npx tsx scripts/options-table.ts`. */
 import { pathToFileURL } from "node:url"
-import { configOptions } from "../src/layers/ConfigLoader.js"
+import { configOptions } from "../src/layers/config/ConfigLoader.js"
 
 const cell = (text: string) => text.replaceAll("|", "\\|")
 

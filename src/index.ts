@@ -3,9 +3,9 @@
  */
 export * as Pipeline from "./streams/Pipeline.js"
 export type { PipelineSummary, RunOptions, StopReason } from "./streams/Pipeline.js"
-export * as KafkaJs from "./layers/KafkaJs.js"
-export { MemoryKafka } from "./layers/MemoryKafka.js"
-export { groupLag, KafkaClient } from "./layers/KafkaClient.js"
+export * as KafkaJs from "./layers/kafka/KafkaJs.js"
+export { MemoryKafka } from "./layers/kafka/MemoryKafka.js"
+export { groupLag, KafkaClient } from "./layers/kafka/KafkaClient.js"
 export type {
   ConsumerHandlers,
   ConsumerOptions,
@@ -13,11 +13,11 @@ export type {
   KafkaProducer,
   PartitionLag,
   ProducerMessage
-} from "./layers/KafkaClient.js"
+} from "./layers/kafka/KafkaClient.js"
 export { Observability, PipelineMetrics, terminalProgress } from "./layers/Observability.js"
 export type { ObservabilityOptions, ObservabilityService, ProgressOutput, RunProbe } from "./layers/Observability.js"
-export { PipelineSettings } from "./layers/PipelineSettings.js"
-export { cliDefaults, configOptions, loadConfig } from "./layers/ConfigLoader.js"
+export { PipelineSettings } from "./layers/config/PipelineSettings.js"
+export { cliDefaults, configOptions, loadConfig } from "./layers/config/ConfigLoader.js"
 export { decodePipelineConfig, makePipelineConfig, PipelineConfig } from "./domain/PipelineConfig.js"
 export type { PipelineConfigInput } from "./domain/PipelineConfig.js"
 export type { Processor, ProcessorInput } from "./domain/Processor.js"

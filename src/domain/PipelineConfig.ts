@@ -8,7 +8,7 @@
  * `concurrency: expected an integer between 1 and 1000, got 2000`.
  *
  * Reading the raw values (env vars, flags, a JSON file) and checking that the
- * directories exist and are writable is `layers/ConfigLoader.ts`.
+ * directories exist and are writable is `layers/config/ConfigLoader.ts`.
  */
 import { Cause, Effect, Exit, Redacted, Schema, SchemaGetter, SchemaIssue, SchemaParser } from "effect"
 import { ConfigError } from "./Errors.js"

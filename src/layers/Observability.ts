@@ -33,8 +33,8 @@ import { ConfigError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
-import type { KafkaClient } from "./KafkaClient.js"
-import { groupLag } from "./KafkaClient.js"
+import type { KafkaClient } from "./kafka/KafkaClient.js"
+import { groupLag } from "./kafka/KafkaClient.js"
 import type { RunSnapshot, RunState } from "./RunState.js"
 
 // -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
 import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
-import type { KafkaClient, KafkaConsumer } from "../layers/KafkaClient.js"
+import type { KafkaClient, KafkaConsumer } from "../layers/kafka/KafkaClient.js"
 import type { ObservabilityService } from "../layers/Observability.js"
 import type { RunState } from "../layers/RunState.js"
 

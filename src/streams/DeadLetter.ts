@@ -8,7 +8,7 @@ import { Clock, Effect } from "effect"
 import { writeDlqRow } from "../domain/Csv.js"
 import type { KafkaRecord, RecordHeader } from "../domain/KafkaRecord.js"
 import type { Failed } from "../domain/Outcome.js"
-import type { KafkaProducer } from "../layers/KafkaClient.js"
+import type { KafkaProducer } from "../layers/kafka/KafkaClient.js"
 import type { ArchiveSink } from "./ArchiveSink.js"
 
 export interface DeadLetterOptions {

@@ -7,8 +7,8 @@
  */
 import { Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { KafkaClient } from "../../src/layers/KafkaClient.js"
-import * as KafkaJs from "../../src/layers/KafkaJs.js"
+import { KafkaClient } from "../../src/layers/kafka/KafkaClient.js"
+import * as KafkaJs from "../../src/layers/kafka/KafkaJs.js"
 import { readRows } from "../support/archive.js"
 import { sharedBroker, startBroker, uniqueName, type Broker } from "../support/broker.js"
 import { type CliRun, runArgs, runCli, spawnCli } from "../support/cli.js"

@@ -18,7 +18,7 @@ import {
   loadRunConfig,
   parseOptionValue,
   readRawConfig
-} from "../../src/layers/ConfigLoader.js"
+} from "../../src/layers/config/ConfigLoader.js"
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0
 

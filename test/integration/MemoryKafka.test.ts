@@ -3,9 +3,9 @@ import { Deferred, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import type { KafkaError } from "../../src/domain/Errors.js"
 import type { KafkaRecord, TopicPartition } from "../../src/domain/KafkaRecord.js"
-import type { ConsumerHandlers, ConsumerOptions } from "../../src/layers/KafkaClient.js"
-import { KafkaClient } from "../../src/layers/KafkaClient.js"
-import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
+import type { ConsumerHandlers, ConsumerOptions } from "../../src/layers/kafka/KafkaClient.js"
+import { KafkaClient } from "../../src/layers/kafka/KafkaClient.js"
+import { MemoryKafka } from "../../src/layers/kafka/MemoryKafka.js"
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()

@@ -7,7 +7,7 @@ import { Effect, Layer, Path } from "effect"
 import { TestClock } from "effect/testing"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
 import { makePipelineConfig } from "../../src/domain/PipelineConfig.js"
-import { MemoryKafka } from "../../src/layers/MemoryKafka.js"
+import { MemoryKafka } from "../../src/layers/kafka/MemoryKafka.js"
 import { captureLogs } from "./logs.js"
 import { MemoryFileSystem } from "./MemoryFileSystem.js"
 

@@ -7,7 +7,7 @@ import * as NodePath from "node:path"
 import { pathToFileURL } from "node:url"
 import { ConfigError } from "../domain/Errors.js"
 import type { Processor } from "../domain/Processor.js"
-import { builtinProcessors } from "../processors/builtin.js"
+import { builtinProcessors } from "./builtin.js"
 
 const invalid = (processor: string, rule: string) =>
   new ConfigError({ issues: [`processor: ${rule}, got ${JSON.stringify(processor)}`] })

@@ -56,9 +56,9 @@ import type {
 } from "kafkajs"
 import { Kafka, logLevel as KafkaLogLevel, Partitioners } from "kafkajs"
 import { Buffer } from "node:buffer"
-import { KafkaError } from "../domain/Errors.js"
-import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
-import { partitionKey } from "../domain/KafkaRecord.js"
+import { KafkaError } from "../../domain/Errors.js"
+import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
+import { partitionKey } from "../../domain/KafkaRecord.js"
 import type {
   ConsumerHandlers,
   ConsumerOptions,

@@ -33,9 +33,9 @@
  * @since 0.1.0
  */
 import { Clock, Context, Deferred, Effect, Layer } from "effect"
-import { KafkaError } from "../domain/Errors.js"
-import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
-import { partitionKey, recordSize } from "../domain/KafkaRecord.js"
+import { KafkaError } from "../../domain/Errors.js"
+import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
+import { partitionKey, recordSize } from "../../domain/KafkaRecord.js"
 import type {
   ConsumerHandlers,
   ConsumerOptions,

@@ -1,5 +1,5 @@
 import { Context, Layer } from "effect"
-import type { PipelineConfig } from "../domain/PipelineConfig.js"
+import type { PipelineConfig } from "../../domain/PipelineConfig.js"
 
 /** The validated configuration the pipeline runs with. */
 export class PipelineSettings extends Context.Service<PipelineSettings, PipelineConfig>()(

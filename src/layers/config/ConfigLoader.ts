@@ -12,7 +12,7 @@
  */
 import { Effect, FileSystem } from "effect"
 import * as NodePath from "node:path"
-import { ConfigError } from "../domain/Errors.js"
+import { ConfigError } from "../../domain/Errors.js"
 import {
   decodePipelineConfig,
   LogFormats,
@@ -22,7 +22,7 @@ import {
   PipelineConfigDefaults,
   SaslMechanisms,
   showValue
-} from "../domain/PipelineConfig.js"
+} from "../../domain/PipelineConfig.js"
 
 // -----------------------------------------------------------------------------
 // The option table

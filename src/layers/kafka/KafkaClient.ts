@@ -9,8 +9,8 @@
  */
 import type { Scope } from "effect"
 import { Context, Effect } from "effect"
-import type { KafkaError } from "../domain/Errors.js"
-import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import type { KafkaError } from "../../domain/Errors.js"
+import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
 
 export interface ConsumerOptions {
   readonly groupId: string
