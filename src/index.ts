@@ -3,6 +3,10 @@
  */
 export * as Pipeline from "./streams/Pipeline.js"
 export type { PipelineSummary, RunOptions, StopReason } from "./streams/Pipeline.js"
+export { RunState } from "./layers/RunState.js"
+export type { RunSnapshot } from "./layers/RunState.js"
+export type { RunPhase } from "./domain/RunPhase.js"
+export type { Ordering } from "./domain/KeyScheduler.js"
 export * as KafkaJs from "./layers/kafka/KafkaJs.js"
 export { MemoryKafka } from "./layers/kafka/MemoryKafka.js"
 export { groupLag, KafkaClient } from "./layers/kafka/KafkaClient.js"

@@ -13,8 +13,9 @@
  * per run, are `SubscriptionRef`s.
  */
 import type { Fiber } from "effect"
-import { Context, Effect, Layer, SubscriptionRef } from "effect"
+import { Context, Deferred, Effect, Layer, SubscriptionRef } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
+import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import type { TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import type { Ordering } from "../domain/KeyScheduler.js"
 import { KeyScheduler } from "../domain/KeyScheduler.js"
@@ -82,6 +83,8 @@ export class RunState extends Context.Service<RunState, {
   readonly assignment: SubscriptionRef.SubscriptionRef<ReadonlyArray<TopicPartition>>
   /** The run's long-running fibers by name (poll, workers, commit): one that ends while the run is running is a failure. */
   readonly fibers: Map<string, Fiber.Fiber<unknown, unknown>>
+  /** Completed when the run has stopped: with its summary, or with the fatal error that stopped it. */
+  readonly done: Deferred.Deferred<PipelineSummary, KafkaError | ArchiveError>
   /** Moves the phase on (see `transition`); returns the new phase. */
   readonly advance: (event: RunEvent) => Effect.Effect<RunPhase>
   readonly snapshot: Effect.Effect<RunSnapshot>
@@ -95,6 +98,7 @@ export class RunState extends Context.Service<RunState, {
       const work = new KeyScheduler(options.ordering)
       const phase = yield* SubscriptionRef.make<RunPhase>(Starting)
       const assignment = yield* SubscriptionRef.make<ReadonlyArray<TopicPartition>>([])
+      const done = yield* Deferred.make<PipelineSummary, KafkaError | ArchiveError>()
       const snapshot = Effect.sync((): RunSnapshot => ({
         phase: SubscriptionRef.getUnsafe(phase),
         assignment: SubscriptionRef.getUnsafe(assignment),
@@ -124,6 +128,7 @@ export class RunState extends Context.Service<RunState, {
         phase,
         assignment,
         fibers: new Map(),
+        done,
         advance: (event) => SubscriptionRef.updateAndGet(phase, (current) => transition(current, event)),
         snapshot,
         summary: (reason) => ({

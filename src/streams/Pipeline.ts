@@ -65,18 +65,30 @@ export const run = Effect.fn("Pipeline.run")(function*(processor: Processor, opt
  * The pipeline as a background service of an application's layer graph: it
  * starts when the layer is built, stops gracefully (the whole shutdown
  * sequence and final commit) when the layer's scope closes, and provides its
- * `RunState` for the application to read or subscribe to. A fatal error ends
- * the run; its `exit` then holds the error.
+ * `RunState` for the application to read or subscribe to. A fatal error
+ * stops the run (gracefully) and is logged; {@link join} fails with it, so an
+ * application whose main effect joins the run fails with it too.
  */
 export const layer = (processor: Processor, options?: RunOptions): Layer.Layer<RunState, never, Requirements> =>
   Layer.effect(
     RunState,
     Effect.gen(function*() {
       const runState = yield* makeRunState(yield* PipelineSettings)
-      yield* runWith(runState, processor, options).pipe(Effect.forkScoped)
+      yield* runWith(runState, processor, options).pipe(
+        Effect.tapError((error) => Effect.logError(`fatal: ${error.message}`)),
+        Effect.forkScoped
+      )
       return runState
     })
   )
+
+/**
+ * Waits for the run of {@link layer} to stop: its summary (stop-at offsets
+ * reached, or interrupted), or its fatal error.
+ */
+export const join: Effect.Effect<PipelineSummary, KafkaError | ArchiveError, RunState> = Effect.gen(function*() {
+  return yield* Deferred.await((yield* RunState).done)
+})
 
 const makeRunState = (config: PipelineConfig) =>
   RunState.make({
@@ -100,8 +112,10 @@ const runWith = (
   }).pipe(
     Effect.onExit((exit) => {
       const reason = reasonOf(exit)
+      const summary = runState.summary(reason)
       return runState.advance({ _tag: "Stopped", reason }).pipe(
-        Effect.andThen(options?.onStopped === undefined ? Effect.void : options.onStopped(runState.summary(reason)))
+        Effect.andThen(options?.onStopped === undefined ? Effect.void : options.onStopped(summary)),
+        Effect.andThen(Deferred.done(runState.done, reason === "failed" ? exit as Exit.Exit<never, KafkaError | ArchiveError> : Exit.succeed(summary)))
       )
     })
   )
