@@ -3,7 +3,7 @@ import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { uniqueName } from "./broker.js"
 
 /**
- * Produces `values[i]` (string or null) with key `k<i>` to partition `partitionOf(i)`, in sends of 2,000,
+ * Produces `values[i]` (string or null) with key `keyOf(i)` (default `k<i>`) to partition `partitionOf(i)`, in sends of 2,000,
  * each record exactly once: idempotent, so that a send kafkajs retries on a busy machine (a timeout whose
  * request did reach the broker) is not written twice, which tests counting records per partition would
  * read as the pipeline's doing.
@@ -12,7 +12,8 @@ export const produceValues = async (
   brokers: string,
   topic: string,
   values: ReadonlyArray<string | null>,
-  partitionOf: (i: number) => number = () => 0
+  partitionOf: (i: number) => number = () => 0,
+  keyOf: (i: number) => string | null = (i) => `k${i}`
 ): Promise<void> => {
   const producer = new Kafka({ clientId: uniqueName("e2e-producer"), brokers: brokers.split(","), logLevel: logLevel.NOTHING })
     .producer({
@@ -29,7 +30,7 @@ export const produceValues = async (
         topic,
         acks: -1,
         messages: values.slice(start, start + 2000).map((value, j) => ({
-          key: `k${start + j}`,
+          key: keyOf(start + j),
           value,
           partition: partitionOf(start + j)
         }))
