@@ -51,6 +51,8 @@ export interface PipelineSummary {
 export interface RunSnapshot {
   readonly phase: RunPhase
   readonly assignment: ReadonlyArray<TopicPartition>
+  /** The consumer lag of the assigned partitions, as last read (undefined: not read, or nothing assigned). */
+  readonly lag: number | undefined
   readonly consumed: number
   readonly bytesConsumed: number
   readonly processed: number
@@ -81,6 +83,8 @@ export class RunState extends Context.Service<RunState, {
   readonly targets: StopAtTargets
   readonly phase: SubscriptionRef.SubscriptionRef<RunPhase>
   readonly assignment: SubscriptionRef.SubscriptionRef<ReadonlyArray<TopicPartition>>
+  /** The consumer lag of the assigned partitions, as last read by the observability layer (undefined: not read). */
+  readonly lag: SubscriptionRef.SubscriptionRef<number | undefined>
   /** The run's long-running fibers by name (poll, workers, commit): one that ends while the run is running is a failure. */
   readonly fibers: Map<string, Fiber.Fiber<unknown, unknown>>
   /** Completed when the run has stopped: with its summary, or with the fatal error that stopped it. */
@@ -98,10 +102,12 @@ export class RunState extends Context.Service<RunState, {
       const work = new KeyScheduler(options.ordering)
       const phase = yield* SubscriptionRef.make<RunPhase>(Starting)
       const assignment = yield* SubscriptionRef.make<ReadonlyArray<TopicPartition>>([])
+      const lag = yield* SubscriptionRef.make<number | undefined>(undefined)
       const done = yield* Deferred.make<PipelineSummary, KafkaError | ArchiveError>()
       const snapshot = Effect.sync((): RunSnapshot => ({
         phase: SubscriptionRef.getUnsafe(phase),
         assignment: SubscriptionRef.getUnsafe(assignment),
+        lag: SubscriptionRef.getUnsafe(lag),
         consumed: counts.consumed,
         bytesConsumed: counts.bytesConsumed,
         processed: counts.processed,
@@ -127,6 +133,7 @@ export class RunState extends Context.Service<RunState, {
         targets: new StopAtTargets(options.stopAtOffsets),
         phase,
         assignment,
+        lag,
         fibers: new Map(),
         done,
         advance: (event) => SubscriptionRef.updateAndGet(phase, (current) => transition(current, event)),

@@ -16,6 +16,7 @@
  */
 import type { FileSystem, Path, Scope } from "effect"
 import { Cause, Deferred, Effect, Exit, Layer } from "effect"
+import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import type { ArchiveError, KafkaError } from "../domain/Errors.js"
 import { backupHeader, dlqHeader } from "../domain/Csv.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
@@ -147,38 +148,7 @@ const stages = (
     const committer = yield* Committer.make({ kafka, consumer, runState, observability, stop, options: config })
     const dlqProducer = config.dlqTopic === undefined ? undefined : yield* kafka.producer
 
-    const archive = {
-      flushIntervalMs: config.flushIntervalMs,
-      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
-      maxPendingBytes: config.queueBytes,
-      onFatal: (error: ArchiveError) => Deferred.fail(stop, error)
-    }
-    const backup = config.backupDir === undefined ? undefined : yield* ArchiveSink.make({
-      ...archive,
-      kind: "backup",
-      dir: config.backupDir,
-      header: backupHeader,
-      batchSize: config.backupBatchSize,
-      onOpened: (path) => runState.counts.recordFileOpened("backup", path),
-      onFlushed: (records) =>
-        Effect.sync(() => {
-          runState.counts.recordArchived("backup", records.length)
-          committer.acknowledge(records, Ack.Archived)
-        })
-    })
-    const dlq = yield* ArchiveSink.make({
-      ...archive,
-      kind: "dlq",
-      dir: config.dlqDir,
-      header: dlqHeader,
-      batchSize: config.dlqBatchSize,
-      onOpened: (path) => runState.counts.recordFileOpened("dlq", path),
-      onFlushed: (records) =>
-        Effect.sync(() => {
-          runState.counts.recordArchived("dlq", records.length)
-          committer.acknowledge(records, Ack.Processed)
-        })
-    })
+    const { backup, dlq } = yield* archives(config, runState, committer, stop)
 
     const dispatch = Dispatch.make(runState, config)
     yield* Workers.make({
@@ -214,6 +184,40 @@ const stages = (
     yield* committer.checkTargets
     return yield* Deferred.await(stop)
   })
+
+/**
+ * The backup archive (when `backupDir` is set) and the DLQ archive: a row on disk acknowledges its
+ * record (archived; for the DLQ, handled), a failed write stops the run.
+ */
+const archives = Effect.fnUntraced(function*(
+  config: PipelineConfig,
+  runState: RunState["Service"],
+  committer: Committer.Committer,
+  stop: Deferred.Deferred<"stopAtOffsets", KafkaError | ArchiveError>
+) {
+  const sink = (kind: ArchiveKind, dir: string, batchSize: number, ack: number) =>
+    ArchiveSink.make({
+      kind,
+      dir,
+      header: kind === "backup" ? backupHeader : dlqHeader,
+      batchSize,
+      flushIntervalMs: config.flushIntervalMs,
+      // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
+      maxPendingBytes: config.queueBytes,
+      onFatal: (error) => Deferred.fail(stop, error),
+      onOpened: (path) => runState.counts.recordFileOpened(kind, path),
+      onFlushed: (records) =>
+        Effect.sync(() => {
+          runState.counts.recordArchived(kind, records.length)
+          committer.acknowledge(records, ack)
+        })
+    })
+  const backup = config.backupDir === undefined
+    ? undefined
+    : yield* sink("backup", config.backupDir, config.backupBatchSize, Ack.Archived)
+  const dlq = yield* sink("dlq", config.dlqDir, config.dlqBatchSize, Ack.Processed)
+  return { backup, dlq }
+})
 
 const logStopped = (runState: RunState["Service"]) =>
   Effect.logInfo("stopped").pipe(
