@@ -23,6 +23,7 @@ import { recordSize } from "../domain/KafkaRecord.js"
 import type { Outcome } from "../domain/Outcome.js"
 import type { Processor, ProcessorInput } from "../domain/Processor.js"
 import { Input } from "../domain/Processor.js"
+import { Waiters } from "./Waiters.js"
 
 export type { Outcome }
 
@@ -61,38 +62,18 @@ const failed = (cause: Cause.Cause<unknown>, attempts: number): Outcome => ({
 })
 
 /**
- * A handler that returns the outcome itself when it is known synchronously (a
- * plain function that returned; a record that fails the checks), else an
- * Effect of it. The processor is called once per attempt either way. Its
- * timer fiber runs in the scope.
+ * How a promise a processor returned is awaited: its timeout kept by one timer
+ * fiber (in the scope) for every call in flight, which expires them in
+ * deadline order, instead of a race with a timer per call.
  */
-export const makeDirect = Effect.fnUntraced(function*(
-  processor: Processor,
-  options: RecordHandlerOptions
-): Effect.fn.Return<Handler, never, Scope.Scope> {
+const promiseCalls = Effect.fnUntraced(function*(timeoutMs: number, timedOut: ProcessingTimeout) {
   const clock = yield* Clock.Clock
-  const schedule = retrySchedule(options)
-  const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
-  const timeoutMs = options.processingTimeoutMs
-
-  // ---- promise calls in flight, expired by one fiber ------------------------
-
   const deadlines = new Deadlines()
-  /** Resumes the timer fiber while it waits for a first call. */
-  let wake: (() => void) | undefined
+  /** The timer fiber, while no call is in flight. */
+  const idle = new Waiters()
   yield* Effect.forkScoped(Effect.forever(Effect.suspend(() => {
     const first = deadlines.first
-    if (first === undefined) {
-      return Effect.callback<void>((resume) => {
-        wake = () => {
-          wake = undefined
-          resume(Effect.void)
-        }
-        return Effect.sync(() => {
-          wake = undefined
-        })
-      })
-    }
+    if (first === undefined) return idle.await(() => deadlines.first !== undefined)
     // Calls listed meanwhile are due later: sleeping until the first one's deadline misses none.
     const wait = first.at - clock.currentTimeMillisUnsafe()
     if (wait > 0) return Effect.sleep(wait)
@@ -102,7 +83,7 @@ export const makeDirect = Effect.fnUntraced(function*(
 
   // Listens at once, when the call returns: a promise that rejects before the Effect runs is
   // then never reported as an unhandled rejection.
-  const awaitCall = (promise: PromiseLike<unknown>, controller: AbortController) => {
+  return (promise: PromiseLike<unknown>, controller: AbortController): Effect.Effect<unknown, unknown> => {
     let settled: Effect.Effect<unknown, unknown> | undefined
     let waiting: { readonly deadline: Deadline; readonly resume: (effect: Effect.Effect<unknown, unknown>) => void } | undefined
     const settle = (result: Effect.Effect<unknown, unknown>) => {
@@ -117,13 +98,30 @@ export const makeDirect = Effect.fnUntraced(function*(
         resume(Effect.fail(timedOut))
       })
       waiting = { deadline, resume }
-      wake?.()
+      idle.notify()
       // Interrupted (a stop): the call is abandoned, and told so through its signal.
       return Effect.sync(() => {
         if (deadlines.remove(deadline)) controller.abort()
       })
     })
   }
+})
+
+/**
+ * A handler that returns the outcome itself when it is known synchronously (a
+ * plain function that returned; a record that fails the checks), else an
+ * Effect of it. The processor is called once per attempt either way. Its
+ * timer fiber runs in the scope.
+ */
+export const makeDirect = Effect.fnUntraced(function*(
+  processor: Processor,
+  options: RecordHandlerOptions
+): Effect.fn.Return<Handler, never, Scope.Scope> {
+  const schedule = retrySchedule(options)
+  const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
+  const timeoutMs = options.processingTimeoutMs
+
+  const awaitCall = yield* promiseCalls(timeoutMs, timedOut)
 
   // ---- calls ------------------------------------------------------------------
 
