@@ -11,11 +11,13 @@
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import type { Exit, Runtime } from "effect"
-import { Cause, Console, Effect, Layer, Option } from "effect"
-import { CliConfig, CliError, Command, Flag, GlobalFlag } from "effect/cli"
+import { Cause, Console, Effect, Layer } from "effect"
+import { CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
 import { ConfigError } from "./domain/Errors.js"
 import type { PipelineConfig } from "./domain/PipelineConfig.js"
-import { cliDefaults, configOptions, loadRunConfig } from "./layers/config/ConfigLoader.js"
+import { cliDefaults } from "./domain/ConfigOptions.js"
+import { flagOf, givenFlags, runFlags } from "./layers/config/CliFlags.js"
+import { loadRunConfig, loadSetting } from "./layers/config/ConfigLoader.js"
 import { groupLag } from "./layers/kafka/KafkaClient.js"
 import * as KafkaJs from "./layers/kafka/KafkaJs.js"
 import * as Logging from "./layers/Logging.js"
@@ -23,26 +25,6 @@ import { Observability, terminalProgress } from "./layers/Observability.js"
 import { PipelineSettings } from "./layers/config/PipelineSettings.js"
 import { loadProcessor } from "./processors/ProcessorLoader.js"
 import * as Pipeline from "./streams/Pipeline.js"
-
-const describe = (option: (typeof configOptions)[number]) =>
-  [
-    option.description.replace(/\.$/, ""),
-    `env ${option.env}`,
-    option.default === undefined ? (option.required ? "required" : undefined) : `default ${option.default}`
-  ].filter((part) => part !== undefined).join("; ")
-
-const optionFlags = Object.fromEntries(
-  configOptions.map((option) => [
-    option.flag,
-    Flag.String(option.flag).pipe(Flag.withDescription(describe(option)), Flag.optional)
-  ])
-) as Record<string, Flag.Flag<Option.Option<string>>>
-
-const presentFlags = (input: Record<string, Option.Option<string>>): Record<string, string> => {
-  const flags: Record<string, string> = {}
-  for (const [name, value] of Object.entries(input)) if (Option.isSome(value)) flags[name] = value.value
-  return flags
-}
 
 const kafkaLayer = (config: PipelineConfig) =>
   KafkaJs.layer({
@@ -57,10 +39,10 @@ const loggingLayer = (config: PipelineConfig) =>
 
 const run = Command.make(
   "run",
-  optionFlags,
+  runFlags,
   Effect.fn("cli.run")(function*(options) {
     const { config, processor } = yield* loadRunConfig({
-      flags: presentFlags(options),
+      flags: givenFlags(options),
       env: process.env,
       defaults: cliDefaults
     })
@@ -79,16 +61,14 @@ const run = Command.make(
 const offsets = Command.make(
   "offsets",
   {
-    brokers: Flag.String("brokers").pipe(Flag.withDescription("comma-separated host:port list; env KAFKA_PIPELINE_BROKERS"), Flag.optional),
+    brokers: flagOf("brokers"),
+    config: flagOf("config"),
     groupId: Flag.String("group-id").pipe(Flag.withDescription("consumer group")),
     topic: Flag.String("topic").pipe(Flag.withDescription("topic"))
   },
-  Effect.fn("cli.offsets")(function*({ brokers, groupId, topic }) {
-    const brokerList = (Option.getOrUndefined(brokers) ?? process.env.KAFKA_PIPELINE_BROKERS ?? "").split(",")
-      .map((broker) => broker.trim()).filter((broker) => broker.length > 0)
-    if (brokerList.length === 0) {
-      return yield* new ConfigError({ issues: ["brokers: required (--brokers or KAFKA_PIPELINE_BROKERS), got nothing"] })
-    }
+  Effect.fn("cli.offsets")(function*({ brokers, config, groupId, topic }) {
+    // The brokers as `run` reads them: flag > env var > config file, by the same rule.
+    const brokerList = yield* loadSetting({ flags: givenFlags({ brokers, config }), env: process.env }, "brokers")
     const rows = yield* groupLag(groupId, topic).pipe(
       Effect.provide(KafkaJs.layer({ brokers: brokerList, clientId: "kafka-pipeline-offsets" }))
     )
@@ -114,9 +94,25 @@ const teardown: Runtime.Teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: 
 // `run --log-level` is the pipeline's own option (with its env var and config key), not effect/cli's global flag.
 const cliConfig = CliConfig.layer({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.LogLevel) })
 
+/** `Unrecognized flag: --concurency in command kafka-pipeline run (did you mean --concurrency?)`. */
+const oneLine = (error: CliError.NonShowHelpErrors): string => {
+  const suggestions = "suggestions" in error && error.suggestions.length > 0
+    ? ` (did you mean ${error.suggestions.join(" or ")}?)`
+    : ""
+  return `${error.message.split("\n")[0]}${suggestions}`
+}
+
+// A bad flag gets a line naming it and a pointer to `--help`: the whole help text would bury the line.
+const presenter = CliOutput.layerPresenter({
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Console.error([...event.errors.map(oneLine), `Run '${event.commandPath.join(" ")} --help' for the flags.`].join("\n"))
+      : CliOutput.defaultPresenter.present(event)
+})
+
 const main = Command.run(cli, { version: "0.1.0" }).pipe(
   Effect.tapError((error) => error instanceof ConfigError ? Console.error(error.message) : Effect.void),
-  Effect.provide(Layer.merge(NodeServices.layer, cliConfig))
+  Effect.provide(Layer.mergeAll(NodeServices.layer, cliConfig, presenter))
 )
 
 NodeRuntime.runMain(main, { disableErrorReporting: true, teardown })

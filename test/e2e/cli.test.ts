@@ -1,12 +1,25 @@
 /**
  * The `kafka-pipeline` CLI as a process: SIGTERM mid-stream (once and three times) against a
- * real broker, then a restart that resumes from the commit; bad configuration.
+ * real broker, then a restart that resumes from the commit; bad configuration; the boolean
+ * switches (`--dev-mode`, `--no-from-beginning`) on a real consumer group.
  */
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { countRowsLoosely, readRows } from "../support/archive.js"
 import { uniqueName } from "../support/broker.js"
-import { cliE2e, jsonValues, readProcessed, runArgs, runCli, sleep, spawnCli } from "../support/cli.js"
+import {
+  awaitExit,
+  cliE2e,
+  jsonValues,
+  logLines,
+  readProcessed,
+  runArgs,
+  runCli,
+  sleep,
+  spawnCli,
+  waitFor,
+  watching
+} from "../support/cli.js"
 import { produceValues } from "../support/produce.js"
 
 const SLOW = new URL("../fixtures/slow-processor.mjs", import.meta.url).pathname
@@ -117,4 +130,47 @@ describe.concurrent("kafka-pipeline CLI process", () => {
     expect(res.stderr).not.toMatch(/^\s+at /m)
     expect(res.stdout.trim()).toBe("")
   })
+
+  it("--dev-mode alone, last on the line, is a switch: the records are processed, nothing is committed", async () => {
+    const broker = e2e.broker()
+    const topic = uniqueName("devswitch")
+    const group = uniqueName("g")
+    await broker.createTopic(topic, 1)
+    await produceValues(broker.brokers, topic, jsonValues(100))
+    const { backupDir, dlqDir } = await dirs()
+    const res = await runCli(runArgs({
+      brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: "builtin:json", stopAt: [[0, 99]],
+      extra: ["--dev-mode"]
+    }))
+    expect(res.code, res.stderr.slice(-3000)).toBe(0)
+    expect(res.summary).toMatchObject({ processed: 100, deadLettered: 0 })
+    expect(logLines(res.stderr).map((line) => line.text)).toContain("devMode is on: offsets will not be committed")
+    expect(await broker.committedOffsets(group, topic)).toEqual(new Map())
+  }, 90_000)
+
+  it("--no-from-beginning: a new group starts at the end, past the records produced before it", async () => {
+    const broker = e2e.broker()
+    const topic = uniqueName("latest")
+    const group = uniqueName("g")
+    await broker.createTopic(topic, 1)
+    const before = 50
+    await produceValues(broker.brokers, topic, jsonValues(before))
+    const { backupDir, dlqDir } = await dirs()
+    const run = spawnCli(runArgs({
+      brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: "builtin:json",
+      extra: ["--no-from-beginning"]
+    }))
+    // Records produced before the group has found its start are skipped too: produce until some arrive.
+    await waitFor("records produced while it runs to be consumed", async () => {
+      if (countRowsLoosely(backupDir, "backup") > 0) return true
+      await produceValues(broker.brokers, topic, jsonValues(10))
+      return false
+    }, { timeoutMs: 60_000, ...watching(run) })
+    run.child.kill("SIGTERM")
+    const res = await awaitExit(run, 40_000)
+    expect(res.code, res.stderr.slice(-3000)).toBe(0)
+    const offsets = readRows(backupDir, "backup").map((row) => Number(row.offset))
+    expect(offsets.length).toBeGreaterThan(0)
+    expect(Math.min(...offsets)).toBeGreaterThanOrEqual(before)
+  }, 90_000)
 })

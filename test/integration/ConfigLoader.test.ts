@@ -3,20 +3,22 @@
  * filesystem with temp dirs. Includes seed §1 "Config Validation - Invalid
  * File Paths".
  */
-import { NodeFileSystem } from "@effect/platform-node"
+import { NodeFileSystem, NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, FileSystem, PlatformError, Redacted } from "effect"
+import { Effect, FileSystem, Layer, PlatformError, Redacted } from "effect"
+import { CliOutput, Command } from "effect/cli"
+import { parseOptionValue } from "../../src/domain/ConfigOption.js"
+import { cliDefaults, configOptions } from "../../src/domain/ConfigOptions.js"
 import { ConfigError } from "../../src/domain/Errors.js"
 import { makePipelineConfig, pipelineConfigKeys } from "../../src/domain/PipelineConfig.js"
+import { flagOf, givenFlags, runFlags } from "../../src/layers/config/CliFlags.js"
 import {
   checkDirectories,
-  cliDefaults,
   type ConfigSources,
   configFilePath,
-  configOptions,
   loadConfig,
   loadRunConfig,
-  parseOptionValue,
+  loadSetting,
   readRawConfig
 } from "../../src/layers/config/ConfigLoader.js"
 
@@ -51,6 +53,26 @@ const loadFails = (sources: ConfigSources) =>
 
 const assertIssues = (actual: ReadonlyArray<string>, expected: ReadonlyArray<string>) =>
   assert.deepStrictEqual([...actual].sort(), [...expected].sort())
+
+/**
+ * `args` parsed by a command of `flags` (by default `kafka-pipeline run`'s): the loader's flag
+ * source, or the messages of the CLI's errors when the flags do not parse.
+ */
+const parseArgs = (args: ReadonlyArray<string>, flags: typeof runFlags = runFlags) =>
+  Effect.gen(function*() {
+    let given: Record<string, unknown> | undefined
+    const errors: Array<string> = []
+    const run = Command.make("run", flags, (values) => Effect.sync(() => (given = givenFlags(values))))
+    const presenter = CliOutput.layerPresenter({
+      present: (event) =>
+        Effect.sync(() => event._tag === "InvalidInvocation" && errors.push(...event.errors.map((e) => e.message)))
+    })
+    yield* Command.runWith(run, { version: "0" })(args).pipe(
+      Effect.ignore,
+      Effect.provide(Layer.merge(NodeServices.layer, presenter))
+    )
+    return { flags: given, errors }
+  })
 
 describe("ConfigLoader", () => {
   describe("Config Validation - Invalid File Paths", () => {
@@ -388,6 +410,83 @@ describe("ConfigLoader", () => {
       assert.strictEqual(parseOptionValue("secret", " x "), " x ")
       assert.strictEqual(parseOptionValue("stopAtOffsets", "t:0=1"), "t:0=1")
     })
+  })
+
+  describe("CLI flags: typed by the option's kind", () => {
+    it.effect("switches: --dev-mode alone is true, --no-from-beginning is false, over the env vars", () =>
+      Effect.gen(function*() {
+        const { dlqDir } = yield* workspace
+        const { flags, errors } = yield* parseArgs(["--ssl", "--no-from-beginning", "--no-decode-utf8", "--dev-mode"])
+        assert.deepStrictEqual(errors, [])
+        assert.deepStrictEqual(flags, { "dev-mode": true, "from-beginning": false, "decode-utf8": false, ssl: true })
+        const config = yield* loadConfig({
+          flags: { ...requiredFlags(dlqDir), ...flags },
+          env: { KAFKA_PIPELINE_FROM_BEGINNING: "true", KAFKA_PIPELINE_DEV_MODE: "false" }
+        })
+        assert.strictEqual(config.devMode, true)
+        assert.strictEqual(config.fromBeginning, false)
+        assert.strictEqual(config.decodeUtf8, false)
+        assert.strictEqual(config.ssl, true)
+        // A switch absent from the flags leaves the env var's value.
+        const fromEnv = yield* loadConfig({ flags: requiredFlags(dlqDir), env: { KAFKA_PIPELINE_DEV_MODE: "yes" } })
+        assert.strictEqual(fromEnv.devMode, true)
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("integers and numbers arrive as numbers; their rules are the loader's, naming the flag", () =>
+      Effect.gen(function*() {
+        const { dlqDir } = yield* workspace
+        const { flags } = yield* parseArgs([
+          "--concurrency", "2000", "--commit-interval-ms", "2.5e3", "--metrics-port", "off", "--sasl-password", "s3cret"
+        ])
+        assert.strictEqual(flags?.concurrency, 2000)
+        assert.strictEqual(flags?.["commit-interval-ms"], 2500)
+        assert.strictEqual(flags?.["metrics-port"], "off")
+        assert.isTrue(Redacted.isRedacted(flags?.["sasl-password"]))
+        const issues = yield* loadFails({ flags: { ...requiredFlags(dlqDir), ...flags }, env: {} })
+        assertIssues(issues, [
+          "concurrency: expected an integer between 1 and 1000, got 2000 (from --concurrency)",
+          "sasl.mechanism: required, got nothing",
+          "sasl.username: required, got nothing"
+        ])
+        assert.notInclude(issues.join("\n"), "s3cret")
+        const { flags: valid } = yield* parseArgs(["--concurrency", "8", "--metrics-port", "0", "--ordering", "Partition"])
+        const config = yield* loadConfig({ flags: { ...requiredFlags(dlqDir), ...valid }, env: {}, defaults: cliDefaults })
+        assert.strictEqual(config.concurrency, 8)
+        assert.strictEqual(config.metricsPort, 0)
+        assert.strictEqual(config.ordering, "partition")
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("a value that is not of the flag's type is the CLI's error: flag, value and expectation", () =>
+      Effect.gen(function*() {
+        const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+          [["--concurrency", "abc"], "Invalid value for flag --concurrency: \"abc\". Expected: an integer"],
+          [["--queue-size", "2.5"], "Invalid value for flag --queue-size: \"2.5\". Expected: an integer"],
+          [["--metrics-port", "on"], "Invalid value for flag --metrics-port: \"on\". Expected: an integer or off"],
+          [["--retry-base-delay-ms", "soon"], "Invalid value for flag --retry-base-delay-ms: \"soon\". Expected: a number"],
+          [["--brokers"], "Missing value for flag --brokers. Expected: host:port,…"]
+        ]
+        for (const [args, message] of cases) {
+          const { flags, errors } = yield* parseArgs(args)
+          assert.strictEqual(flags, undefined, args.join(" "))
+          assert.deepStrictEqual(errors, [message])
+        }
+      }))
+
+    it.effect("loadSetting: the brokers alone (as `offsets` reads them), from a flag or an env var, by the same rule", () =>
+      Effect.gen(function*() {
+        const { flags } = yield* parseArgs(["--brokers", "a:1, b:2"], { brokers: flagOf("brokers") })
+        assert.deepStrictEqual(yield* loadSetting({ flags: flags!, env: {} }, "brokers"), ["a:1", "b:2"])
+        assert.deepStrictEqual(
+          yield* loadSetting({ flags: {}, env: { KAFKA_PIPELINE_BROKERS: "c:3" } }, "brokers"),
+          ["c:3"]
+        )
+        const bad = yield* Effect.flip(loadSetting({ flags: {}, env: { KAFKA_PIPELINE_BROKERS: "kafka" } }, "brokers"))
+        assertIssues(bad.issues, [
+          "brokers[0]: expected a host:port address (port 1–65535), got \"kafka\" (from KAFKA_PIPELINE_BROKERS)"
+        ])
+        const missing = yield* Effect.flip(loadSetting({ flags: {}, env: {} }, "brokers"))
+        assertIssues(missing.issues, ["brokers: required, got nothing"])
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
   })
 
   describe("config file", () => {

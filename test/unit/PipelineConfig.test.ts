@@ -5,9 +5,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Schema } from "effect"
 import { inspect } from "node:util"
+import { configOptions, fieldRules, pipelineSettings } from "../../src/domain/ConfigOptions.js"
 import { ConfigError } from "../../src/domain/Errors.js"
 import {
   decodePipelineConfig,
+  decodeSetting,
   formatPath,
   isHostPort,
   isHttpUrl,
@@ -620,5 +622,50 @@ describe("PipelineConfig", () => {
       assert.isFalse(isTopicName("."))
       assert.isFalse(isTopicName(""))
     })
+  })
+
+  describe("derived from the option table", () => {
+    it("each setting of the table is a field, with its rule; a group's rule names its parts", () => {
+      assert.deepStrictEqual([...pipelineConfigKeys], Object.keys(pipelineSettings))
+      for (const [key, entry] of Object.entries(pipelineSettings)) {
+        if (entry._tag === "Setting") assert.strictEqual(fieldRules[key], entry.rule, key)
+      }
+      assert.strictEqual(fieldRules["brokers[]"], "a host:port address (port 1–65535)")
+      assert.strictEqual(fieldRules["stopAtOffsets[].partition"], "an integer ≥ 0")
+      assert.strictEqual(fieldRules.sasl, "an object { mechanism, username, password }")
+      assert.strictEqual(fieldRules["sasl.password"], "a string")
+    })
+
+    it("the defaults are the table's, and only defaulted settings have one", () => {
+      const defaulted = Object.entries(pipelineSettings).flatMap(([key, entry]) =>
+        entry._tag === "Setting" && entry.default !== undefined ? [key] : []
+      )
+      assert.deepStrictEqual(Object.keys(PipelineConfigDefaults), defaulted)
+      assert.strictEqual(PipelineConfigDefaults.concurrency, pipelineSettings.concurrency.default)
+      assert.notProperty(PipelineConfigDefaults, "metricsPort")
+    })
+
+    it("how --help and the README show each value: its kind, its choices, or its form", () => {
+      const metavar = (key: string) => configOptions.find((o) => o.key === key)?.metavar
+      assert.strictEqual(metavar("concurrency"), "integer")
+      assert.strictEqual(metavar("commitIntervalMs"), "number")
+      assert.strictEqual(metavar("ordering"), "key|partition|unordered")
+      assert.strictEqual(metavar("logLevel"), "Trace|Debug|Info|Warn|Error")
+      assert.strictEqual(metavar("metricsPort"), "integer|off")
+      assert.strictEqual(metavar("brokers"), "host:port,…")
+      assert.strictEqual(metavar("sasl.password"), "string")
+      assert.strictEqual(metavar("groupId"), "string")
+    })
+
+    it.effect("decodeSetting: one setting by its field's schema, with the same issue lines", () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* decodeSetting("brokers", ["a:1", "[::1]:2"]), ["a:1", "[::1]:2"])
+        assert.strictEqual(yield* decodeSetting("concurrency", undefined), 16)
+        assert.deepStrictEqual(yield* decodeSetting("stopAtOffsets", "t:0=5"), [{ topic: "t", partition: 0, offset: 5 }])
+        const bad = yield* Effect.flip(decodeSetting("brokers", ["localhost", "ok:1"]))
+        assert.deepStrictEqual(bad.issues, ["brokers[0]: expected a host:port address (port 1–65535), got \"localhost\""])
+        const missing = yield* Effect.flip(decodeSetting("brokers", undefined))
+        assert.deepStrictEqual(missing.issues, ["brokers: required, got nothing"])
+      }))
   })
 })

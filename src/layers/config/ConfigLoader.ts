@@ -7,185 +7,21 @@
  * then decoded with the `PipelineConfig` schema and, finally, the directories
  * checked on the `FileSystem` (they must exist, be directories, be writable).
  *
- * `configOptions` is the one table of options: the CLI builds its flags from
- * it and the README's option table is generated from it.
+ * Which options there are, their flags, env vars and kinds, is the option
+ * table of `domain/ConfigOptions.ts`.
  */
 import { Effect, FileSystem } from "effect"
 import * as NodePath from "node:path"
+import { type ConfigOption, parseOptionValue } from "../../domain/ConfigOption.js"
+import { configOptions, pipelineSettings } from "../../domain/ConfigOptions.js"
 import { ConfigError } from "../../domain/Errors.js"
 import {
   decodePipelineConfig,
-  LogFormats,
-  LogLevels,
+  decodeSetting,
   type PipelineConfig,
   type PipelineConfigKey,
-  PipelineConfigDefaults,
-  SaslMechanisms,
   showValue
 } from "../../domain/PipelineConfig.js"
-
-// -----------------------------------------------------------------------------
-// The option table
-// -----------------------------------------------------------------------------
-
-/** How a string (env var, flag) is turned into the field's value before decoding. */
-export type ConfigOptionKind =
-  | "string"
-  | "secret"
-  | "integer"
-  | "number"
-  | "boolean"
-  | "list"
-  | "stopAtOffsets"
-
-/**
- * A `PipelineConfig` key, `sasl.*` for the nested SASL settings, `config`
- * (the config file's path) or `processor` (the CLI's processor module; a
- * library passes its processor to `Pipeline.run` as a value).
- */
-export type ConfigOptionKey =
-  | Exclude<PipelineConfigKey, "sasl">
-  | "sasl.mechanism"
-  | "sasl.username"
-  | "sasl.password"
-  | "config"
-  | "processor"
-
-export interface ConfigOption {
-  readonly key: ConfigOptionKey
-  /** The CLI flag's name without the leading `--` (kebab-case): `group-id` is `--group-id`. */
-  readonly flag: string
-  /** `KAFKA_PIPELINE_` + the key in SCREAMING_SNAKE case. */
-  readonly env: string
-  /** A standard variable read when `env` is not set (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
-  readonly fallbackEnv?: string
-  readonly kind: ConfigOptionKind
-  /** Must be given by some source (`processor` only by the CLI's `run`). */
-  readonly required: boolean
-  readonly description: string
-  /** The default as text, when there is one. */
-  readonly default?: string
-}
-
-export const ENV_PREFIX = "KAFKA_PIPELINE_"
-
-const words = (key: string): Array<string> =>
-  key.split(".").flatMap((part) => part.split(/(?=[A-Z])/)).map((w) => w.toLowerCase())
-
-const option = (
-  key: ConfigOptionKey,
-  kind: ConfigOptionKind,
-  description: string,
-  extra: { readonly required?: boolean; readonly default?: string; readonly fallbackEnv?: string } = {}
-): ConfigOption => ({
-  key,
-  flag: words(key).join("-"),
-  env: ENV_PREFIX + words(key).join("_").toUpperCase(),
-  ...(extra.fallbackEnv !== undefined ? { fallbackEnv: extra.fallbackEnv } : {}),
-  kind,
-  required: extra.required ?? false,
-  description,
-  ...(extra.default !== undefined ? { default: extra.default } : {})
-})
-
-/**
- * Defaults of the `kafka-pipeline` command that differ from the library's
- * (`makePipelineConfig`): the CLI serves metrics unless told `off`.
- */
-export const cliDefaults = { metricsPort: 9464 } as const
-
-const d = PipelineConfigDefaults
-const def = (value: string | number | boolean) => ({ default: String(value) })
-
-export const configOptions: ReadonlyArray<ConfigOption> = [
-  option("config", "string", "Path of a JSON config file (camelCase keys as in this table); flags and env vars override it."),
-  option(
-    "processor",
-    "string",
-    "Module whose default export processes a record (an Effect function or an async function), or builtin:json / builtin:noop. Used by `run`; in a config file a relative path is resolved from the file's directory.",
-    { required: true }
-  ),
-  option("brokers", "list", "Kafka bootstrap brokers, comma-separated host:port.", { required: true }),
-  option("topics", "list", "Topics to consume, comma-separated.", { required: true }),
-  option("groupId", "string", "Consumer group id.", { required: true }),
-  option("clientId", "string", "Kafka client id.", def(d.clientId)),
-  option("concurrency", "integer", "Records processed in parallel (1–1000).", def(d.concurrency)),
-  option(
-    "ordering",
-    "string",
-    "Which records wait for each other: key (records of a partition with the same key one at a time, in offset order; other keys in parallel; null keys unordered), partition (one record per partition at a time), unordered (any record at any time).",
-    def(d.ordering)
-  ),
-  option("queueSize", "integer", "Capacity of the record queue between polling and processing, in records (≥ 10).", def(d.queueSize)),
-  option("queueBytes", "integer", "Capacity of the record queue in bytes of keys, values and headers (≥ 1024); also bounds the archive rows waiting for the disk (at least 16 MiB).", def(d.queueBytes)),
-  option("commitIntervalMs", "number", "How often handled offsets are committed, in ms (> 0).", def(d.commitIntervalMs)),
-  option("flushIntervalMs", "number", "Longest time a CSV row waits before its batch is flushed, in ms (> 0).", def(d.flushIntervalMs)),
-  option("backupBatchSize", "integer", "Backup CSV rows written per batch (≥ 1).", def(d.backupBatchSize)),
-  option("dlqBatchSize", "integer", "DLQ CSV rows written per batch (≥ 1).", def(d.dlqBatchSize)),
-  option("backupDir", "string", "Directory of the hourly backup CSV files (one row per consumed record); no backup when unset. Must exist and be writable."),
-  option("dlqDir", "string", "Directory of the hourly dead-letter CSV files. Must exist and be writable.", { required: true }),
-  option("dlqTopic", "string", "Also produce failed records to this Kafka topic, with error headers."),
-  option("stopAtOffsets", "stopAtOffsets", "Stop once each listed partition has handled its offset (inclusive), here or in another member of the group (its committed offset is past it): topic:partition=offset,… (file: also [{ topic, partition, offset }] or { \"topic:partition\": offset })."),
-  option("devMode", "boolean", "Development mode: never commit offsets (logs what it would have committed).", def(d.devMode)),
-  option("fromBeginning", "boolean", "Where a partition without a committed offset starts: the earliest offset (true) or the latest (false).", def(d.fromBeginning)),
-  option("decodeUtf8", "boolean", "Decode values as UTF-8 into `text` (invalid UTF-8 goes to the DLQ); false leaves `text` null and the processor reads the bytes.", def(d.decodeUtf8)),
-  option("logLevel", "string", `Minimum log level: ${LogLevels.join(", ")} (any case).`, def(d.logLevel)),
-  option("logFormat", "string", `Log format: ${LogFormats.join(", ")} (auto: pretty on a terminal, JSON otherwise).`, def(d.logFormat)),
-  option("maxMessageBytes", "integer", "Records larger than this (key + value + headers) go to the DLQ unprocessed.", def(d.maxMessageBytes)),
-  option("processingTimeoutMs", "number", "Longest time one processing attempt may take, in ms (> 0).", def(d.processingTimeoutMs)),
-  option("shutdownTimeoutMs", "number", "On shutdown, warn when in-flight work takes longer than this, in ms (> 0); it keeps waiting.", def(d.shutdownTimeoutMs)),
-  option("maxRetries", "integer", "Retries of a retryable processing failure before the record goes to the DLQ (≥ 0).", def(d.maxRetries)),
-  option("retryBaseDelayMs", "number", "First retry delay in ms (> 0); doubles each retry, with jitter.", def(d.retryBaseDelayMs)),
-  option("retryMaxDelayMs", "number", "Longest retry delay in ms (≥ retryBaseDelayMs).", def(d.retryMaxDelayMs)),
-  option("sessionTimeoutMs", "integer", "Kafka consumer group session timeout in ms (≥ 6000).", def(d.sessionTimeoutMs)),
-  option("heartbeatIntervalMs", "integer", "Kafka consumer heartbeat interval in ms (> 0, < sessionTimeoutMs).", def(d.heartbeatIntervalMs)),
-  option("restartBudgetMs", "number", "How long the Kafka client may keep restarting after crashes before the pipeline fails, in ms (> 0).", def(d.restartBudgetMs)),
-  option(
-    "metricsPort",
-    "integer",
-    "Port of the HTTP endpoints /metrics (Prometheus), /health and /ready; 0: any free port (logged), off: none. The default is the CLI's; in the library metrics are off unless set.",
-    def(cliDefaults.metricsPort)
-  ),
-  option("lagIntervalMs", "number", "How often the consumer lag (end offset − committed offset of each assigned partition) is read from the brokers for /metrics and the progress line, in ms (> 0).", def(d.lagIntervalMs)),
-  option("otlpEndpoint", "string", "Export a span per record, commit and archive rotation over OTLP/HTTP to this collector (e.g. http://localhost:4318); tracing is off when unset.", { fallbackEnv: "OTEL_EXPORTER_OTLP_ENDPOINT" }),
-  option("ssl", "boolean", "Connect to the brokers over TLS.", def(d.ssl)),
-  option("sasl.mechanism", "string", `SASL mechanism: ${SaslMechanisms.join(", ")}; SASL is on when set.`),
-  option("sasl.username", "string", "SASL username."),
-  option("sasl.password", "secret", "SASL password (prefer the env var or the config file to a flag: flags show in the process list). Never logged.")
-]
-
-// -----------------------------------------------------------------------------
-// Parsing string sources
-// -----------------------------------------------------------------------------
-
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
-const TRUE = new Set(["true", "1", "yes", "y", "on"])
-const FALSE = new Set(["false", "0", "no", "n", "off"])
-
-/**
- * Turns the text of an env var or flag into the value the schema expects.
- * Text that does not parse is passed on as it is, so the schema reports it
- * with the field's rule: `concurrency: expected an integer between 1 and 1000, got "abc"`.
- */
-export const parseOptionValue = (kind: ConfigOptionKind, text: string): unknown => {
-  const trimmed = text.trim()
-  switch (kind) {
-    case "integer":
-    case "number":
-      return NUMBER.test(trimmed) ? Number(trimmed) : text
-    case "boolean": {
-      const lower = trimmed.toLowerCase()
-      return TRUE.has(lower) ? true : FALSE.has(lower) ? false : text
-    }
-    case "list":
-      return trimmed.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
-    case "string":
-      return trimmed
-    case "secret":
-    case "stopAtOffsets":
-      return text
-  }
-}
 
 // -----------------------------------------------------------------------------
 // Sources and merging
@@ -193,14 +29,15 @@ export const parseOptionValue = (kind: ConfigOptionKind, text: string): unknown 
 
 export interface ConfigSources {
   /**
-   * Parsed CLI flags by flag name (`"group-id"`; `"--group-id"` and the
-   * camelCase key `"groupId"` are accepted too). Keys that are not options
-   * (such as `processor`) are ignored.
+   * CLI flags by flag name (`"group-id"`; `"--group-id"` and the camelCase
+   * key `"groupId"` are accepted too). Text is parsed by the option's kind
+   * as an env var is; typed values (the CLI's `4`, `true`) are taken as they
+   * are. Keys that are not options are ignored.
    */
-  readonly flags: Readonly<Record<string, string | undefined>>
+  readonly flags: Readonly<Record<string, unknown>>
   /** Usually `process.env`. Only `KAFKA_PIPELINE_*` names from the table are read (and their `fallbackEnv`). */
   readonly env: Readonly<Record<string, string | undefined>>
-  /** Values below the config file (the CLI passes {@link cliDefaults}); the schema's defaults apply below these. */
+  /** Values below the config file (the CLI passes its `cliDefaults`); the schema's defaults apply below these. */
   readonly defaults?: Readonly<Record<string, unknown>>
 }
 
@@ -211,7 +48,7 @@ interface Raw {
   origins: Record<string, Origin>
 }
 
-const flagValue = (flags: ConfigSources["flags"], option: ConfigOption): string | undefined => {
+const flagValue = (flags: ConfigSources["flags"], option: ConfigOption): unknown => {
   for (const name of [option.flag, `--${option.flag}`, option.key]) {
     const value = flags[name]
     if (value !== undefined) return value
@@ -219,8 +56,11 @@ const flagValue = (flags: ConfigSources["flags"], option: ConfigOption): string 
   return undefined
 }
 
-/** Blank values count as not given: `KAFKA_PIPELINE_BACKUP_DIR=` leaves the backup off. */
-const given = (value: string | undefined): value is string => value !== undefined && value.trim().length > 0
+/** Blank text counts as not given: `KAFKA_PIPELINE_BACKUP_DIR=` leaves the backup off. */
+const given = (value: unknown): boolean => typeof value === "string" ? value.trim().length > 0 : value !== undefined
+
+const isGroup = (key: string): boolean =>
+  Object.hasOwn(pipelineSettings, key) && pipelineSettings[key as keyof typeof pipelineSettings]._tag === "SettingGroup"
 
 const setPath = (raw: Raw, key: string, value: unknown, origin: Origin): void => {
   const [head, leaf] = key.split(".") as [string, string | undefined]
@@ -237,15 +77,16 @@ const setPath = (raw: Raw, key: string, value: unknown, origin: Origin): void =>
   raw.origins[key] = origin
 }
 
-const fromStrings = (
+const fromOptions = (
   raw: Raw,
-  lookup: (option: ConfigOption) => string | undefined,
+  lookup: (option: ConfigOption) => unknown,
   describe: (option: ConfigOption) => Origin
 ): void => {
   for (const option of configOptions) {
     if (option.key === "config") continue
-    const text = lookup(option)
-    if (given(text)) setPath(raw, option.key, parseOptionValue(option.kind, text), describe(option))
+    const value = lookup(option)
+    if (!given(value)) continue
+    setPath(raw, option.key, typeof value === "string" ? parseOptionValue(option.kind, value) : value, describe(option))
   }
 }
 
@@ -253,9 +94,9 @@ const fromFile = (raw: Raw, file: Record<string, unknown>, path: string): void =
   for (const [key, value] of Object.entries(file)) {
     raw.values[key] = key === "processor" ? processorFromFile(value, path) : value
     raw.origins[key] = `config file ${path}`
-    if (key === "sasl" && typeof value === "object" && value !== null && !Array.isArray(value)) {
+    if (isGroup(key) && typeof value === "object" && value !== null && !Array.isArray(value)) {
       raw.values[key] = { ...(value as Record<string, unknown>) }
-      for (const leaf of Object.keys(value)) raw.origins[`sasl.${leaf}`] = `config file ${path}`
+      for (const leaf of Object.keys(value)) raw.origins[`${key}.${leaf}`] = `config file ${path}`
     }
   }
 }
@@ -270,10 +111,10 @@ const configOption = configOptions.find((o) => o.key === "config")!
 
 /** The config file's path: `--config`, else `KAFKA_PIPELINE_CONFIG`. */
 export const configFilePath = (sources: ConfigSources): string | undefined => {
-  const fromFlag = flagValue(sources.flags, configOption)
-  if (given(fromFlag)) return fromFlag.trim()
-  const fromEnv = sources.env[configOption.env]
-  return given(fromEnv) ? fromEnv.trim() : undefined
+  for (const value of [flagValue(sources.flags, configOption), sources.env[configOption.env]]) {
+    if (typeof value === "string" && given(value)) return value.trim()
+  }
+  return undefined
 }
 
 const readConfigFile = (path: string) =>
@@ -318,8 +159,8 @@ export const readRawConfig = (sources: ConfigSources) =>
     if (path !== undefined) fromFile(raw, yield* readConfigFile(path), path)
     const fromEnv = (o: ConfigOption) =>
       given(sources.env[o.env]) || o.fallbackEnv === undefined ? o.env : o.fallbackEnv
-    fromStrings(raw, (o) => sources.env[fromEnv(o)], fromEnv)
-    fromStrings(raw, (o) => flagValue(sources.flags, o), (o) => `--${o.flag}`)
+    fromOptions(raw, (o) => sources.env[fromEnv(o)], fromEnv)
+    fromOptions(raw, (o) => flagValue(sources.flags, o), (o) => `--${o.flag}`)
     return raw as { readonly values: Readonly<Record<string, unknown>>; readonly origins: Readonly<Record<string, Origin>> }
   })
 
@@ -327,12 +168,16 @@ export const readRawConfig = (sources: ConfigSources) =>
 const issueKey = (issue: string): string => (/^[\w$]*(?:\.[\w$]+)?/.exec(issue) as RegExpExecArray)[0]
 
 /** Appends where the value came from, e.g. ` (from KAFKA_PIPELINE_CONCURRENCY)`. */
-const withOrigins = (issues: ReadonlyArray<string>, origins: Readonly<Record<string, Origin>>) =>
-  issues.map((issue) => {
-    const key = issueKey(issue)
-    const origin = origins[key] ?? origins[key.split(".")[0]!]
-    return origin === undefined ? issue : `${issue} (from ${origin})`
-  })
+const withOrigins = (origins: Readonly<Record<string, Origin>>) =>
+  Effect.mapError((error: ConfigError) =>
+    new ConfigError({
+      issues: error.issues.map((issue) => {
+        const key = issueKey(issue)
+        const origin = origins[key] ?? origins[key.split(".")[0]!]
+        return origin === undefined ? issue : `${issue} (from ${origin})`
+      })
+    })
+  )
 
 // -----------------------------------------------------------------------------
 // Directories
@@ -396,9 +241,7 @@ export interface RunConfig {
 export const loadRunConfig = (sources: ConfigSources): Effect.Effect<RunConfig, ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const raw = yield* readRawConfig(sources)
-    const relabel = Effect.mapError((error: ConfigError) =>
-      new ConfigError({ issues: withOrigins(error.issues, raw.origins) })
-    )
+    const relabel = withOrigins(raw.origins)
     const { processor, ...fields } = raw.values
     if (processor !== undefined && typeof processor !== "string") {
       return yield* new ConfigError({
@@ -413,3 +256,16 @@ export const loadRunConfig = (sources: ConfigSources): Effect.Effect<RunConfig, 
 /** `loadRunConfig` for a library: the settings only (a `processor` key is accepted and ignored). */
 export const loadConfig = (sources: ConfigSources): Effect.Effect<PipelineConfig, ConfigError, FileSystem.FileSystem> =>
   Effect.map(loadRunConfig(sources), (run) => run.config)
+
+/**
+ * One setting from the same sources, by the same rules, as in `loadRunConfig`:
+ * `kafka-pipeline offsets` reads its brokers with it.
+ */
+export const loadSetting = <K extends PipelineConfigKey>(
+  sources: ConfigSources,
+  key: K
+): Effect.Effect<PipelineConfig[K], ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const raw = yield* readRawConfig(sources)
+    return yield* decodeSetting(key, raw.values[key]).pipe(withOrigins(raw.origins))
+  })
