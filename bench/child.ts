@@ -6,7 +6,9 @@
  *   kafkajs-raw          kafkajs `eachBatch`, no-op handler, the pipeline's fetch settings
  *   kafkajs-archive      kafkajs `eachBatch` writing every record's backup row, as by hand (no Effect)
  *   kafkajs-archive-worker  the same with the rows encoded and written on a worker thread
- *   pipeline-*           `Pipeline.run` with a no-op (or 5 ms) processor
+ *   pipeline-*           `Pipeline.run` with a no-op (or 5 ms) processor, key ordering (the default)
+ *   pipeline-full-unordered  `pipeline-full` with `ordering: "unordered"`: what key ordering costs
+ *   pipeline-io-slow-key `pipeline-io` with one key's records 100× slower: what it costs the others
  *   platformatic-raw     @platformatic/kafka consumer stream, no-op
  *   kcat-raw             kcat (librdkafka) as a child of this process, its CPU/RSS from /usr/bin/time
  */
@@ -33,7 +35,21 @@ import * as Pipeline from "../src/streams/Pipeline.js"
 import type { ToWorker } from "./archive-worker.js"
 import { META_FIELDS } from "./archive-worker.js"
 import type { ChildMessage, ConsumeResult, Job, LatencySummary, ProduceResult } from "./common.js"
-import { Coverage, deferred, makeText, makeValue, measure, pacedKey, pacedPartition, percentile, totalOf } from "./common.js"
+import {
+  Coverage,
+  deferred,
+  IO_MS,
+  ioVariants,
+  makeText,
+  makeValue,
+  measure,
+  pacedKey,
+  pacedPartition,
+  percentile,
+  SLOW_KEY,
+  SLOW_KEY_MS,
+  totalOf
+} from "./common.js"
 
 type ConsumeJob = Extract<Job, { _tag: "consume" }>
 type ProduceJob = Extract<Job, { _tag: "produce" }>
@@ -492,9 +508,38 @@ const instrumentedKafka = (
     })
   ).pipe(Layer.provide(inner))
 
+const slowKey = Buffer.from(SLOW_KEY)
+const isSlowKey = (input: ProcessorInput) => input.key !== null && Buffer.compare(input.key, slowKey) === 0
+
+/**
+ * A pipeline variant's processor: `handled` at once, or after `IO_MS` (the io variants). In
+ * `pipeline-io-slow-key` the slow key's records take `SLOW_KEY_MS`, and `others` counts the rest
+ * and the time (since `t0`) the last of them was handled: their rate is the figure, while the run
+ * goes on to the slow key's last record.
+ */
+const processorOf = (job: ConsumeJob, handled: (input: ProcessorInput) => void, t0: number) => {
+  if (!ioVariants.has(job.variant)) return { processor: handled, others: undefined }
+  const slow = job.variant === "pipeline-io-slow-key"
+  const others = { records: 0, elapsedMs: 0 }
+  const processor = (input: ProcessorInput) => {
+    const slowRecord = slow && isSlowKey(input)
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        handled(input)
+        if (slow && !slowRecord) {
+          others.records++
+          others.elapsedMs = performance.now() - t0
+        }
+        resolve()
+      }, slowRecord ? SLOW_KEY_MS : IO_MS)
+    )
+  }
+  return { processor, others: slow ? others : undefined }
+}
+
 const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
   const archive = job.variant !== "pipeline-no-archive"
-  const io = job.variant === "pipeline-io"
+  const io = ioVariants.has(job.variant)
   const backupDir = join(job.dir, "backup")
   const dlqDir = join(job.dir, "dlq")
   mkdirSync(backupDir, { recursive: true })
@@ -515,9 +560,7 @@ const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeo
     }
     if (coverage.mark(input.partition, input.offset)) m.lastRecord()
   }
-  const processor = io
-    ? (input: ProcessorInput) => new Promise<void>((resolve) => setTimeout(() => resolve(handled(input)), 5))
-    : handled
+  const { others, processor } = processorOf(job, handled, m.t0)
 
   const kafka = instrumentedKafka(KafkaJs.layer({ brokers: job.brokers.split(","), clientId: `bench-${job.variant}` }), {
     onAssignment: (assignment) => {
@@ -534,6 +577,8 @@ const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeo
       dlqDir,
       ...(archive ? { backupDir } : {}),
       concurrency: io ? 100 : 16,
+      // Key ordering is the default: the other variants measure it.
+      ...(job.variant === "pipeline-full-unordered" ? { ordering: "unordered" as const } : {}),
       ...(latency === undefined ? {} : { commitIntervalMs: latency.commitIntervalMs }),
       logLevel: "Warn",
       stopAtOffsets: job.extent.partitions
@@ -554,7 +599,8 @@ const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeo
   return {
     bytes,
     note: `consumed ${summary.consumed}, processed ${summary.processed}, dead-lettered ${summary.deadLettered}`,
-    ...(latencySummary === undefined ? {} : { latency: latencySummary })
+    ...(latencySummary === undefined ? {} : { latency: latencySummary }),
+    ...(others === undefined ? {} : { others })
   }
 }
 
@@ -590,8 +636,14 @@ const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
     : job.variant === "kcat-raw"
     ? kcatRaw
     : pipeline
-  const outcome: { bytes: number; cpuMicros?: number; peakRssMb?: number; note?: string; latency?: LatencySummary } =
-    await run(job, coverage, m)
+  const outcome: {
+    bytes: number
+    cpuMicros?: number
+    peakRssMb?: number
+    note?: string
+    latency?: LatencySummary
+    others?: ConsumeResult["others"]
+  } = await run(job, coverage, m)
   const measured = m.finish()
   return {
     _tag: "consumed",
@@ -600,6 +652,7 @@ const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
     elapsedMs: measured.elapsedMs,
     firstRecordMs: measured.firstRecordMs,
     wallMs: measured.wallMs,
+    ...(outcome.others === undefined ? {} : { others: outcome.others }),
     cpuMicros: outcome.cpuMicros ?? measured.cpuMicros,
     ...(job.variant === "kcat-raw" ? {} : { mainThreadBusyPct: measured.mainThreadBusyPct }),
     peakRssMb: outcome.peakRssMb ?? measured.peakRssMb,

@@ -15,12 +15,28 @@ export const variantNames = [
   "kafkajs-archive",
   "kafkajs-archive-worker",
   "pipeline-full",
+  "pipeline-full-unordered",
   "pipeline-no-archive",
   "pipeline-io",
+  "pipeline-io-slow-key",
   "platformatic-raw",
   "kcat-raw"
 ] as const
 export type VariantName = typeof variantNames[number]
+
+/** The variants whose processor waits (5 ms a record): they read the first `ioRecords` only. */
+export const ioVariants: ReadonlySet<VariantName> = new Set(["pipeline-io", "pipeline-io-slow-key"])
+
+/**
+ * Distinct keys of the records (seed and paced): enough for key ordering to have real lanes
+ * (each partition has thousands of keys), and a key's records far apart in its partition.
+ */
+export const KEYS = 10_000
+
+/** `pipeline-io-slow-key`: the records of this key take `SLOW_KEY_MS`, the others `IO_MS`. */
+export const SLOW_KEY = "key-0"
+export const IO_MS = 5
+export const SLOW_KEY_MS = 500
 
 /** Records to read per partition: offsets `0 .. count-1` of each listed partition. */
 export interface Extent {
@@ -67,6 +83,11 @@ export interface ConsumeResult {
   readonly firstRecordMs: number
   /** Including the variant's shutdown (pipeline: final flush, commit, disconnect). */
   readonly wallMs: number
+  /**
+   * `pipeline-io-slow-key`: the records not of `SLOW_KEY`, and from the start to the last of them
+   * handled (the run itself ends with the slow key's last record).
+   */
+  readonly others?: { readonly records: number; readonly elapsedMs: number }
   readonly cpuMicros: number
   /** From the first record to the last; absent for kcat (another process). */
   readonly mainThreadBusyPct?: number
@@ -100,12 +121,15 @@ export interface LatencySummary {
  */
 export type Producer = "kcat" | "kafkajs"
 
-/** The key of the `i`-th paced record. */
-export const pacedKey = (i: number): string => `key-${i}`
+/** The key of the `i`-th record, seeded or paced: `KEYS` keys in turn. */
+export const pacedKey = (i: number): string => `key-${i % KEYS}`
 
 /**
- * The partition of the `i`-th paced record: round robin for kafkajs (explicit partitions); for
- * kcat, librdkafka's `consistent` partitioner (CRC-32 of the key, modulo the partition count).
+ * The partition of the `i`-th record: round robin for kafkajs (explicit partitions: the seed, and
+ * the paced records without kcat); for kcat, librdkafka's `consistent` partitioner (CRC-32 of the
+ * key, modulo the partition count). Round robin puts a key's records in several partitions (with
+ * 10,000 keys and 6 partitions, three of them); key ordering is per partition, so each
+ * (partition, key) is a lane of its own either way.
  */
 export const pacedPartition = (producer: Producer, i: number, partitions: number): number =>
   producer === "kcat" ? crc32(pacedKey(i)) % partitions : i % partitions

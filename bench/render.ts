@@ -26,6 +26,9 @@ interface Run {
   readonly rounds: number
   readonly recordsPerSecByRound: ReadonlyArray<number>
   readonly spreadPct: number
+  /** `pipeline-io-slow-key`: the slow key's records, and the other keys' rate (median). */
+  readonly slowKeyRecords?: number
+  readonly othersRecordsPerSec?: number
 }
 
 interface LatencyPoint {
@@ -55,7 +58,17 @@ interface Report {
     /** Absent in runs before it was measured, and without `/proc`. */
     readonly stealPct?: number
   }
-  readonly settings: { readonly mode: string; readonly records: number; readonly ioRecords: number; readonly rounds: number }
+  readonly settings: {
+    readonly mode: string
+    readonly records: number
+    readonly ioRecords: number
+    readonly rounds: number
+    /** Absent in runs before the records had repeated keys (every key was distinct). */
+    readonly keys?: number
+    readonly ioMs?: number
+    readonly slowKey?: string
+    readonly slowKeyMs?: number
+  }
   readonly skipped: Record<string, string>
   readonly runs: ReadonlyArray<Run>
   readonly latency?: {
@@ -90,14 +103,22 @@ const pacedProducer = { kcat: "kcat, librdkafka, 5 ms linger", kafkajs: "kafkajs
 const n = (value: number) => value.toLocaleString("en-US")
 const met = (ok: boolean | undefined) => ok === undefined ? "not measured" : ok ? "**met**" : "**missed**"
 
-export const renderFigures = (report: Report): string => {
-  const run = (name: string) => report.runs.find((r) => r.name === name)
-  const raw = run("kafkajs-raw")
-  const full = run("pipeline-full")
-  const io = run("pipeline-io")
+/** Little's law for `pipeline-io`: 100 records in flight, 5 ms each. */
+const LITTLE_RATE = 20_000
+
+/** The variants whose processor waits (the main thread's µs per record says nothing there). */
+const isIo = (name: string) => name === "pipeline-io" || name === "pipeline-io-slow-key"
+
+/** The run line, the throughput table and the main thread's time per record. */
+const throughputFigures = (report: Report): Array<string> => {
+  const s = report.settings
+  const io = report.runs.filter((r) => isIo(r.name))
   const lines = [
-    `Run of ${report.when} (${report.settings.mode} mode: ${n(report.settings.records)} records of 1 KiB over 6 partitions; ` +
-    `pipeline-io on the first ${n(io?.records ?? report.settings.ioRecords)}), ${report.settings.rounds} rounds per variant. ` +
+    `Run of ${report.when} (${s.mode} mode: ${n(s.records)} records of 1 KiB over 6 partitions` +
+    // Runs before key ordering gave every record a key of its own.
+    `${s.keys === undefined ? "" : ` with ${n(s.keys)} distinct keys`}; ` +
+    `${io.length > 1 ? io.map((r) => r.name).join(" and ") : "pipeline-io"} on the first ` +
+    `${n(io[0]?.records ?? s.ioRecords)}), ${s.rounds} rounds per variant. ` +
     `Node ${report.node}, ${report.kafka}; ${report.machine.cores} cores (${report.machine.cpu}), ${report.machine.memoryGiB} GiB; ` +
     `load average before ${report.machine.loadAverageBefore.join(" / ")}, after ${report.machine.loadAverageAfter.join(" / ")}` +
     (report.machine.stealPct === undefined
@@ -115,7 +136,7 @@ export const renderFigures = (report: Report): string => {
     ""
   ]
   const threadTimes = report.runs.flatMap((r) =>
-    r.mainThreadBusyPct === undefined || r.name === "pipeline-io"
+    r.mainThreadBusyPct === undefined || isIo(r.name)
       ? []
       : [`\`${r.name}\` ${(r.mainThreadBusyPct / 100 / r.recordsPerSec * 1e6).toFixed(1)}`]
   )
@@ -125,50 +146,54 @@ export const renderFigures = (report: Report): string => {
       ""
     )
   }
-  if (report.latency !== undefined) {
-    const l = report.latency
-    lines.push(
-      `Latency (\`pipeline-full\`, a paced producer (${pacedProducer[l.producer ?? "kafkajs"]}) at ${n(l.rate)} rec/s, ` +
-        `half the measured rate, for ${l.seconds} s; ` +
-        `the first ${l.warmupMs / 1000} s left out as warm-up; ${n(l.samples)} samples; commit interval ${l.commitIntervalMs} ms):`,
-      "",
-      "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | machine busy (busiest second) | stolen | most written to disk in a second | checksum |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-      ...(l.byLoad ?? []).map((p) =>
-        `| \`${p.variant}\` | ${p.load} × | ${n(p.rate)} | ${p.p50Ms} ms | ${p.p95Ms} ms | ${p.p99Ms} ms | ` +
-        `${p.commitP50Ms === null ? "–" : `${p.commitP50Ms} ms`} | ${p.commitP99Ms === null ? "–" : `${p.commitP99Ms} ms`} | ` +
-        (p.machine === undefined
-          ? "– | – | – | "
-          : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ` +
-            `${p.machine.stealPct === undefined ? "–" : `${p.machine.stealPct}%`} | ` +
-            `${n(p.machine.mostWrittenInASecondMiB)} MiB | `) +
-        `${p.checksumOk ? "ok" : "**FAILED**"} |`
-      ),
-      "",
-      "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
-        "`kafkajs-raw`, `kafkajs-archive` and `kafkajs-archive-worker`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
-        "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second; stolen: " +
-        "the cores' time the hypervisor gave to other virtual machines." +
-        (l.warmupRun === undefined
-          ? ""
-          : ` Before these runs, an unmeasured ${l.warmupRun.seconds} s run of \`${l.warmupRun.variant}\` at the same rate ` +
-            `warmed the broker up (its p99 was ${l.warmupRun.p99Ms} ms; checksum ${l.warmupRun.checksumOk ? "ok" : "**FAILED**"}).`),
-      ""
-    )
-  }
-  if (report.memory !== undefined) {
-    const m = report.memory
-    lines.push(
-      `Memory: RSS growth of \`pipeline-full\` from 20% to 100% of its runs (median): ${m.rssGrowthPct}%. ` +
-        `${n(m.largeRecords)} records of ${(m.largeValueBytes / 1e6).toFixed(1)} MB through \`pipeline-full\`: ` +
-        `peak RSS ${m.largePeakRssMb} MB (checksum ${m.largeChecksumOk ? "ok" : "FAILED"})` +
-        (m.largeKafkajsRawPeakRssMb === undefined ? "." : `; \`kafkajs-raw\` on the same records: ${m.largeKafkajsRawPeakRssMb} MB.`),
-      ""
-    )
-  }
+  return lines
+}
+
+const latencyFigures = (l: NonNullable<Report["latency"]>): Array<string> => [
+  `Latency (\`pipeline-full\`, a paced producer (${pacedProducer[l.producer ?? "kafkajs"]}) at ${n(l.rate)} rec/s, ` +
+  `half the measured rate, for ${l.seconds} s; ` +
+  `the first ${l.warmupMs / 1000} s left out as warm-up; ${n(l.samples)} samples; commit interval ${l.commitIntervalMs} ms):`,
+  "",
+  "| variant | load | rate rec/s | produce → handled p50 | p95 | p99 | handled → committed p50 | p99 | machine busy (busiest second) | stolen | most written to disk in a second | checksum |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ...(l.byLoad ?? []).map((p) =>
+    `| \`${p.variant}\` | ${p.load} × | ${n(p.rate)} | ${p.p50Ms} ms | ${p.p95Ms} ms | ${p.p99Ms} ms | ` +
+    `${p.commitP50Ms === null ? "–" : `${p.commitP50Ms} ms`} | ${p.commitP99Ms === null ? "–" : `${p.commitP99Ms} ms`} | ` +
+    (p.machine === undefined
+      ? "– | – | – | "
+      : `${p.machine.busyPct}% (${p.machine.busiestSecondPct}%) | ` +
+        `${p.machine.stealPct === undefined ? "–" : `${p.machine.stealPct}%`} | ` +
+        `${n(p.machine.mostWrittenInASecondMiB)} MiB | `) +
+    `${p.checksumOk ? "ok" : "**FAILED**"} |`
+  ),
+  "",
+  "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
+  "`kafkajs-raw`, `kafkajs-archive` and `kafkajs-archive-worker`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
+  "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second; stolen: " +
+  "the cores' time the hypervisor gave to other virtual machines." +
+  (l.warmupRun === undefined
+    ? ""
+    : ` Before these runs, an unmeasured ${l.warmupRun.seconds} s run of \`${l.warmupRun.variant}\` at the same rate ` +
+      `warmed the broker up (its p99 was ${l.warmupRun.p99Ms} ms; checksum ${l.warmupRun.checksumOk ? "ok" : "**FAILED**"}).`),
+  ""
+]
+
+const memoryFigures = (m: NonNullable<Report["memory"]>): Array<string> => [
+  `Memory: RSS growth of \`pipeline-full\` from 20% to 100% of its runs (median): ${m.rssGrowthPct}%. ` +
+  `${n(m.largeRecords)} records of ${(m.largeValueBytes / 1e6).toFixed(1)} MB through \`pipeline-full\`: ` +
+  `peak RSS ${m.largePeakRssMb} MB (checksum ${m.largeChecksumOk ? "ok" : "FAILED"})` +
+  (m.largeKafkajsRawPeakRssMb === undefined ? "." : `; \`kafkajs-raw\` on the same records: ${m.largeKafkajsRawPeakRssMb} MB.`),
+  ""
+]
+
+const targetFigures = (report: Report): Array<string> => {
+  const run = (name: string) => report.runs.find((r) => r.name === name)
+  const raw = run("kafkajs-raw")
+  const full = run("pipeline-full")
+  const io = run("pipeline-io")
   const ratio = raw !== undefined && full !== undefined ? full.recordsPerSec / raw.recordsPerSec : undefined
-  const ioRatio = io === undefined ? undefined : io.recordsPerSec / 20_000
-  lines.push(
+  const ioRatio = io === undefined ? undefined : io.recordsPerSec / LITTLE_RATE
+  return [
     "| target | figure | |",
     "|---|---|---|",
     `| \`pipeline-full\` ≥ 0.9 × \`kafkajs-raw\` records/s | ${ratio === undefined ? "–" : `${ratio.toFixed(2)} ×`} | ${met(ratio === undefined ? undefined : ratio >= 0.9)} |`,
@@ -176,9 +201,71 @@ export const renderFigures = (report: Report): string => {
     `| p99 produce → handled < 50 ms at half load | ${report.latency === undefined ? "–" : `${report.latency.p99Ms} ms`} | ${met(report.latency === undefined ? undefined : report.latency.p99Ms < 50)} |`,
     `| RSS growth < 10% | ${report.memory === undefined ? "–" : `${report.memory.rssGrowthPct}%`} | ${met(report.memory === undefined ? undefined : report.memory.rssGrowthPct < 10)} |`,
     `| peak RSS < 1 GB with 9.5 MB records | ${report.memory === undefined ? "–" : `${report.memory.largePeakRssMb} MB`} | ${met(report.memory === undefined ? undefined : report.memory.largePeakRssMb < 1000)} |`
-  )
-  return lines.join("\n")
+  ]
 }
+
+/** One row of the ordering table: `ratio` against `target` (undefined: not measured in this run). */
+const orderingRow = (target: string, ratio: number | undefined, against: string, ok: (ratio: number) => boolean) =>
+  `| ${target} | ${ratio === undefined ? "–" : `${ratio.toFixed(2)} × (${against})`} | ${met(ratio === undefined ? undefined : ok(ratio))} |`
+
+/**
+ * What key ordering costs: `pipeline-full` against its unordered rate, `pipeline-io` against
+ * Little's law, and the other keys' rate when one key is slow against `pipeline-io`. Runs made
+ * before the seed had repeated keys (no `settings.keys`) measured none of it.
+ */
+const orderingFigures = (report: Report): Array<string> => {
+  const keyed = report.settings.keys !== undefined
+  const run = (name: string) => keyed ? report.runs.find((r) => r.name === name) : undefined
+  const full = run("pipeline-full")
+  const unordered = run("pipeline-full-unordered")
+  const io = run("pipeline-io")
+  const slow = run("pipeline-io-slow-key")
+  const others = slow?.othersRecordsPerSec
+  const fullRatio = full !== undefined && unordered !== undefined ? full.recordsPerSec / unordered.recordsPerSec : undefined
+  const ioRatio = io === undefined ? undefined : io.recordsPerSec / LITTLE_RATE
+  const slowRatio = io !== undefined && others !== undefined ? others / io.recordsPerSec : undefined
+  const s = report.settings
+  return [
+    keyed
+      ? `Ordering: \`ordering: "key"\` (the default) over ${n(s.keys!)} keys against \`"unordered"\`. ` +
+        `In \`pipeline-io-slow-key\` the records of \`${s.slowKey}\`` +
+        `${slow?.slowKeyRecords === undefined ? "" : ` (${n(slow.slowKeyRecords)} of them)`} take ${s.slowKeyMs} ms ` +
+        `instead of ${s.ioMs} ms; its figure is the other keys' rate, from the first record handled to the last of theirs ` +
+        "(the run itself ends with the slow key's last record)."
+      : "Ordering: not measured in this run (every record had a key of its own: a run from before key ordering).",
+    "",
+    "| target | figure | |",
+    "|---|---|---|",
+    orderingRow(
+      "`pipeline-full` (key ordering) ≥ 0.9 × `pipeline-full-unordered` records/s",
+      fullRatio,
+      `${n(full?.recordsPerSec ?? 0)} against ${n(unordered?.recordsPerSec ?? 0)} rec/s`,
+      (r) => r >= 0.9
+    ),
+    orderingRow(
+      "`pipeline-io` (key ordering) ≥ 0.8 × 20,000 rec/s (Little's law: 100 / 5 ms)",
+      ioRatio,
+      `${n(io?.recordsPerSec ?? 0)} rec/s`,
+      (r) => r >= 0.8
+    ),
+    orderingRow(
+      "slow key costs the other keys < 10%: their records/s in `pipeline-io-slow-key` > 0.9 × `pipeline-io`",
+      slowRatio,
+      `${n(others ?? 0)} against ${n(io?.recordsPerSec ?? 0)} rec/s`,
+      (r) => r > 0.9
+    )
+  ]
+}
+
+export const renderFigures = (report: Report): string =>
+  [
+    ...throughputFigures(report),
+    ...(report.latency === undefined ? [] : latencyFigures(report.latency)),
+    ...(report.memory === undefined ? [] : memoryFigures(report.memory)),
+    ...targetFigures(report),
+    "",
+    ...orderingFigures(report)
+  ].join("\n")
 
 export const renderBenchmarksDoc = (): void => {
   const report = JSON.parse(readFileSync(LATEST, "utf8")) as Report

@@ -23,7 +23,21 @@ import { fileURLToPath } from "node:url"
 import { Kafka, logLevel } from "kafkajs"
 import { startBroker } from "../test/support/broker.js"
 import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, Producer, VariantName } from "./common.js"
-import { deferred, median, pacedCounts, readMachine, sampleMachine, stealPct, totalOf, variantNames } from "./common.js"
+import {
+  deferred,
+  IO_MS,
+  ioVariants,
+  KEYS,
+  median,
+  pacedCounts,
+  readMachine,
+  sampleMachine,
+  SLOW_KEY,
+  SLOW_KEY_MS,
+  stealPct,
+  totalOf,
+  variantNames
+} from "./common.js"
 import { renderBenchmarksDoc } from "./render.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -50,8 +64,14 @@ const settings = {
   partitions: 6,
   records: quick ? 100_000 : 1_000_000,
   valueBytes: 1024,
-  /** pipeline-io reads this many (5 ms each at concurrency 100: 20,000 rec/s at best). */
+  /** Distinct keys of the records (`key-<i mod keys>`). */
+  keys: KEYS,
+  /** The io variants read this many (5 ms each at concurrency 100: 20,000 rec/s at best). */
   ioRecords: quick ? 50_000 : 300_000,
+  ioMs: IO_MS,
+  /** pipeline-io-slow-key: this key's records take `slowKeyMs`. */
+  slowKey: SLOW_KEY,
+  slowKeyMs: SLOW_KEY_MS,
   latencySeconds: quick ? 10 : 60,
   /** The unmeasured paced run before the latency runs (kafkajs-raw, half load). */
   latencyWarmupRunSeconds: quick ? 5 : 30,
@@ -183,9 +203,11 @@ const main = async () => {
     for (let round = 0; round < settings.rounds; round++) {
       const order = round % 2 === 0 ? variants : [...variants].reverse()
       for (const variant of order) {
-        const result = await consume(variant, variant === "pipeline-io" ? ioExtent : extent)
+        const result = await consume(variant, ioVariants.has(variant) ? ioExtent : extent)
         results.get(variant)!.push(result)
-        log(`round ${round + 1} ${variant}: ${Math.round(rateOf(result))} rec/s (first record after ` +
+        log(`round ${round + 1} ${variant}: ${Math.round(rateOf(result))} rec/s` +
+          (result.others === undefined ? "" : `, keys other than ${SLOW_KEY} ${Math.round(othersRateOf(result))} rec/s`) +
+          ` (first record after ` +
           `${(result.firstRecordMs / 1000).toFixed(2)} s), ` +
           `${(result.cpuMicros / result.records).toFixed(1)} µs CPU/rec, ${result.peakRssMb} MB peak RSS, ` +
           `missing ${result.missing}, duplicates ${result.duplicates}`)
@@ -345,6 +367,20 @@ const rssGrowthPct = (result: ConsumeResult): number => {
 /** Steady-state rate: from the first record handled to the last (connect and group join left out). */
 const rateOf = (r: ConsumeResult) => r.records / ((r.elapsedMs - r.firstRecordMs) / 1000)
 
+/** pipeline-io-slow-key: the other keys' records over the time from the first record handled to the last of them. */
+const othersRateOf = (r: ConsumeResult) => r.others!.records / ((r.others!.elapsedMs - r.firstRecordMs) / 1000)
+
+/** The others' rate (median and by round) and the slow key's records, when the variant reports them. */
+const summarizeOthers = (results: ReadonlyArray<ConsumeResult>) => {
+  if (!results.every((r) => r.others !== undefined)) return {}
+  const rates = results.map(othersRateOf)
+  return {
+    slowKeyRecords: results[0]!.records - results[0]!.others!.records,
+    othersRecordsPerSec: Math.round(median(rates)),
+    othersRecordsPerSecByRound: rates.map(Math.round)
+  }
+}
+
 const summarize = (name: VariantName, results: ReadonlyArray<ConsumeResult>) => {
   const rates = results.map(rateOf)
   const mb = results.map((r) => r.bytes / 1e6 / ((r.elapsedMs - r.firstRecordMs) / 1000))
@@ -368,7 +404,8 @@ const summarize = (name: VariantName, results: ReadonlyArray<ConsumeResult>) => 
     wallSecByRound: results.map((r) => round(r.wallMs / 1000, 1)),
     firstRecordSecByRound: results.map((r) => round(r.firstRecordMs / 1000, 2)),
     rssGrowthPct: round(median(growth), 1),
-    rssGrowthPctByRound: growth
+    rssGrowthPctByRound: growth,
+    ...summarizeOthers(results)
   }
 }
 
