@@ -20,14 +20,21 @@
  * A failed write truncates the file back to its last whole row, reports the
  * error through `onFatal` once, and fails every later call: the pipeline then
  * stops without committing the rows that were not written.
+ *
+ * The parts: `RowBatch` holds the pending rows, `ArchiveFiles` the hour's
+ * file, `ArchiveLifecycle` whether the archive is open, failed or closed; this
+ * module moves batches from the one to the other, in the background.
  */
-import { Clock, Effect, Exit, Fiber, FileSystem, Option, Path, Schedule, Scope, Semaphore } from "effect"
+import { Clock, Effect, Exit, Fiber, Schedule, Scope, Semaphore } from "effect"
+import * as ArchiveLifecycle from "../domain/ArchiveLifecycle.js"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import { archiveFileName, nextHourStart } from "../domain/ArchiveFile.js"
-import { encodeRow } from "../domain/Csv.js"
-import { RowBuffer } from "../domain/RowBuffer.js"
+import { nextHourStart } from "../domain/ArchiveFile.js"
 import { ArchiveError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import { RowBatch } from "../domain/RowBatch.js"
+import type { RowBuffer } from "../domain/RowBuffer.js"
+import type { OpenFile } from "./ArchiveFiles.js"
+import * as ArchiveFiles from "./ArchiveFiles.js"
 
 export type { ArchiveKind }
 
@@ -65,151 +72,129 @@ export interface ArchiveSink {
   readonly rowsWritten: () => number
 }
 
-interface OpenFile {
-  readonly path: string
-  readonly handle: FileSystem.File
-  readonly scope: Scope.Closeable
-  size: number
-}
-
-const encoder = new TextEncoder()
-
 /** Pending row bytes that make `append` write the batch, whatever `batchSize`. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024
 
-/** A batch buffer starts at this size, and grows as its batches need. */
-const MIN_BATCH_CAPACITY = 64 * 1024
-
-/** A written batch's buffer larger than this (and than twice what it held) is not kept for the next batch. */
-const MAX_KEPT_CAPACITY = 4 * 1024 * 1024
-
 export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSinkOptions) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
+  const files = yield* ArchiveFiles.make(options)
   const lock = yield* Semaphore.make(1)
-  const maxPendingBytes = Math.max(MAX_BATCH_BYTES, options.maxPendingBytes)
-  const files: Array<string> = []
-  let rows = new RowBuffer(MIN_BATCH_CAPACITY)
-  /**
-   * The buffer of the last batch written, emptied, for the next batch: two buffers take turns
-   * (one filling, one on its way to disk) instead of a new multi-megabyte one per batch, whose
-   * allocation and release grow the process's RSS over a long run.
-   */
-  let spare: RowBuffer | undefined
-  let records: Array<TopicPartitionOffset> = []
+  const batch = new RowBatch<TopicPartitionOffset>({ maxRows: options.batchSize, maxBytes: MAX_BATCH_BYTES })
+  const lifecycle = makeLifecycle(options)
+  const report = lifecycle.report
   let rowsWritten = 0
-  let current: OpenFile | undefined
-  let failure: ArchiveError | undefined
-  let closed = false
 
-  const fail = (operation: ArchiveError["operation"], filePath: string) => (cause: unknown) =>
-    Effect.gen(function*() {
-      const error = new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
-      if (failure === undefined) {
-        failure = error
-        yield* Effect.logError(error.message)
-        yield* options.onFatal(error)
-      }
-      return yield* failure
-    })
-
-  // A restart within the same hour takes the next sequence number: it never
-  // appends after a tail that a crash may have torn.
-  const openFor = Effect.fnUntraced(function*(now: number, operation: "open" | "rotate") {
-    for (let sequence = 0;; sequence++) {
-      const filePath = path.join(options.dir, archiveFileName(options.kind, now, sequence))
-      const scope = yield* Scope.make()
-      const opened = yield* fs.open(filePath, { flag: "wx" }).pipe(
-        Scope.provide(scope),
-        Effect.flatMap((handle) => {
-          const headerBytes = encoder.encode(encodeRow(options.header))
-          return handle.writeAll(headerBytes).pipe(
-            Effect.andThen(handle.sync),
-            Effect.as({ path: filePath, handle, scope, size: headerBytes.byteLength })
-          )
-        }),
-        Effect.onError(() => Scope.close(scope, Exit.void)),
-        Effect.catchTag("PlatformError", (error) =>
-          error.reason._tag === "AlreadyExists" ? Effect.succeed(undefined) : fail(operation, filePath)(error))
-      )
-      if (opened === undefined) continue
-      files.push(filePath)
-      options.onOpened?.(filePath)
-      return opened as OpenFile
-    }
-  })
-
-  const closeCurrent = Effect.gen(function*() {
-    if (current === undefined) return
-    const file = current
-    current = undefined
-    yield* Scope.close(file.scope, Exit.void)
-  })
-
-  /** Writes and syncs the pending rows to `file`, then reports them. */
+  /** Writes the pending rows to `file`, then reports them. */
   const writeBatch = Effect.fnUntraced(function*(file: OpenFile) {
-    const written = rows
-    const bytes = written.contents
-    const batchRecords = records
-    rows = spare ?? new RowBuffer(MIN_BATCH_CAPACITY)
-    spare = undefined
-    records = []
-    yield* file.handle.writeAll(bytes).pipe(
-      Effect.andThen(file.handle.sync),
-      // Keep whole rows only: cut a partial write back to the last complete batch.
-      Effect.onError(() => file.handle.truncate(file.size).pipe(Effect.ignore)),
-      Effect.catch(fail("write", file.path))
-    )
-    // A file deleted while open (or its directory removed) still takes writes, into an inode
-    // that is gone once closed: rows "on disk" only there must not count as archived.
-    const info = yield* file.handle.stat.pipe(Effect.catch(fail("write", file.path)))
-    if (Option.getOrUndefined(info.nlink) === 0n) {
-      return yield* fail("write", file.path)("the file was deleted (or its directory removed) while open")
-    }
-    file.size += bytes.byteLength
-    // Kept for the next batch unless a burst (large records) left it far larger than batches need.
-    if (written.capacity <= Math.max(MAX_KEPT_CAPACITY, 2 * bytes.byteLength)) {
-      written.clear()
-      spare = written
-    }
-    rowsWritten += batchRecords.length
-    yield* options.onFlushed(batchRecords)
+    const taken = batch.take()
+    yield* files.write(file, taken.rows.contents).pipe(Effect.catch(report))
+    batch.recycle(taken.rows)
+    rowsWritten += taken.records.length
+    yield* options.onFlushed(taken.records)
   })
 
-  // Uninterruptible: once the batch is taken out of `rows`, it must reach the file and
-  // `onFlushed` (a write and an fsync take bounded time), else its records are never reported and
-  // hold their partitions' commits back; the appending fiber is interrupted on a rejoin or a stop.
+  // Uninterruptible: once the batch is taken out, it must reach the file and `onFlushed` (a
+  // write and an fsync take bounded time), else its records are never reported and hold their
+  // partitions' commits back; the appending fiber is interrupted on a rejoin or a stop.
   // A defect (a bug, in `onFlushed` say) fails the archive like a failed write: the background
   // writer, the interval flush and the rotation have nobody to join them, and a defect lost there
   // would leave the batch's records unreported, their partitions' commits stuck with no error.
   const writePending = Effect.uninterruptible(Effect.suspend(() => {
+    const failure = lifecycle.failure()
     if (failure !== undefined) return Effect.fail(failure)
-    if (records.length === 0 || current === undefined) return Effect.void
-    const file = current
-    return writeBatch(file).pipe(Effect.catchDefect(fail("write", file.path)))
+    const file = files.current()
+    if (batch.size === 0 || file === undefined) return Effect.void
+    return writeBatch(file).pipe(Effect.catchDefect((cause) =>
+      report(new ArchiveError({ archive: options.kind, path: file.path, operation: "write", cause }))
+    ))
   }))
-
   const flush = lock.withPermits(1)(writePending)
 
-  // The background writer, if one is running: it writes the pending rows while they make a full
-  // batch, all of them at once each time (rows that piled up behind a write go to disk together,
-  // with one sync: under load, fewer and larger writes).
-  const scope = yield* Effect.scope
-  let writing: Fiber.Fiber<Exit.Exit<void, ArchiveError>> | undefined
-  const isFull = () => records.length >= options.batchSize || rows.length >= MAX_BATCH_BYTES
   // Not without a file (a rotation cut short by a stop): `writePending` would write nothing, and
   // the loop would never end.
   const writeWhileFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() =>
-    isFull() && current !== undefined ? Effect.andThen(flush, writeWhileFull) : Effect.void
+    batch.isFull && files.current() !== undefined ? Effect.andThen(flush, writeWhileFull) : Effect.void
   )
+  const writer = backgroundWriter(yield* Effect.scope, writeWhileFull)
+  const maxPendingBytes = Math.max(MAX_BATCH_BYTES, options.maxPendingBytes)
+
+  const rotate = lock.withPermits(1)(Effect.gen(function*() {
+    if (lifecycle.state()._tag !== "Open") return
+    yield* writePending
+    const file = yield* files.openNext("rotate").pipe(Effect.catch(report))
+    yield* Effect.annotateCurrentSpan("file", file.path)
+    yield* Effect.logDebug(`${options.kind} archive rotated to ${file.path}`)
+  })).pipe(Effect.withSpan("ArchiveSink.rotate", { root: true, attributes: { archive: options.kind } }))
+
+  const close = lock.withPermits(1)(Effect.suspend(() => {
+    if (lifecycle.state()._tag === "Closed") return Effect.void
+    lifecycle.close()
+    return writePending.pipe(Effect.ensuring(files.closeCurrent))
+  }))
+
+  const appendAll = appender({
+    batch,
+    refusal: lifecycle.refusal,
+    needsWriter: () => writer.isRunning() ? batch.byteLength >= maxPendingBytes : batch.isFull,
+    onFull: writer.startOrJoin
+  })
+
+  yield* files.openNext("open").pipe(Effect.catch(report))
+  yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
+  yield* startTimers(rotate, flush, options.flushIntervalMs)
+
+  return {
+    append: (record, writeRow) => appendAll([record], writeRow),
+    appendAll,
+    flush,
+    close,
+    files: files.created,
+    rowsWritten: () => rowsWritten
+  } satisfies ArchiveSink
+})
+
+/** The archive's lifecycle: a failure is reported once, when it happens, and fails every later call. */
+const makeLifecycle = (options: ArchiveSinkOptions) => {
+  let state = ArchiveLifecycle.Open
+  const failure = () => ArchiveLifecycle.failureOf(state)
+  return {
+    state: () => state,
+    failure,
+    close: () => {
+      state = ArchiveLifecycle.transition(state, { _tag: "Closed" })
+    },
+    /** Fails with the archive's failure: `error`, logged and reported through `onFatal`, if it is the first. */
+    report: (error: ArchiveError): Effect.Effect<never, ArchiveError> =>
+      Effect.gen(function*() {
+        const first = failure()
+        if (first !== undefined) return yield* first
+        state = ArchiveLifecycle.transition(state, { _tag: "Failed", error })
+        yield* Effect.logError(error.message)
+        yield* options.onFatal(error)
+        return yield* error
+      }),
+    /** What an append fails with once the archive takes no more rows. */
+    refusal: (): ArchiveError | undefined =>
+      state._tag === "Open" ? undefined : failure() ??
+        new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
+  }
+}
+
+/**
+ * The background writer: runs `writeWhileFull` in a fiber of its own, one at a time, so that
+ * `append` does not wait for the disk while the next batch fills. Each run writes all the rows
+ * pending at once (those that piled up behind a write go to disk together, with one sync: under
+ * load, fewer and larger writes).
+ */
+const backgroundWriter = (scope: Scope.Scope, writeWhileFull: Effect.Effect<void, ArchiveError>) => {
+  let writing: Fiber.Fiber<Exit.Exit<void, ArchiveError>> | undefined
   /** Starts the writer; returns at once, unless the write is done at once (then with its outcome). */
-  const startWriting: Effect.Effect<void, ArchiveError> = Effect.exit(writeWhileFull).pipe(
+  const start: Effect.Effect<void, ArchiveError> = Effect.exit(writeWhileFull).pipe(
     Effect.uninterruptible,
     Effect.forkIn(scope, { startImmediately: true }),
     Effect.flatMap((fiber) => {
       const done = fiber.pollUnsafe()
       if (done !== undefined) return Exit.isSuccess(done) ? done.value : done
-      // `onFull` starts a writer only when none is running: this one is still `writing` when it ends.
+      // A writer is started only when none is running: this one is still `writing` when it ends.
       writing = fiber
       fiber.addObserver(() => {
         writing = undefined
@@ -217,56 +202,44 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
       return Effect.void
     })
   )
+  return {
+    isRunning: () => writing !== undefined,
+    /** Starts the writer, or, while it is writing, waits for it to catch up (and fails as it did). */
+    startOrJoin: Effect.suspend((): Effect.Effect<void, ArchiveError> => {
+      const running = writing
+      return running === undefined ? start : Effect.flatMap(Fiber.join(running), (exit) => exit)
+    })
+  }
+}
+
+interface Appending {
+  readonly batch: RowBatch<TopicPartitionOffset>
+  readonly refusal: () => ArchiveError | undefined
   /**
-   * Called when the pending rows make a full batch: starts the writer, or, while it is writing
-   * and the rows pending behind it have reached `maxPendingBytes`, waits for it to catch up.
+   * Whether the row just added calls for `onFull`: the pending rows make a full batch and no
+   * writer is running, or one is and the rows pending behind it have reached `maxPendingBytes`.
    */
-  const onFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() => {
-    const writer = writing
-    if (writer === undefined) return startWriting
-    return Effect.flatMap(Fiber.join(writer), (exit) => exit)
-  })
-  /** Whether the row just added calls for `onFull`. */
-  const needsWriter = () => writing === undefined ? isFull() : rows.length >= maxPendingBytes
+  readonly needsWriter: () => boolean
+  readonly onFull: Effect.Effect<void, ArchiveError>
+}
 
-  const rotate = lock.withPermits(1)(Effect.gen(function*() {
-    if (failure !== undefined || closed) return
-    yield* writePending
-    yield* closeCurrent
-    current = yield* openFor(yield* Clock.currentTimeMillis, "rotate")
-    yield* Effect.annotateCurrentSpan("file", current.path)
-    yield* Effect.logDebug(`${options.kind} archive rotated to ${current.path}`)
-  })).pipe(Effect.withSpan("ArchiveSink.rotate", { root: true, attributes: { archive: options.kind } }))
-
-  const close = lock.withPermits(1)(Effect.gen(function*() {
-    if (closed) return
-    closed = true
-    yield* writePending.pipe(Effect.ensuring(closeCurrent))
-  }))
-
+/** `appendAll`: no Effect per row, only per batch that fills up. */
+const appender = (sink: Appending) => {
+  const { batch, needsWriter, onFull, refusal } = sink
   /** Adds rows from `start` on; a full batch goes to disk before the next row joins the following one. */
   const appendFrom = <R extends TopicPartitionOffset>(
     appended: ReadonlyArray<R>,
     writeRow: (out: RowBuffer, record: R) => void,
     start: number
   ): Effect.Effect<void, ArchiveError> => {
-    if (failure !== undefined) return Effect.fail(failure)
-    if (closed) {
-      return Effect.fail(
-        new ArchiveError({ archive: options.kind, path: options.dir, operation: "write", cause: "archive is closed" })
-      )
-    }
+    const refused = refusal()
+    if (refused !== undefined) return Effect.fail(refused)
     for (let index = start; index < appended.length;) {
-      const record = appended[index]!
-      const rowStart = rows.length
       try {
-        writeRow(rows, record)
+        batch.append(appended[index]!, writeRow)
       } catch (defect) {
-        // Rows stay whole: a row that could not be written to the end is cut off again.
-        rows.truncate(rowStart)
         return Effect.die(defect)
       }
-      records.push(record)
       index++
       if (needsWriter()) {
         return index < appended.length
@@ -276,30 +249,25 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     }
     return Effect.void
   }
-
   // Suspended: the rows are added when the effect runs (each time it runs), not when it is built.
-  const appendAll = <R extends TopicPartitionOffset>(
+  return <R extends TopicPartitionOffset>(
     appended: ReadonlyArray<R>,
     writeRow: (out: RowBuffer, record: R) => void
   ): Effect.Effect<void, ArchiveError> => Effect.suspend(() => appendFrom(appended, writeRow, 0))
+}
 
-  current = yield* openFor(yield* Clock.currentTimeMillis, "open")
-  yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
-
-  const untilNextHour = Clock.currentTimeMillis.pipe(
-    Effect.flatMap((now) => Effect.sleep(nextHourStart(now) - now))
-  )
-  yield* Effect.forkScoped(Effect.forever(Effect.andThen(untilNextHour, rotate)).pipe(Effect.ignore))
-  yield* Effect.forkScoped(
-    flush.pipe(Effect.repeat(Schedule.spaced(options.flushIntervalMs)), Effect.delay(options.flushIntervalMs), Effect.ignore)
-  )
-
-  return {
-    append: (record, writeRow) => appendAll([record], writeRow),
-    appendAll,
-    flush,
-    close,
-    files: () => files,
-    rowsWritten: () => rowsWritten
-  } satisfies ArchiveSink
-})
+/** Rotates at the start of each hour, and flushes every `flushIntervalMs`, in the sink's scope. */
+const startTimers = (
+  rotate: Effect.Effect<void, ArchiveError>,
+  flush: Effect.Effect<void, ArchiveError>,
+  flushIntervalMs: number
+) =>
+  Effect.gen(function*() {
+    const untilNextHour = Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => Effect.sleep(nextHourStart(now) - now))
+    )
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(untilNextHour, rotate)).pipe(Effect.ignore))
+    yield* Effect.forkScoped(
+      flush.pipe(Effect.repeat(Schedule.spaced(flushIntervalMs)), Effect.delay(flushIntervalMs), Effect.ignore)
+    )
+  })

@@ -1,0 +1,100 @@
+/**
+ * An archive's pending batch: the bytes of the rows not written yet (a
+ * `RowBuffer`, handed to the file as it is) and the records they are for,
+ * reported once those bytes are on disk.
+ *
+ * Two buffers take turns, one filling while the other is on its way to disk:
+ * a written batch's buffer comes back through `recycle` for the next batch,
+ * instead of a new multi-megabyte one per batch, whose allocation and release
+ * grow the process's RSS over a long run.
+ */
+import { RowBuffer } from "./RowBuffer.js"
+
+export interface RowBatchOptions {
+  /** Rows that make a full batch. */
+  readonly maxRows: number
+  /** Row bytes that make a full batch, however few the rows (large records). */
+  readonly maxBytes: number
+  /** A new buffer's size; it grows as its batches need. */
+  readonly minCapacity?: number | undefined
+  /** A written batch's buffer larger than this (and than twice what it held) is not kept for the next batch. */
+  readonly maxKeptCapacity?: number | undefined
+}
+
+/** A batch taken out to be written: its rows' bytes (`rows.contents`) and their records. */
+export interface TakenBatch<A> {
+  readonly rows: RowBuffer
+  readonly records: ReadonlyArray<A>
+}
+
+const DEFAULT_MIN_CAPACITY = 64 * 1024
+const DEFAULT_MAX_KEPT_CAPACITY = 4 * 1024 * 1024
+
+export class RowBatch<A> {
+  readonly #maxRows: number
+  readonly #maxBytes: number
+  readonly #minCapacity: number
+  readonly #maxKeptCapacity: number
+  #rows: RowBuffer
+  #records: Array<A> = []
+  #spare: RowBuffer | undefined
+
+  constructor(options: RowBatchOptions) {
+    this.#maxRows = options.maxRows
+    this.#maxBytes = options.maxBytes
+    this.#minCapacity = options.minCapacity ?? DEFAULT_MIN_CAPACITY
+    this.#maxKeptCapacity = options.maxKeptCapacity ?? DEFAULT_MAX_KEPT_CAPACITY
+    this.#rows = new RowBuffer(this.#minCapacity)
+  }
+
+  /** Rows pending. */
+  get size(): number {
+    return this.#records.length
+  }
+
+  /** Bytes of the rows pending. */
+  get byteLength(): number {
+    return this.#rows.length
+  }
+
+  /** Whether the rows pending make a batch: `maxRows` of them, or `maxBytes`. */
+  get isFull(): boolean {
+    return this.#records.length >= this.#maxRows || this.#rows.length >= this.#maxBytes
+  }
+
+  /**
+   * Adds the row `writeRow` writes for `record`. Rows stay whole: if `writeRow` throws, what it
+   * wrote is cut off again and the error goes on to the caller, with `record` not added.
+   */
+  append<R extends A>(record: R, writeRow: (out: RowBuffer, record: R) => void): void {
+    const rows = this.#rows
+    const rowStart = rows.length
+    try {
+      writeRow(rows, record)
+    } catch (defect) {
+      rows.truncate(rowStart)
+      throw defect
+    }
+    this.#records.push(record)
+  }
+
+  /** Takes the pending rows out, leaving the batch empty (on the spare buffer, if there is one). */
+  take(): TakenBatch<A> {
+    const taken: TakenBatch<A> = { rows: this.#rows, records: this.#records }
+    this.#rows = this.#spare ?? new RowBuffer(this.#minCapacity)
+    this.#spare = undefined
+    this.#records = []
+    return taken
+  }
+
+  /**
+   * Gives back the buffer of a batch that was written, to be the next batch's. Not kept if a
+   * burst (large records) left it far larger than batches need: it would hold that memory for
+   * good.
+   */
+  recycle(rows: RowBuffer): void {
+    if (rows.capacity > Math.max(this.#maxKeptCapacity, 2 * rows.length)) return
+    rows.clear()
+    this.#spare = rows
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * An archive's files: one per hour, named by the hour the `Clock` is in, each
+ * created (`wx`) with its header row, synced, before it takes any. The current
+ * one takes the batches until a rotation closes it and opens the next.
+ *
+ * A restart within the same hour takes the next sequence number: it never
+ * appends after a tail that a crash may have torn.
+ */
+import { Clock, Effect, Exit, FileSystem, Option, Path, Scope } from "effect"
+import type { ArchiveKind } from "../domain/ArchiveFile.js"
+import { archiveFileName } from "../domain/ArchiveFile.js"
+import { encodeRow } from "../domain/Csv.js"
+import { ArchiveError } from "../domain/Errors.js"
+
+export interface OpenFile {
+  readonly path: string
+  readonly handle: FileSystem.File
+  readonly scope: Scope.Closeable
+  /** Bytes up to its last whole row. */
+  size: number
+}
+
+export interface ArchiveFilesOptions {
+  readonly kind: ArchiveKind
+  readonly dir: string
+  readonly header: ReadonlyArray<string>
+  readonly onOpened?: ((path: string) => void) | undefined
+}
+
+export interface ArchiveFiles {
+  /** The file rows go to: none once closed, or after a rotation whose open failed. */
+  readonly current: () => OpenFile | undefined
+  /** Closes the current file, if any, and opens the next one, for the hour the `Clock` is in. */
+  readonly openNext: (operation: "open" | "rotate") => Effect.Effect<OpenFile, ArchiveError>
+  readonly closeCurrent: Effect.Effect<void>
+  /** Appends whole rows to `file` and syncs it; a write that fails is cut back to the last whole row. */
+  readonly write: (file: OpenFile, bytes: Uint8Array) => Effect.Effect<void, ArchiveError>
+  /** Every file created, oldest first. */
+  readonly created: () => ReadonlyArray<string>
+}
+
+const encoder = new TextEncoder()
+
+export const make = Effect.fnUntraced(function*(
+  options: ArchiveFilesOptions
+): Effect.fn.Return<ArchiveFiles, never, FileSystem.FileSystem | Path.Path> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const created: Array<string> = []
+  let current: OpenFile | undefined
+
+  const failed = (operation: ArchiveError["operation"], filePath: string) => (cause: unknown) =>
+    new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
+
+  /** Creates `filePath` with the header; undefined if it exists already. */
+  const create = (filePath: string, operation: "open" | "rotate") =>
+    Effect.flatMap(Scope.make(), (scope) =>
+      fs.open(filePath, { flag: "wx" }).pipe(
+        Scope.provide(scope),
+        Effect.flatMap((handle) => {
+          const headerBytes = encoder.encode(encodeRow(options.header))
+          return handle.writeAll(headerBytes).pipe(
+            Effect.andThen(handle.sync),
+            Effect.as<OpenFile>({ path: filePath, handle, scope, size: headerBytes.byteLength })
+          )
+        }),
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.catchTag("PlatformError", (error) =>
+          error.reason._tag === "AlreadyExists"
+            ? Effect.succeed(undefined)
+            : Effect.fail(failed(operation, filePath)(error)))
+      ))
+
+  const openFor = Effect.fnUntraced(function*(now: number, operation: "open" | "rotate") {
+    for (let sequence = 0;; sequence++) {
+      const filePath = path.join(options.dir, archiveFileName(options.kind, now, sequence))
+      const opened = yield* create(filePath, operation)
+      if (opened === undefined) continue
+      created.push(filePath)
+      options.onOpened?.(filePath)
+      return opened
+    }
+  })
+
+  const closeCurrent = Effect.suspend(() => {
+    const file = current
+    if (file === undefined) return Effect.void
+    current = undefined
+    return Scope.close(file.scope, Exit.void)
+  })
+
+  const openNext = Effect.fnUntraced(function*(operation: "open" | "rotate") {
+    yield* closeCurrent
+    const file = yield* openFor(yield* Clock.currentTimeMillis, operation)
+    current = file
+    return file
+  })
+
+  const write = Effect.fnUntraced(function*(file: OpenFile, bytes: Uint8Array) {
+    const writeFailed = failed("write", file.path)
+    yield* file.handle.writeAll(bytes).pipe(
+      Effect.andThen(file.handle.sync),
+      // Whole rows only: a partial write is cut back to the end of the last batch.
+      Effect.onError(() => file.handle.truncate(file.size).pipe(Effect.ignore)),
+      Effect.mapError(writeFailed)
+    )
+    // A file deleted while open (or its directory removed) still takes writes, into an inode
+    // that is gone once closed: rows "on disk" only there must not count as archived.
+    const info = yield* file.handle.stat.pipe(Effect.mapError(writeFailed))
+    if (Option.getOrUndefined(info.nlink) === 0n) {
+      return yield* writeFailed("the file was deleted (or its directory removed) while open")
+    }
+    file.size += bytes.byteLength
+  })
+
+  return { current: () => current, openNext, closeCurrent, write, created: () => created }
+})

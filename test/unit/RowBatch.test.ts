@@ -1,0 +1,149 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import { RowBatch } from "../../src/domain/RowBatch.js"
+import type { RowBuffer } from "../../src/domain/RowBuffer.js"
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+/** A row per record: the record's text and a line break. */
+const writeLine = (out: RowBuffer, record: string) => out.utf8(`${record}\n`)
+
+/** Writes half the row, then throws: a bug in a row writer. */
+const writeHalfThenThrow = (out: RowBuffer, record: string) => {
+  out.utf8(record.slice(0, record.length >> 1))
+  throw new Error(`cannot write ${record}`)
+}
+
+const batchOf = (options: Partial<ConstructorParameters<typeof RowBatch>[0]> = {}) =>
+  new RowBatch<string>({ maxRows: 3, maxBytes: 1024, ...options })
+
+describe("RowBatch", () => {
+  it("holds the rows appended and their records until taken; then it is empty", () => {
+    const batch = batchOf()
+    assert.strictEqual(batch.size, 0)
+    batch.append("a", writeLine)
+    batch.append("bb", writeLine)
+    assert.strictEqual(batch.size, 2)
+    assert.strictEqual(batch.byteLength, 5)
+
+    const taken = batch.take()
+    assert.strictEqual(text(taken.rows.contents), "a\nbb\n")
+    assert.deepStrictEqual(taken.records, ["a", "bb"])
+    assert.strictEqual(batch.size, 0)
+    assert.strictEqual(batch.byteLength, 0)
+    batch.append("c", writeLine)
+    assert.strictEqual(text(taken.rows.contents), "a\nbb\n", "the taken rows are not touched by the next batch")
+    assert.deepStrictEqual(taken.records, ["a", "bb"])
+  })
+
+  it("is full at maxRows rows, or at maxBytes however few the rows", () => {
+    const byRows = batchOf({ maxRows: 3 })
+    byRows.append("a", writeLine)
+    byRows.append("b", writeLine)
+    assert.isFalse(byRows.isFull)
+    byRows.append("c", writeLine)
+    assert.isTrue(byRows.isFull)
+
+    const byBytes = batchOf({ maxRows: 100, maxBytes: 10 })
+    byBytes.append("12345678", writeLine)
+    assert.isFalse(byBytes.isFull)
+    byBytes.append("x", writeLine)
+    assert.isTrue(byBytes.isFull, "10 bytes in 2 rows")
+  })
+
+  it("cuts off a row whose writing throws halfway: the error goes on, the record is not added, the rows around it stay whole", () => {
+    const batch = batchOf()
+    batch.append("first", writeLine)
+    assert.throws(() => batch.append("broken", writeHalfThenThrow), "cannot write broken")
+    assert.strictEqual(batch.size, 1)
+    assert.strictEqual(batch.byteLength, 6)
+    batch.append("last", writeLine)
+    const taken = batch.take()
+    assert.strictEqual(text(taken.rows.contents), "first\nlast\n")
+    assert.deepStrictEqual(taken.records, ["first", "last"])
+  })
+
+  it("without a buffer given back, the next batch gets a new one", () => {
+    const batch = batchOf()
+    batch.append("a", writeLine)
+    const first = batch.take()
+    batch.append("b", writeLine)
+    assert.notStrictEqual(batch.take().rows, first.rows)
+  })
+
+  it("a written batch's buffer, given back, is the one after next's (two buffers take turns), emptied", () => {
+    const batch = batchOf()
+    batch.append("a", writeLine)
+    const first = batch.take() // the next batch fills a second buffer meanwhile
+    batch.append("b", writeLine)
+    batch.recycle(first.rows)
+    assert.strictEqual(first.rows.length, 0)
+    const second = batch.take()
+    assert.notStrictEqual(second.rows, first.rows)
+    assert.strictEqual(text(second.rows.contents), "b\n")
+
+    batch.append("c", writeLine)
+    const third = batch.take()
+    assert.strictEqual(third.rows, first.rows)
+    assert.strictEqual(text(third.rows.contents), "c\n")
+    assert.deepStrictEqual(third.records, ["c"])
+  })
+
+  it("does not keep a buffer that a burst left far larger than its batch needed (over maxKeptCapacity and twice what it held)", () => {
+    const batch = batchOf({ minCapacity: 16, maxKeptCapacity: 1024 })
+    batch.append("x".repeat(4999), writeLine) // a large record: the buffer grows to 5000 bytes
+    const burst = batch.take()
+    assert.isAtLeast(burst.rows.capacity, 5000)
+    batch.recycle(burst.rows)
+    batch.take()
+
+    batch.append("small", writeLine)
+    const small = batch.take()
+    assert.strictEqual(small.rows, burst.rows, "kept while its batch used most of it")
+    batch.recycle(small.rows) // 5000 bytes for a 6-byte batch
+    batch.take()
+    assert.notStrictEqual(batch.take().rows, burst.rows, "dropped: it would hold that memory for good")
+  })
+
+  it("keeps any buffer up to maxKeptCapacity, however little it held", () => {
+    const batch = batchOf({ minCapacity: 512, maxKeptCapacity: 1024 })
+    batch.append("a", writeLine)
+    const taken = batch.take()
+    batch.recycle(taken.rows)
+    batch.take()
+    assert.strictEqual(batch.take().rows, taken.rows)
+  })
+
+  it("property: the batches taken hold, in order, exactly the rows that were written whole, with their records", () => {
+    const step = fc.oneof(
+      fc.record({ _tag: fc.constant("append" as const), record: fc.string({ maxLength: 40 }), breaks: fc.boolean() }),
+      fc.record({ _tag: fc.constant("take" as const), recycle: fc.boolean() })
+    )
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), fc.integer({ min: 16, max: 256 }), (steps, capacity) => {
+        const batch = new RowBatch<string>({ maxRows: 5, maxBytes: 100, minCapacity: capacity, maxKeptCapacity: 64 })
+        const expected: Array<string> = []
+        let written = ""
+        let records: Array<string> = []
+        const takeAll = (recycle: boolean) => {
+          const taken = batch.take()
+          written += text(taken.rows.contents)
+          records = records.concat(taken.records)
+          if (recycle) batch.recycle(taken.rows)
+        }
+        for (const s of steps) {
+          if (s._tag === "take") takeAll(s.recycle)
+          else if (s.breaks) assert.throws(() => batch.append(s.record, writeHalfThenThrow))
+          else {
+            batch.append(s.record, writeLine)
+            expected.push(s.record)
+          }
+          assert.strictEqual(batch.isFull, batch.size >= 5 || batch.byteLength >= 100)
+        }
+        takeAll(false)
+        assert.strictEqual(written, expected.map((record) => `${record}\n`).join(""))
+        assert.deepStrictEqual(records, expected)
+      })
+    )
+  })
+})
