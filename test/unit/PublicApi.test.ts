@@ -6,6 +6,7 @@ describe("public API", () => {
   it("exports the pipeline, both Kafka layers, the settings and the config helpers", () => {
     assert.isFunction(Api.Pipeline.run)
     assert.isFunction(Api.KafkaJs.layer)
+    assert.isFunction(Api.KafkaJs.layerConfig)
     assert.isTrue(Layer.isLayer(Api.MemoryKafka.layer))
     assert.isFunction(Api.PipelineSettings.layer)
     assert.isFunction(Api.makePipelineConfig)

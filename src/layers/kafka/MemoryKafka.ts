@@ -36,6 +36,7 @@ import { Clock, Context, Deferred, Effect, Layer } from "effect"
 import { KafkaError } from "../../domain/Errors.js"
 import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
 import { partitionKey, recordSize } from "../../domain/KafkaRecord.js"
+import * as RestartBudget from "../../domain/RestartBudget.js"
 import type {
   ConsumerHandlers,
   ConsumerOptions,
@@ -94,7 +95,7 @@ interface Member {
   /** Round-robin start among the assigned partitions. */
   cursor: number
   failedFetches: number
-  crashingSince: number | undefined
+  restartBudget: RestartBudget.RestartBudget
 }
 
 interface Group {
@@ -359,7 +360,7 @@ const make = Effect.sync(() => {
           announced: false,
           cursor: 0,
           failedFetches: 0,
-          crashingSince: undefined
+          restartBudget: RestartBudget.make(options.restartBudgetMs)
         }
         group.member = member
         return Effect.succeed(member)
@@ -376,15 +377,13 @@ const make = Effect.sync(() => {
     /** A crash: fails `run` once crashes have lasted `restartBudgetMs`, else restarts after `restartDelayMs`. */
     const crashed = (message: string): Effect.Effect<void, KafkaError> =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        member.crashingSince ??= now
-        const crashingFor = now - member.crashingSince
-        if (crashingFor >= options.restartBudgetMs) {
+        member.restartBudget = RestartBudget.crashed(member.restartBudget, yield* Clock.currentTimeMillis)
+        if (RestartBudget.isSpent(member.restartBudget)) {
           crash = undefined
           yield* Effect.logError("Kafka consumer crashed; restart budget exhausted, giving up", message)
           return yield* new KafkaError({
-            message: `Kafka consumer of group ${options.groupId} kept crashing for ${crashingFor} ms, ` +
-              `over its restart budget of ${options.restartBudgetMs} ms; last crash: ${message}`
+            message: `Kafka consumer of group ${options.groupId} ` +
+              `${RestartBudget.spentMessage(member.restartBudget)}; last crash: ${message}`
           })
         }
         yield* Effect.logError(`Kafka consumer crashed; restarting in ${restartDelayMs} ms`, message)
@@ -440,7 +439,7 @@ const make = Effect.sync(() => {
         const failure = fetchFailures.shift()
         if (failure !== undefined) return fetchFailed(failure)
         member.failedFetches = 0
-        member.crashingSince = undefined
+        member.restartBudget = RestartBudget.fetched(member.restartBudget)
         const batch = nextBatch(member)
         return batch === undefined ? Deferred.await(changed) : deliver(handlers, batch)
       })

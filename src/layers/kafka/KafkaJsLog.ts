@@ -1,0 +1,58 @@
+/**
+ * kafkajs's logs through the Effect logger: entries below the configured level
+ * are dropped, and an OFFSET_OUT_OF_RANGE reset, which kafkajs does silently
+ * (#1119), is logged as an error whatever the level.
+ */
+import { Effect } from "effect"
+import type { LogLevel } from "effect"
+import type { LogEntry } from "kafkajs"
+import { logLevel as KafkaLogLevel } from "kafkajs"
+
+/** kafkajs's level for an Effect log level: what kafkajs is told to log at all. */
+export const kafkaJsLevel = (level: LogLevel.LogLevel): KafkaLogLevel => {
+  switch (level) {
+    case "None":
+      return KafkaLogLevel.NOTHING
+    case "Fatal":
+    case "Error":
+      return KafkaLogLevel.ERROR
+    case "Warn":
+      return KafkaLogLevel.WARN
+    case "Info":
+      return KafkaLogLevel.INFO
+    default:
+      return KafkaLogLevel.DEBUG
+  }
+}
+
+const severity = (level: KafkaLogLevel): LogLevel.Severity =>
+  level <= KafkaLogLevel.ERROR ? "Error" : level === KafkaLogLevel.WARN ? "Warn" : level === KafkaLogLevel.INFO
+  ? "Info"
+  : "Debug"
+
+/** Fields of kafkajs log entries that never reach the log. */
+const hiddenFields: ReadonlySet<string> = new Set(["timestamp", "logger", "sasl", "password", "ssl"])
+
+/** One kafkajs log entry as an Effect log line; nothing when below `threshold`. */
+export const logEntry = (entry: LogEntry, threshold: KafkaLogLevel): Effect.Effect<void> => {
+  const { message } = entry.log
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(entry.log)) {
+    if (key !== "message" && !hiddenFields.has(key)) fields[key] = value
+  }
+  if (message.startsWith("Offset out of range, resetting")) {
+    return Effect.logError(
+      "Kafka OFFSET_OUT_OF_RANGE: the consumer's position no longer exists on the broker (retention or " +
+        "truncation); kafkajs resets it to the earliest or latest offset, so records are skipped or read again",
+      fields
+    )
+  }
+  // kafkajs logs every error response at ERROR, also those it handles itself (a
+  // rebalance, a missing topic it retries on); what matters reaches the caller as a
+  // KafkaError, a crash or a warning, so these are debug.
+  const level = entry.namespace === "Connection" && message.startsWith("Response ") ? KafkaLogLevel.DEBUG : entry.level
+  if (level > threshold) return Effect.void
+  return Effect.logWithLevel(severity(level))(message, fields).pipe(
+    Effect.annotateLogs({ kafkajs: entry.namespace })
+  )
+}
