@@ -348,9 +348,13 @@ const commit = ({ cell, client, options }: Wiring, lock: Semaphore.Semaphore) =>
 
 const makeProducer = (kafka: KafkaJsClient) =>
   Effect.gen(function*() {
-    // Not idempotent: kafkajs's idempotent producer retries forever, so a
-    // dead broker would hang `send` instead of failing it.
+    // Idempotent: a multi-partition send that kafkajs retries (one partition answered with a
+    // retriable error) must not write the partitions that succeeded twice. Its retries are
+    // bounded as the plain producer's (5): kafkajs's idempotent default retries forever, and a dead
+    // broker would hang `send`.
     const config: ProducerConfig = {
+      idempotent: true,
+      retry: { retries: 5 },
       maxInFlightRequests: 1,
       // kafkajs 2's default (murmur2, as the Java client), named to silence its warning
       createPartitioner: Partitioners.DefaultPartitioner
