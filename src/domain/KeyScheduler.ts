@@ -38,18 +38,50 @@ export interface Job {
 
 /** @internal The records of one key (or partition) after the one ready or in flight. */
 class Lane {
-  readonly waiting = new Fifo<Job>()
-  constructor(readonly key: string) {}
+  /** Made when a second record of the key arrives: most keys never wait. */
+  waiting: Fifo<Job> | undefined = undefined
+  constructor(
+    readonly hash: number,
+    readonly key: Uint8Array,
+    /** Held in `collided`: another key with the same hash had the hash's place. */
+    readonly collided: boolean
+  ) {}
 }
 
 /** @internal The lanes and queued records of one partition, while it is assigned. */
 class PartitionJobs {
-  readonly lanes = new Map<string, Lane>()
+  /** Lanes by their key's hash (a number is a cheaper map key than the key's bytes as a string). */
+  readonly lanes = new Map<number, Lane>()
+  /** Lanes of keys whose hash another key's lane held when they came, by the key's bytes (exact). */
+  collided: Map<string, Lane> | undefined = undefined
   queued = 0
   queuedBytes = 0
   /** Revoked (or the scheduler closed): its queued jobs are skipped, its completions release nothing. */
   dropped = false
   constructor(readonly topic: string, readonly partition: number) {}
+}
+
+const NO_KEY = new Uint8Array(0)
+
+/**
+ * A 53-bit hash of a key's bytes (two FNV-1a style 32-bit hashes). Equal keys
+ * hash alike; two different keys that hash alike are still told apart by
+ * their bytes.
+ */
+export const keyHash = (key: Uint8Array): number => {
+  let a = 0x811c9dc5
+  let b = 0x01000193 ^ key.length
+  for (let i = 0; i < key.length; i++) {
+    a = Math.imul(a ^ key[i]!, 0x01000193)
+    b = Math.imul(b ^ key[i]!, 0x5bd1e995)
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff)
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** A key's bytes as a string, one character per byte: equal keys give equal strings, different keys different ones. */
@@ -60,6 +92,29 @@ export const keyString = (key: Uint8Array): string => {
     text += String.fromCharCode.apply(null, key.subarray(start, start + 1024) as unknown as Array<number>)
   }
   return text
+}
+
+/** The lane of `key` in the partition, if one is open. */
+const laneOf = (partition: PartitionJobs, key: Uint8Array, hash: number): Lane | undefined => {
+  const lane = partition.lanes.get(hash)
+  if (lane === undefined || sameBytes(lane.key, key)) return lane
+  return partition.collided?.get(keyString(key))
+}
+
+const openLane = (partition: PartitionJobs, key: Uint8Array, hash: number): Lane => {
+  if (!partition.lanes.has(hash)) {
+    const lane = new Lane(hash, key, false)
+    partition.lanes.set(hash, lane)
+    return lane
+  }
+  const lane = new Lane(hash, key, true)
+  ;(partition.collided ??= new Map()).set(keyString(key), lane)
+  return lane
+}
+
+const closeLane = (partition: PartitionJobs, lane: Lane): void => {
+  if (lane.collided) partition.collided!.delete(keyString(lane.key))
+  else partition.lanes.delete(lane.hash)
 }
 
 export class KeyScheduler {
@@ -75,8 +130,12 @@ export class KeyScheduler {
   #waiting = 0
   #keysInFlight = 0
 
-  constructor(ordering: Ordering) {
+  readonly #keyHash: (key: Uint8Array) => number
+
+  /** `keyHash`: how keys are hashed (tests give a poor one, to make keys collide). */
+  constructor(ordering: Ordering, options: { readonly keyHash?: (key: Uint8Array) => number } = {}) {
     this.#ordering = ordering
+    this.#keyHash = options.keyHash ?? keyHash
   }
 
   get ordering(): Ordering {
@@ -129,17 +188,16 @@ export class KeyScheduler {
       this.#ready.push(job)
       return job
     }
-    let lane = partition.lanes.get(key)
-    if (lane === undefined) {
-      lane = new Lane(key)
-      partition.lanes.set(key, lane)
-      const job: Job = { record, bytes, lane, partition }
-      this.#ready.push(job)
+    const hash = this.#keyHash(key)
+    const found = laneOf(partition, key, hash)
+    if (found !== undefined) {
+      const job: Job = { record, bytes, lane: found, partition }
+      ;(found.waiting ??= new Fifo()).push(job)
+      this.#waiting++
       return job
     }
-    const job: Job = { record, bytes, lane, partition }
-    lane.waiting.push(job)
-    this.#waiting++
+    const job: Job = { record, bytes, lane: openLane(partition, key, hash), partition }
+    this.#ready.push(job)
     return job
   }
 
@@ -169,9 +227,9 @@ export class KeyScheduler {
     if (lane === undefined) return false
     this.#keysInFlight--
     if (job.partition.dropped) return false
-    const next = lane.waiting.shift()
+    const next = lane.waiting?.shift()
     if (next === undefined) {
-      job.partition.lanes.delete(lane.key)
+      closeLane(job.partition, lane)
       return false
     }
     this.#waiting--
@@ -207,18 +265,19 @@ export class KeyScheduler {
     partition.dropped = true
     this.#partitions.delete(key)
     if (this.#last === partition) this.#last = undefined
-    for (const lane of partition.lanes.values()) this.#waiting -= lane.waiting.length
+    for (const lane of partition.lanes.values()) this.#waiting -= lane.waiting?.length ?? 0
+    for (const lane of partition.collided?.values() ?? []) this.#waiting -= lane.waiting?.length ?? 0
     this.#queued -= partition.queued
     this.#queuedBytes -= partition.queuedBytes
     return partition.queued
   }
 
-  #laneKey(record: KafkaRecord): string | undefined {
+  #laneKey(record: KafkaRecord): Uint8Array | undefined {
     switch (this.#ordering) {
       case "key":
-        return record.key === null ? undefined : keyString(record.key)
+        return record.key ?? undefined
       case "partition":
-        return ""
+        return NO_KEY
       case "unordered":
         return undefined
     }

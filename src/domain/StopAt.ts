@@ -48,6 +48,18 @@ export class StopAtTargets {
     return { take, reached: take < records.length || records[take - 1]!.offset === target }
   }
 
+  /**
+   * Whether `partition`'s own target is handled at this watermark: the cheap
+   * test after each acknowledgement, before asking {@link allHandled}.
+   */
+  reachedBy(topic: string, partition: number, watermark: number | undefined): boolean {
+    if (watermark === undefined) return false
+    for (const target of this.#targets) {
+      if (target.partition === partition && target.topic === topic) return watermark > target.offset
+    }
+    return false
+  }
+
   /** Remembers the group's committed offsets (this member's, before a restart, or another member's). */
   groupCommitted(offsets: ReadonlyArray<TopicPartitionOffset>): void {
     for (const offset of offsets) this.#groupCommitted.set(partitionKey(offset.topic, offset.partition), offset.offset)

@@ -116,15 +116,20 @@ export const make = Effect.fnUntraced(function*(deps: {
   runState.fibers.set("commit", loop)
   yield* Effect.addFinalizer(() => Effect.andThen(Fiber.interrupt(loop), commit))
 
-  const acknowledgeOne = (record: TopicPartitionOffset, ack: number) => {
-    ledger.ack(record.topic, record.partition, record.offset, ack)
-    if (!targets.isEmpty) stopIfAllTargetsHandled()
+  /** Stops the run when the partition's own target is reached and, with it, every target. */
+  const checkTarget = (topic: string, partition: number) => {
+    if (targets.reachedBy(topic, partition, ledger.watermark(topic, partition))) stopIfAllTargetsHandled()
   }
   return {
-    acknowledgeOne,
+    acknowledgeOne: (record, ack) => {
+      ledger.ack(record.topic, record.partition, record.offset, ack)
+      if (!targets.isEmpty) checkTarget(record.topic, record.partition)
+    },
     acknowledge: (records, ack) => {
       for (const record of records) ledger.ack(record.topic, record.partition, record.offset, ack)
-      if (!targets.isEmpty) stopIfAllTargetsHandled()
+      if (!targets.isEmpty) {
+        for (const record of records) checkTarget(record.topic, record.partition)
+      }
     },
     checkTargets: Effect.sync(stopIfAllTargetsHandled)
   }

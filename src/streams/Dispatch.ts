@@ -31,8 +31,13 @@ export interface DispatchOptions {
 export interface Dispatch {
   /** How many of `records`, from `start` on, fit in the bounds now (0: none). */
   readonly room: (records: ReadonlyArray<KafkaRecord>, start: number) => number
-  /** Waits until the record fits in the bounds. */
-  readonly awaitRoom: (record: KafkaRecord) => Effect.Effect<void>
+  /**
+   * Waits until a chunk of `records` from `start` on fits in the bounds: as many
+   * as `queueSize / 8` of them (or all that are left), fewer only where the byte
+   * bound could never hold more. Intake then hands over chunks, not a record
+   * per record a worker finishes.
+   */
+  readonly awaitRoom: (records: ReadonlyArray<KafkaRecord>, start: number) => Effect.Effect<void>
   /** Queues `records[start, end)` (room was made for them) and wakes workers for what is ready. */
   readonly add: (records: ReadonlyArray<KafkaRecord>, start: number, end: number) => void
   /** The oldest record a worker may start now, or undefined (none ready, or the run is stopping). */
@@ -59,6 +64,9 @@ export const make = (runState: RunState["Service"], options: DispatchOptions): D
   const work = runState.work
   const workers = new Waiters()
   const intake = new Waiters()
+  /** What the waiting intake needs free before it is woken: records, and bytes. */
+  let intakeNeeds = { records: 0, bytes: 0 }
+  const chunkRecords = Math.max(1, Math.ceil(options.queueSize / 8))
   const isOpen = () => isTakingWork(SubscriptionRef.getUnsafe(runState.phase))
 
   const weight = (record: KafkaRecord) => Math.min(recordSize(record), options.queueBytes)
@@ -79,9 +87,29 @@ export const make = (runState: RunState["Service"], options: DispatchOptions): D
 
   const take = (): Job | undefined => isOpen() ? work.take() : undefined
 
+  const hasRoomFor = (needs: { readonly records: number; readonly bytes: number }) =>
+    options.queueSize - work.queued >= needs.records && options.queueBytes - bytesHeld() >= needs.bytes
+
+  /** The chunk from `start` that an empty queue would hold, up to `chunkRecords` records. */
+  const chunkAt = (records: ReadonlyArray<KafkaRecord>, start: number) => {
+    let bytes = 0
+    let end = start
+    while (end < records.length && end - start < chunkRecords) {
+      const size = weight(records[end]!)
+      if (end > start && bytes + size > options.queueBytes) break
+      bytes += size
+      end++
+    }
+    return { records: end - start, bytes }
+  }
+
   return {
     room,
-    awaitRoom: (record) => intake.await(() => room([record], 0) > 0),
+    awaitRoom: (records, start) =>
+      Effect.suspend(() => {
+        intakeNeeds = chunkAt(records, start)
+        return intake.await(() => hasRoomFor(intakeNeeds))
+      }),
     add: (records, start, end) => {
       for (let index = start; index < end; index++) work.add(records[index]!, weight(records[index]!))
       if (workers.size > 0) workers.notify(end - start)
@@ -95,7 +123,7 @@ export const make = (runState: RunState["Service"], options: DispatchOptions): D
     },
     complete: (job) => {
       if (work.complete(job) && workers.size > 0) workers.notify(1)
-      if (intake.size > 0) intake.notifyAll()
+      if (intake.size > 0 && hasRoomFor(intakeNeeds)) intake.notifyAll()
     },
     close: runState.advance({ _tag: "StopRequested" }).pipe(
       Effect.map(() => {

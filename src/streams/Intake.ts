@@ -74,7 +74,7 @@ export const make = (deps: IntakeDeps): ConsumerHandlers => {
       while (queued < records.length) {
         const fits = dispatch.room(records, queued)
         if (fits === 0) {
-          yield* dispatch.awaitRoom(records[queued]!)
+          yield* dispatch.awaitRoom(records, queued)
           continue
         }
         const end = queued + fits

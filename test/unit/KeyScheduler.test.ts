@@ -3,7 +3,7 @@ import * as fc from "fast-check"
 import { Fifo } from "../../src/domain/Fifo.js"
 import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
 import type { Job, Ordering } from "../../src/domain/KeyScheduler.js"
-import { keyString, KeyScheduler } from "../../src/domain/KeyScheduler.js"
+import { keyHash, keyString, KeyScheduler } from "../../src/domain/KeyScheduler.js"
 
 const text = new TextEncoder()
 
@@ -105,6 +105,27 @@ describe("KeyScheduler", () => {
     assert.deepStrictEqual(offsets(takeAll(scheduler)), [1])
   })
 
+  it("key: keys whose hashes collide are still told apart by their bytes", () => {
+    const scheduler = new KeyScheduler("key", { keyHash: () => 7 })
+    for (const [offset, key] of ["a", "b", "a", "c", "b"].entries()) scheduler.add(record(0, offset, key), 1)
+    const first = takeAll(scheduler)
+    assert.deepStrictEqual(offsets(first), [0, 1, 3])
+    assert.strictEqual(scheduler.waitingBehindKey, 2)
+    // b's lane (collided with a's hash) releases b's next record, not a's
+    assert.isTrue(scheduler.complete(first[1]!))
+    assert.deepStrictEqual(offsets(takeAll(scheduler)), [4])
+    assert.isFalse(scheduler.complete(first[2]!))
+    assert.isTrue(scheduler.complete(first[0]!))
+    assert.deepStrictEqual(offsets(takeAll(scheduler)), [2])
+    assert.strictEqual(scheduler.retain([]), 0)
+  })
+
+  it("keyHash: equal keys hash alike, and the hash is a safe integer", () => {
+    assert.strictEqual(keyHash(text.encode("order-1")), keyHash(text.encode("order-1")))
+    assert.notStrictEqual(keyHash(text.encode("order-1")), keyHash(text.encode("order-2")))
+    assert.isTrue(Number.isSafeInteger(keyHash(new Uint8Array(100).fill(255))))
+  })
+
   it("partition: one record per partition at a time, partitions in parallel", () => {
     const scheduler = new KeyScheduler("partition")
     for (let offset = 0; offset < 3; offset++) {
@@ -183,9 +204,10 @@ describe("KeyScheduler", () => {
     const simulate = (
       ordering: Ordering,
       workers: number,
-      input: ReadonlyArray<{ readonly partition: number; readonly key: string | null; readonly ms: number }>
+      input: ReadonlyArray<{ readonly partition: number; readonly key: string | null; readonly ms: number }>,
+      hash?: (key: Uint8Array) => number
     ) => {
-      const scheduler = new KeyScheduler(ordering)
+      const scheduler = new KeyScheduler(ordering, hash === undefined ? {} : { keyHash: hash })
       const next = [0, 0, 0]
       const durations = new Map<KafkaRecord, number>()
       for (const { key, ms, partition } of input) {
@@ -249,9 +271,15 @@ describe("KeyScheduler", () => {
 
     it("key and partition: a lane's intervals never overlap and follow offset order; no free worker while a record is ready", () => {
       fc.assert(
-        fc.property(fc.constantFrom<Ordering>("key", "partition"), fc.integer({ min: 1, max: 8 }), records, (ordering, workers, input) => {
-          assertOrdered(ordering, simulate(ordering, workers, input))
-        })
+        fc.property(
+          fc.constantFrom<Ordering>("key", "partition"),
+          fc.integer({ min: 1, max: 8 }),
+          records,
+          fc.constantFrom(undefined, (key: Uint8Array) => key.length % 2),
+          (ordering, workers, input, hash) => {
+            assertOrdered(ordering, simulate(ordering, workers, input, hash))
+          }
+        )
       )
     })
 
