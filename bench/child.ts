@@ -54,7 +54,7 @@ import {
 type ConsumeJob = Extract<Job, { _tag: "consume" }>
 type ProduceJob = Extract<Job, { _tag: "produce" }>
 
-/** The pipeline's fetch settings (src/layers/KafkaJs.ts and Pipeline.ts): the raw clients use the same. */
+/** The pipeline's fetch settings (src/layers/kafka/KafkaJsConsumer.ts and Pipeline.ts): the raw clients use the same. */
 export const FETCH = {
   maxBytesPerPartition: 1_048_576,
   maxWaitTimeInMs: 1_000,

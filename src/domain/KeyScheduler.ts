@@ -19,6 +19,7 @@
  * cost more than the rest of the pipeline.
  */
 import { Fifo } from "./Fifo.js"
+import { keyHash } from "./KeyHash.js"
 import type { KafkaRecord, TopicPartition } from "./KafkaRecord.js"
 import { partitionKey } from "./KafkaRecord.js"
 
@@ -62,21 +63,6 @@ class PartitionJobs {
 }
 
 const NO_KEY = new Uint8Array(0)
-
-/**
- * A 53-bit hash of a key's bytes (two FNV-1a style 32-bit hashes). Equal keys
- * hash alike; two different keys that hash alike are still told apart by
- * their bytes.
- */
-export const keyHash = (key: Uint8Array): number => {
-  let a = 0x811c9dc5
-  let b = 0x01000193 ^ key.length
-  for (let i = 0; i < key.length; i++) {
-    a = Math.imul(a ^ key[i]!, 0x01000193)
-    b = Math.imul(b ^ key[i]!, 0x5bd1e995)
-  }
-  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff)
-}
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false

@@ -127,8 +127,14 @@ export const make = Effect.fnUntraced(function*(deps: {
     },
     acknowledge: (records, ack) => {
       for (const record of records) ledger.ack(record.topic, record.partition, record.offset, ack)
-      if (!targets.isEmpty) {
-        for (const record of records) checkTarget(record.topic, record.partition)
+      if (targets.isEmpty) return
+      // Once per run of one partition's records (an archive flush holds runs of a batch).
+      for (let index = 0; index < records.length; index++) {
+        const record = records[index]!
+        const next = records[index + 1]
+        if (next === undefined || next.partition !== record.partition || next.topic !== record.topic) {
+          checkTarget(record.topic, record.partition)
+        }
       }
     },
     checkTargets: Effect.sync(stopIfAllTargetsHandled)

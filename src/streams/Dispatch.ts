@@ -17,7 +17,6 @@
  */
 import { Effect, SubscriptionRef } from "effect"
 import type { KafkaRecord, TopicPartition } from "../domain/KafkaRecord.js"
-import { recordSize } from "../domain/KafkaRecord.js"
 import type { Job } from "../domain/KeyScheduler.js"
 import { isTakingWork } from "../domain/RunPhase.js"
 import type { RunState } from "../layers/RunState.js"
@@ -29,17 +28,22 @@ export interface DispatchOptions {
 }
 
 export interface Dispatch {
-  /** How many of `records`, from `start` on, fit in the bounds now (0: none). */
-  readonly room: (records: ReadonlyArray<KafkaRecord>, start: number) => number
+  /** How many records, from `start` on (their sizes, see `recordSize`), fit in the bounds now (0: none). */
+  readonly room: (sizes: ReadonlyArray<number>, start: number) => number
   /**
-   * Waits until a chunk of `records` from `start` on fits in the bounds: as many
-   * as `queueSize / 8` of them (or all that are left), fewer only where the byte
-   * bound could never hold more. Intake then hands over chunks, not a record
-   * per record a worker finishes.
+   * Waits until a chunk of the records from `start` on (their sizes) fits in the
+   * bounds: as many as `queueSize / 8` of them (or all that are left), fewer only
+   * where the byte bound could never hold more. Intake then hands over chunks,
+   * not a record per record a worker finishes.
    */
-  readonly awaitRoom: (records: ReadonlyArray<KafkaRecord>, start: number) => Effect.Effect<void>
-  /** Queues `records[start, end)` (room was made for them) and wakes workers for what is ready. */
-  readonly add: (records: ReadonlyArray<KafkaRecord>, start: number, end: number) => void
+  readonly awaitRoom: (sizes: ReadonlyArray<number>, start: number) => Effect.Effect<void>
+  /** Queues `records[start, end)` (room was made for them; `sizes` theirs) and wakes workers for what is ready. */
+  readonly add: (
+    records: ReadonlyArray<KafkaRecord>,
+    sizes: ReadonlyArray<number>,
+    start: number,
+    end: number
+  ) => void
   /** The oldest record a worker may start now, or undefined (none ready, or the run is stopping). */
   readonly take: () => Job | undefined
   /** Waits until a record is ready or the run is stopping. */
@@ -69,15 +73,16 @@ export const make = (runState: RunState["Service"], options: DispatchOptions): D
   const chunkRecords = Math.max(1, Math.ceil(options.queueSize / 8))
   const isOpen = () => isTakingWork(SubscriptionRef.getUnsafe(runState.phase))
 
-  const weight = (record: KafkaRecord) => Math.min(recordSize(record), options.queueBytes)
+  /** What a record counts for in the byte bound: a record larger than the bound goes alone. */
+  const weight = (size: number) => Math.min(size, options.queueBytes)
   const bytesHeld = () => work.queuedBytes + work.inFlightBytes
 
-  const room = (records: ReadonlyArray<KafkaRecord>, start: number): number => {
-    const records_ = options.queueSize - work.queued
+  const room = (sizes: ReadonlyArray<number>, start: number): number => {
+    const records = options.queueSize - work.queued
     let bytes = options.queueBytes - bytesHeld()
     let end = start
-    while (end < records.length && end - start < records_) {
-      const size = weight(records[end]!)
+    while (end < sizes.length && end - start < records) {
+      const size = weight(sizes[end]!)
       if (size > bytes) break
       bytes -= size
       end++
@@ -91,11 +96,11 @@ export const make = (runState: RunState["Service"], options: DispatchOptions): D
     options.queueSize - work.queued >= needs.records && options.queueBytes - bytesHeld() >= needs.bytes
 
   /** The chunk from `start` that an empty queue would hold, up to `chunkRecords` records. */
-  const chunkAt = (records: ReadonlyArray<KafkaRecord>, start: number) => {
+  const chunkAt = (sizes: ReadonlyArray<number>, start: number) => {
     let bytes = 0
     let end = start
-    while (end < records.length && end - start < chunkRecords) {
-      const size = weight(records[end]!)
+    while (end < sizes.length && end - start < chunkRecords) {
+      const size = weight(sizes[end]!)
       if (end > start && bytes + size > options.queueBytes) break
       bytes += size
       end++
@@ -105,13 +110,13 @@ export const make = (runState: RunState["Service"], options: DispatchOptions): D
 
   return {
     room,
-    awaitRoom: (records, start) =>
+    awaitRoom: (sizes, start) =>
       Effect.suspend(() => {
-        intakeNeeds = chunkAt(records, start)
+        intakeNeeds = chunkAt(sizes, start)
         return intake.await(() => hasRoomFor(intakeNeeds))
       }),
-    add: (records, start, end) => {
-      for (let index = start; index < end; index++) work.add(records[index]!, weight(records[index]!))
+    add: (records, sizes, start, end) => {
+      for (let index = start; index < end; index++) work.add(records[index]!, weight(sizes[index]!))
       if (workers.size > 0) workers.notify(end - start)
     },
     take,

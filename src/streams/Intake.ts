@@ -67,20 +67,23 @@ export const make = (deps: IntakeDeps): ConsumerHandlers => {
   const { backup, consumer, dispatch, observability, runState } = deps
   const { counts, ledger, targets } = runState
 
-  /** Queues `records` chunk by chunk as room frees; false when the backup archive failed (the run is stopping). */
-  const handOver = (records: ReadonlyArray<KafkaRecord>) => {
+  /**
+   * Queues `records` (their sizes in `sizes`) chunk by chunk as room frees; false when the backup
+   * archive failed (the run is stopping).
+   */
+  const handOver = (records: ReadonlyArray<KafkaRecord>, sizes: ReadonlyArray<number>) => {
     let queued = 0
     return Effect.gen(function*() {
       while (queued < records.length) {
-        const fits = dispatch.room(records, queued)
+        const fits = dispatch.room(sizes, queued)
         if (fits === 0) {
-          yield* dispatch.awaitRoom(records, queued)
+          yield* dispatch.awaitRoom(sizes, queued)
           continue
         }
         const end = queued + fits
         const chunk = queued === 0 && end === records.length ? records : records.slice(queued, end)
         let bytes = 0
-        for (const record of chunk) bytes += recordSize(record)
+        for (let index = queued; index < end; index++) bytes += sizes[index]!
         counts.recordConsumed(chunk.length, bytes)
         observability.consumed(chunk)
         if (backup !== undefined) {
@@ -90,7 +93,7 @@ export const make = (deps: IntakeDeps): ConsumerHandlers => {
           )
           if (!appended) return false
         }
-        dispatch.add(records, queued, end)
+        dispatch.add(records, sizes, queued, end)
         queued = end
       }
       return true
@@ -113,13 +116,17 @@ export const make = (deps: IntakeDeps): ConsumerHandlers => {
       const { partition, topic } = records[0]!
       const cut = targets.cut(records)
       const taken: Array<KafkaRecord> = []
+      // Each record's size, once: the queue's byte bound and the consumed bytes both need it.
+      const sizes: Array<number> = []
       for (let index = 0; index < cut.take; index++) {
         const record = records[index]!
-        if (ledger.track(record.topic, record.partition, record.offset)) taken.push(record)
+        if (!ledger.track(record.topic, record.partition, record.offset)) continue
+        taken.push(record)
+        sizes.push(recordSize(record))
       }
       const pauseAtTarget = cut.reached ? consumer.pause([{ topic, partition }]) : Effect.void
       if (taken.length === 0) return pauseAtTarget
-      return Effect.flatMap(handOver(taken), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
+      return Effect.flatMap(handOver(taken, sizes), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
     })
 
   const onAssignment = (partitions: ReadonlyArray<TopicPartition>) =>

@@ -3,7 +3,8 @@ import * as fc from "fast-check"
 import { Fifo } from "../../src/domain/Fifo.js"
 import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
 import type { Job, Ordering } from "../../src/domain/KeyScheduler.js"
-import { keyHash, keyString, KeyScheduler } from "../../src/domain/KeyScheduler.js"
+import { keyHash } from "../../src/domain/KeyHash.js"
+import { keyString, KeyScheduler } from "../../src/domain/KeyScheduler.js"
 
 const text = new TextEncoder()
 

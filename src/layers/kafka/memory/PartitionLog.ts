@@ -3,6 +3,7 @@
  * position falls in the log, which records make the next batch, which
  * partition a keyed record goes to.
  */
+import { fnv1a32 } from "../../../domain/KeyHash.js"
 import type { KafkaRecord, RecordHeader } from "../../../domain/KafkaRecord.js"
 import { recordSize } from "../../../domain/KafkaRecord.js"
 
@@ -87,8 +88,4 @@ export const batchFrom = (
 }
 
 /** FNV-1a over the key bytes: deterministic, not kafkajs's murmur2. */
-export const hashKey = (key: Uint8Array): number => {
-  let hash = 0x811c9dc5
-  for (const byte of key) hash = Math.imul(hash ^ byte, 0x01000193)
-  return hash >>> 0
-}
+export const hashKey = fnv1a32
