@@ -42,6 +42,7 @@ import {
   TOPIC_RULE,
   TopicName
 } from "./ConfigValues.js"
+import { downstreamSettings } from "./DownstreamSettings.js"
 import { Orderings } from "./KeyScheduler.js"
 
 const oneOf = (choices: ReadonlyArray<string>) => `one of ${choices.join(", ")}`
@@ -273,6 +274,7 @@ export const pipelineSettings = {
     default: 10_000,
     description: "Longest retry delay in ms (≥ retryBaseDelayMs)."
   }),
+  ...downstreamSettings,
   sessionTimeoutMs: setting({
     schema: IntAtLeast(6000),
     rule: "an integer ≥ 6000",

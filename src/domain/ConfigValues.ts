@@ -44,6 +44,7 @@ export const IntAtLeast = (minimum: number) => Int.check(Schema.isGreaterThanOrE
 export const IntBetween = (minimum: number, maximum: number) => Int.check(Schema.isBetween({ minimum, maximum }))
 export const PositiveInt = Int.check(Schema.isGreaterThan(0))
 export const PositiveMs = Schema.Finite.check(Schema.isGreaterThan(0))
+export const Ratio = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 
 /** `"off"` turns the endpoint off: it overrides a default port (the CLI's). */
 export const MetricsPort = Schema.Union([IntBetween(0, 65_535), Schema.Literal("off")]).pipe(

@@ -33,6 +33,18 @@ const describeCause = (cause: unknown): string => {
     : cause.message
 }
 
+/** More records went to the DLQ than the DLQ budget allows (`dlqMaxRatio`, `dlqMaxConsecutive`): the pipeline stops gracefully. */
+export class DlqBudgetExceeded extends Schema.TaggedError<DlqBudgetExceeded>()("DlqBudgetExceeded", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the DLQ budget is spent: ${this.reason}; stopping (what was handled is committed, the rest is read again by the next run)`
+  }
+}
+
+/** What stops a run before its end: Kafka unreachable past the restart budget, an archive that cannot be written, the DLQ budget spent. */
+export type PipelineError = KafkaError | ArchiveError | DlqBudgetExceeded
+
 /** The configuration is invalid; `issues` name each field, the value given and what was expected. */
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   issues: Schema.Array(Schema.String)

@@ -34,7 +34,26 @@ export class ProcessingTimeout extends Schema.TaggedError<ProcessingTimeout>()("
   }
 }
 
-/** Wrap an error in this to send the record to the DLQ without retrying. */
+/**
+ * Fail with this to say the record itself is bad (it cannot be processed, however often it is
+ * tried): it goes to the DLQ at once, without retries, and the circuit breaker does not count it.
+ */
+export class BadRecord extends Schema.TaggedError<BadRecord>()("BadRecord", {
+  message: Schema.String,
+  cause: Schema.optionalKey(Schema.Defect())
+}) {}
+
+/**
+ * Fail with this to say the downstream (a database, an API) is unavailable: the record is
+ * retried and the circuit breaker counts the failure. Any error not marked as a bad record is
+ * treated so; this one names the reason in logs and, should the record reach it, the DLQ.
+ */
+export class DownstreamUnavailable extends Schema.TaggedError<DownstreamUnavailable>()("DownstreamUnavailable", {
+  message: Schema.String,
+  cause: Schema.optionalKey(Schema.Defect())
+}) {}
+
+/** Wrap an error in this to send the record to the DLQ without retrying (like `BadRecord`, keeping the error's own type). */
 export class NonRetryable extends Schema.TaggedError<NonRetryable>()("NonRetryable", {
   cause: Schema.Defect()
 }) {
@@ -43,10 +62,15 @@ export class NonRetryable extends Schema.TaggedError<NonRetryable>()("NonRetryab
   }
 }
 
-/** Failures that retrying cannot fix. */
+/**
+ * Whether a processing failure may go away when tried again, and so says something about the
+ * downstream: anything but a bad record (`BadRecord`, `NonRetryable`, `retryable: false`, or one
+ * the checks before the call refused). A timeout is retryable: a slow or unreachable downstream
+ * is its usual cause.
+ */
 export const isRetryable = (error: unknown): boolean =>
   !(error instanceof MessageTooLarge || error instanceof InvalidUtf8 || error instanceof NullValue ||
-    error instanceof ProcessingTimeout || error instanceof NonRetryable ||
+    error instanceof BadRecord || error instanceof NonRetryable ||
     (typeof error === "object" && error !== null && (error as { retryable?: unknown }).retryable === false))
 
 export interface FailureDescription {

@@ -38,6 +38,12 @@ const PipelineConfigStruct = Schema.Struct(settingFields).check(
         issue: `expected a number ≥ retryBaseDelayMs (${c.retryBaseDelayMs})`
       })
     }
+    if (c.breakerMaxOpenMs < c.breakerOpenMs) {
+      issues.push({
+        path: ["breakerMaxOpenMs"],
+        issue: `expected a number ≥ breakerOpenMs (${c.breakerOpenMs})`
+      })
+    }
     if (c.heartbeatIntervalMs >= c.sessionTimeoutMs) {
       issues.push({
         path: ["heartbeatIntervalMs"],

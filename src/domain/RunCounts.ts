@@ -21,6 +21,14 @@ export class RunCounts {
   retries = 0
   /** Failed processing attempts, those retried included. */
   processingFailures = 0
+  /** Records left unhandled while they waited for the circuit breaker or the rate limit (a stop, a rebalance). */
+  abandoned = 0
+  /** Changes of the circuit breaker's state, by the state it changed to. */
+  readonly breakerTransitions = { Closed: 0, Open: 0, HalfOpen: 0 }
+  /** Time the circuit breaker spent open or half-open, in ms (up to its last change). */
+  breakerOpenMs = 0
+  /** Time processor calls waited for the rate limit, in ms (summed over the calls). */
+  throttledMs = 0
   /** Offset commits made (in devMode: the commits skipped). */
   commits = 0
   readonly deadLetteredByType = new Map<string, number>()
@@ -51,6 +59,8 @@ export class RunCounts {
     this.processingFailures += failedAttempts(outcome)
     if (outcome._tag === "Processed") {
       this.processed++
+    } else if (outcome._tag === "Abandoned") {
+      this.abandoned++
     } else {
       this.deadLettered++
       const type = outcome.failure.errorType

@@ -13,9 +13,11 @@
  * per run, are `SubscriptionRef`s.
  */
 import type { Fiber } from "effect"
-import { Context, Deferred, Effect, Layer, SubscriptionRef } from "effect"
+import { Clock, Context, Deferred, Effect, Layer, SubscriptionRef } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import type { ArchiveError, KafkaError } from "../domain/Errors.js"
+import type { BreakerState } from "../domain/CircuitBreaker.js"
+import { initialBreaker } from "../domain/CircuitBreaker.js"
+import type { PipelineError } from "../domain/Errors.js"
 import type { TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import type { Ordering } from "../domain/KeyScheduler.js"
 import { KeyScheduler } from "../domain/KeyScheduler.js"
@@ -73,6 +75,15 @@ export interface RunSnapshot {
   readonly waitingBehindKey: number
   /** Keys (or partitions) with a record in a worker. */
   readonly keysInFlight: number
+  readonly breaker: BreakerState
+  /** Changes of the breaker's state, by the state it changed to. */
+  readonly breakerTransitions: Readonly<Record<BreakerState["_tag"], number>>
+  /** Time the breaker has spent open or half-open, in ms (its current opening included). */
+  readonly breakerOpenMs: number
+  /** Time processor calls have waited for the rate limit, in ms. */
+  readonly throttledMs: number
+  /** Records left unhandled while they waited for the breaker or the rate limit. */
+  readonly abandoned: number
   readonly committed: ReadonlyArray<TopicPartitionOffset>
 }
 
@@ -85,10 +96,15 @@ export class RunState extends Context.Service<RunState, {
   readonly assignment: SubscriptionRef.SubscriptionRef<ReadonlyArray<TopicPartition>>
   /** The consumer lag of the assigned partitions, as last read by the observability layer (undefined: not read). */
   readonly lag: SubscriptionRef.SubscriptionRef<number | undefined>
+  /**
+   * The circuit breaker in front of the processor's downstream (see `CircuitBreaker`): closed,
+   * open or half-open. Changes a few times per outage; always closed when the breaker is off.
+   */
+  readonly breaker: SubscriptionRef.SubscriptionRef<BreakerState>
   /** The run's long-running fibers by name (poll, workers, commit): one that ends while the run is running is a failure. */
   readonly fibers: Map<string, Fiber.Fiber<unknown, unknown>>
   /** Completed when the run has stopped: with its summary, or with the fatal error that stopped it. */
-  readonly done: Deferred.Deferred<PipelineSummary, KafkaError | ArchiveError>
+  readonly done: Deferred.Deferred<PipelineSummary, PipelineError>
   /** Moves the phase on (see `transition`); returns the new phase. */
   readonly advance: (event: RunEvent) => Effect.Effect<RunPhase>
   readonly snapshot: Effect.Effect<RunSnapshot>
@@ -103,8 +119,9 @@ export class RunState extends Context.Service<RunState, {
       const phase = yield* SubscriptionRef.make<RunPhase>(Starting)
       const assignment = yield* SubscriptionRef.make<ReadonlyArray<TopicPartition>>([])
       const lag = yield* SubscriptionRef.make<number | undefined>(undefined)
-      const done = yield* Deferred.make<PipelineSummary, KafkaError | ArchiveError>()
-      const snapshot = Effect.sync((): RunSnapshot => ({
+      const breaker = yield* SubscriptionRef.make(initialBreaker)
+      const done = yield* Deferred.make<PipelineSummary, PipelineError>()
+      const snapshot = Effect.map(Clock.currentTimeMillis, (now): RunSnapshot => ({
         phase: SubscriptionRef.getUnsafe(phase),
         assignment: SubscriptionRef.getUnsafe(assignment),
         lag: SubscriptionRef.getUnsafe(lag),
@@ -124,6 +141,7 @@ export class RunState extends Context.Service<RunState, {
         inFlight: work.inFlight,
         waitingBehindKey: work.waitingBehindKey,
         keysInFlight: work.keysInFlight,
+        ...breakerFigures(counts, SubscriptionRef.getUnsafe(breaker), now),
         committed: Array.from(counts.committed.values())
       }))
       return RunState.of({
@@ -134,6 +152,7 @@ export class RunState extends Context.Service<RunState, {
         phase,
         assignment,
         lag,
+        breaker,
         fibers: new Map(),
         done,
         advance: (event) => SubscriptionRef.updateAndGet(phase, (current) => transition(current, event)),
@@ -153,3 +172,11 @@ export class RunState extends Context.Service<RunState, {
 
   static readonly layer = (options: RunStateOptions): Layer.Layer<RunState> => Layer.effect(RunState, RunState.make(options))
 }
+
+const breakerFigures = (counts: RunCounts, breaker: BreakerState, now: number) => ({
+  breaker,
+  breakerTransitions: { ...counts.breakerTransitions },
+  breakerOpenMs: counts.breakerOpenMs + (breaker._tag === "Closed" ? 0 : Math.max(0, now - breaker.since)),
+  throttledMs: counts.throttledMs,
+  abandoned: counts.abandoned
+})

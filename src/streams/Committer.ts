@@ -18,7 +18,7 @@
  */
 import type { Scope } from "effect"
 import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
-import type { ArchiveError, KafkaError } from "../domain/Errors.js"
+import type { KafkaError, PipelineError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import type { KafkaClient, KafkaConsumer } from "../layers/kafka/KafkaClient.js"
@@ -43,7 +43,7 @@ export interface Committer {
   readonly checkTargets: Effect.Effect<void>
 }
 
-type Stop = Deferred.Deferred<"stopAtOffsets", KafkaError | ArchiveError>
+type Stop = Deferred.Deferred<"stopAtOffsets", PipelineError>
 
 const describe = (offsets: ReadonlyArray<TopicPartitionOffset>) =>
   offsets.map((o) => `${partitionKey(o.topic, o.partition)}=${o.offset}`).join(",")

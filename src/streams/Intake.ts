@@ -19,7 +19,7 @@
 import type { Scope } from "effect"
 import { Deferred, Effect, Fiber, SubscriptionRef } from "effect"
 import { writeBackupRow } from "../domain/Csv.js"
-import type { ArchiveError, KafkaError } from "../domain/Errors.js"
+import type { PipelineError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition } from "../domain/KafkaRecord.js"
 import { partitionKey, recordSize } from "../domain/KafkaRecord.js"
 import type { ConsumerHandlers, KafkaConsumer } from "../layers/kafka/KafkaClient.js"
@@ -46,7 +46,7 @@ export interface IntakeDeps {
  * until the consumer itself is released).
  */
 export const run = Effect.fnUntraced(function*(
-  deps: IntakeDeps & { readonly stop: Deferred.Deferred<"stopAtOffsets", KafkaError | ArchiveError> }
+  deps: IntakeDeps & { readonly stop: Deferred.Deferred<"stopAtOffsets", PipelineError> }
 ): Effect.fn.Return<void, never, Scope.Scope> {
   const { consumer, runState, stop } = deps
   const poll = yield* consumer.run(make(deps)).pipe(

@@ -17,8 +17,9 @@
 import type { FileSystem, Path, Scope } from "effect"
 import { Cause, Deferred, Effect, Exit, Layer } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import type { ArchiveError, KafkaError } from "../domain/Errors.js"
+import type { PipelineError } from "../domain/Errors.js"
 import { backupHeader, dlqHeader } from "../domain/Csv.js"
+import { DlqBudget } from "../domain/DlqBudget.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import { Ack } from "../domain/OffsetLedger.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
@@ -29,6 +30,7 @@ import { Observability } from "../layers/Observability.js"
 import { PipelineSettings } from "../layers/config/PipelineSettings.js"
 import type { PipelineSummary } from "../layers/RunState.js"
 import { RunState } from "../layers/RunState.js"
+import * as Admission from "./Admission.js"
 import * as ArchiveSink from "./ArchiveSink.js"
 import * as Committer from "./Committer.js"
 import * as DeadLetter from "./DeadLetter.js"
@@ -87,7 +89,7 @@ export const layer = (processor: Processor, options?: RunOptions): Layer.Layer<R
  * Waits for the run of {@link layer} to stop: its summary (stop-at offsets
  * reached, or interrupted), or its fatal error.
  */
-export const join: Effect.Effect<PipelineSummary, KafkaError | ArchiveError, RunState> = Effect.gen(function*() {
+export const join: Effect.Effect<PipelineSummary, PipelineError, RunState> = Effect.gen(function*() {
   return yield* Deferred.await((yield* RunState).done)
 })
 
@@ -105,7 +107,7 @@ const runWith = (
   runState: RunState["Service"],
   processor: Processor,
   options: RunOptions | undefined
-): Effect.Effect<PipelineSummary, KafkaError | ArchiveError, Requirements> =>
+): Effect.Effect<PipelineSummary, PipelineError, Requirements> =>
   Effect.gen(function*() {
     const config = yield* PipelineSettings
     yield* Effect.scoped(stages(config, processor, runState))
@@ -116,7 +118,7 @@ const runWith = (
       const summary = runState.summary(reason)
       return runState.advance({ _tag: "Stopped", reason }).pipe(
         Effect.andThen(options?.onStopped === undefined ? Effect.void : options.onStopped(summary)),
-        Effect.andThen(Deferred.done(runState.done, reason === "failed" ? exit as Exit.Exit<never, KafkaError | ArchiveError> : Exit.succeed(summary)))
+        Effect.andThen(Deferred.done(runState.done, reason === "failed" ? exit as Exit.Exit<never, PipelineError> : Exit.succeed(summary)))
       )
     })
   )
@@ -126,11 +128,11 @@ const stages = (
   config: PipelineConfig,
   processor: Processor,
   runState: RunState["Service"]
-): Effect.Effect<"stopAtOffsets", KafkaError | ArchiveError, Requirements | Scope.Scope> =>
+): Effect.Effect<"stopAtOffsets", PipelineError, Requirements | Scope.Scope> =>
   Effect.gen(function*() {
     const kafka = yield* KafkaClient
     const observability = yield* Observability
-    const stop = yield* Deferred.make<"stopAtOffsets", KafkaError | ArchiveError>()
+    const stop = yield* Deferred.make<"stopAtOffsets", PipelineError>()
 
     // First acquired, last released: the final commit needs the membership (kafkajs #751).
     const consumer = yield* kafka.consumer({
@@ -151,16 +153,23 @@ const stages = (
     const { backup, dlq } = yield* archives(config, runState, committer, stop)
 
     const dispatch = Dispatch.make(runState, config)
+    const admission = yield* Admission.make(runState, admissionOptions(config))
     yield* Workers.make({
       runState,
       dispatch,
       committer,
-      handle: yield* RecordHandler.makeDirect(processor, config),
+      handle: yield* RecordHandler.makeDirect(processor, config, admission),
       deadLetter: DeadLetter.make({
         archive: dlq,
         topic: dlqProducer === undefined ? undefined : { name: config.dlqTopic!, producer: dlqProducer }
       }),
+      dlqBudget: new DlqBudget({
+        maxRatio: config.dlqMaxRatio,
+        window: config.dlqRatioWindow,
+        maxConsecutive: config.dlqMaxConsecutive
+      }),
       observability,
+      stop,
       options: config
     })
     yield* Intake.run({ runState, dispatch, consumer, backup, observability, stop })
@@ -185,6 +194,17 @@ const stages = (
     return yield* Deferred.await(stop)
   })
 
+/** The circuit breaker and the rate limit, as the configuration sets them (each off when it says so). */
+const admissionOptions = (config: PipelineConfig): Admission.AdmissionOptions => ({
+  breaker: config.circuitBreaker
+    ? { threshold: config.breakerThreshold, openMs: config.breakerOpenMs, maxOpenMs: config.breakerMaxOpenMs }
+    : undefined,
+  rateLimit: config.maxRecordsPerSecond === undefined ? undefined : {
+    ratePerSecond: config.maxRecordsPerSecond,
+    burst: config.rateLimitBurst ?? Math.max(1, Math.ceil(config.maxRecordsPerSecond))
+  }
+})
+
 /**
  * The backup archive (when `backupDir` is set) and the DLQ archive: a row on disk acknowledges its
  * record (archived; for the DLQ, handled), a failed write stops the run.
@@ -193,7 +213,7 @@ const archives = Effect.fnUntraced(function*(
   config: PipelineConfig,
   runState: RunState["Service"],
   committer: Committer.Committer,
-  stop: Deferred.Deferred<"stopAtOffsets", KafkaError | ArchiveError>
+  stop: Deferred.Deferred<"stopAtOffsets", PipelineError>
 ) {
   const sink = (kind: ArchiveKind, dir: string, batchSize: number, ack: number) =>
     ArchiveSink.make({

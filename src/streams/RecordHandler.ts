@@ -23,6 +23,8 @@ import { recordSize } from "../domain/KafkaRecord.js"
 import type { Outcome } from "../domain/Outcome.js"
 import type { Processor, ProcessorInput } from "../domain/Processor.js"
 import { Input } from "../domain/Processor.js"
+import type { Admission, Ticket } from "./Admission.js"
+import { unlimited } from "./Admission.js"
 import { Waiters } from "./Waiters.js"
 
 export type { Outcome }
@@ -107,15 +109,29 @@ const promiseCalls = Effect.fnUntraced(function*(timeoutMs: number, timedOut: Pr
   }
 })
 
+/** What a call that was never made fails with: the record was abandoned while it waited for admission. */
+const Abandon: unique symbol = Symbol("RecordHandler/Abandon")
+
+/** The failure of a cause when it is a retryable one (one that may be the downstream's), else undefined. */
+const retryableFailure = (cause: Cause.Cause<unknown>): unknown => {
+  if (!Cause.hasFails(cause)) return undefined
+  const error = Cause.squash(cause)
+  return error !== Abandon && isRetryable(error) ? error : undefined
+}
+
+const isAbandoned = (cause: Cause.Cause<unknown>) => Cause.hasFails(cause) && Cause.squash(cause) === Abandon
+
 /**
  * A handler that returns the outcome itself when it is known synchronously (a
  * plain function that returned; a record that fails the checks), else an
- * Effect of it. The processor is called once per attempt either way. Its
- * timer fiber runs in the scope.
+ * Effect of it. The processor is called once per attempt either way, each
+ * call admitted first (`admission`: the circuit breaker and the rate limit).
+ * Its timer fiber runs in the scope.
  */
 export const makeDirect = Effect.fnUntraced(function*(
   processor: Processor,
-  options: RecordHandlerOptions
+  options: RecordHandlerOptions,
+  admission: Admission = unlimited
 ): Effect.fn.Return<Handler, never, Scope.Scope> {
   const schedule = retrySchedule(options)
   const timedOut = new ProcessingTimeout({ timeoutMs: options.processingTimeoutMs })
@@ -151,41 +167,74 @@ export const makeDirect = Effect.fnUntraced(function*(
     return new Input(record, options.decodeUtf8)
   }
 
-  /** Retries after a failed first call: the retry loop starts from that failure. */
-  const retry = (input: ProcessorInput, firstFailure: Cause.Cause<unknown>): Effect.Effect<Outcome> => {
-    let attempts = 1
-    let replay: Effect.Effect<never, unknown> | undefined = Effect.failCause(firstFailure)
-    const attempt = Effect.suspend(() => {
+  // ---- admission reports --------------------------------------------------------
+
+  const succeeded = (ticket: Ticket): Effect.Effect<void> => admission.succeeded(ticket) ?? Effect.void
+
+  /** Tells admission how a failed call ended: a retryable failure counts against the downstream. */
+  const reportFailure = (ticket: Ticket, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+    const failure = retryableFailure(cause)
+    return failure === undefined ? admission.released(ticket) : admission.failed(ticket, describeFailure(Cause.fail(failure)).message)
+  }
+
+  // ---- retries ------------------------------------------------------------------
+
+  /**
+   * The attempts after a failed first call (or a first call that had to wait for admission):
+   * rounds of up to `maxRetries` retries with backoff. A record that ends a round with a
+   * retryable failure goes to the DLQ, unless admission says the downstream is down: then it
+   * waits for the circuit breaker and starts another round.
+   */
+  const retry = (input: ProcessorInput, first: { readonly ticket: Ticket; readonly cause: Cause.Cause<unknown> } | undefined): Effect.Effect<Outcome> => {
+    let attempts = first === undefined ? 0 : 1
+    let replay: Effect.Effect<never, unknown> | undefined = first === undefined ? undefined : Effect.failCause(first.cause)
+    const attempt = Effect.suspend((): Effect.Effect<void, unknown> => {
       if (replay !== undefined) {
-        const first = replay
+        const failure = replay
         replay = undefined
-        return first
+        return failure
       }
-      attempts++
-      const next = call(input)
-      return next === Returned ? Effect.void : next
+      return Effect.flatMap(admission.admit(input), (ticket) => {
+        if (ticket === undefined) return Effect.fail(Abandon)
+        attempts++
+        const next = call(input)
+        if (next === Returned) return succeeded(ticket)
+        return Effect.matchCauseEffect(next, {
+          onSuccess: () => succeeded(ticket),
+          onFailure: (cause) => Effect.andThen(reportFailure(ticket, cause), Effect.failCause(cause))
+        })
+      })
     })
-    return attempt.pipe(
-      Effect.retry({ schedule, times: options.maxRetries, while: isRetryable }),
-      Effect.matchCause({
-        onSuccess: (): Outcome => ({ _tag: "Processed", attempts }),
+    const round = Effect.retry(attempt, { schedule, times: options.maxRetries, while: (error) => error !== Abandon && isRetryable(error) })
+    return Effect.gen(function*() {
+      while (true) {
+        const mark = admission.successes()
+        const exit = yield* Effect.exit(round)
+        if (exit._tag === "Success") return { _tag: "Processed", attempts } as const
         // Interrupting this fiber (shutdown) still ends it: an interrupted fiber is not resumed
         // with a recovered value. What reaches here as interruption is the processor's own
         // (Effect.interrupt, joining an interrupted fiber): a failed record like any other.
-        // Passing it through would end the worker and leave the pipeline alive but idle.
-        onFailure: (cause) => failed(cause, attempts)
-      })
-    )
+        if (isAbandoned(exit.cause)) return { _tag: "Abandoned", attempts } as const
+        if (retryableFailure(exit.cause) === undefined || (yield* admission.outOfRetries(mark))) {
+          return failed(exit.cause, attempts)
+        }
+      }
+    })
   }
+
+  const processedAfter = (reported: Effect.Effect<void> | undefined): Outcome | Effect.Effect<Outcome> =>
+    reported === undefined ? processedAtOnce : Effect.as(reported, processedAtOnce)
 
   return (record: KafkaRecord) => {
     const input = prepare(record)
     if (input instanceof Error) return failed(Cause.fail(input), 0)
+    const ticket = admission.tryAdmit()
+    if (ticket === undefined) return retry(input, undefined)
     const first = call(input)
-    if (first === Returned) return processedAtOnce
+    if (first === Returned) return processedAfter(admission.succeeded(ticket))
     return Effect.matchCauseEffect(first, {
-      onSuccess: () => Effect.succeed(processedAtOnce),
-      onFailure: (cause) => retry(input, cause)
+      onSuccess: () => asEffect(processedAfter(admission.succeeded(ticket))),
+      onFailure: (cause) => Effect.andThen(reportFailure(ticket, cause), retry(input, { ticket, cause }))
     })
   }
 })

@@ -2,8 +2,10 @@
  * The workers: `concurrency` fibers, each taking the oldest record dispatch
  * lets it start, running it through the processor (retries included), and
  * settling its outcome: processed records are acknowledged to the committer,
- * failed ones go to the dead-letter stage. Only then is the record's key
- * released for its next record.
+ * failed ones go to the dead-letter stage (within the DLQ budget: past it the
+ * run stops), abandoned ones (a stop or a rebalance while they waited for the
+ * circuit breaker or the rate limit) are left unhandled. Only then is the
+ * record's key released for its next record.
  *
  * A record a plain function handles synchronously costs no Effect at all; a
  * worker yields to the other fibers every `YIELD_EVERY` such records.
@@ -14,7 +16,10 @@
  * processed twice).
  */
 import type { Scope } from "effect"
-import { Effect, Fiber, Schedule } from "effect"
+import { Deferred, Effect, Fiber, Schedule } from "effect"
+import type { DlqBudget } from "../domain/DlqBudget.js"
+import type { PipelineError } from "../domain/Errors.js"
+import { DlqBudgetExceeded } from "../domain/Errors.js"
 import type { KafkaRecord } from "../domain/KafkaRecord.js"
 import { Ack } from "../domain/OffsetLedger.js"
 import type { Failed, Outcome } from "../domain/Outcome.js"
@@ -41,11 +46,19 @@ export const make = Effect.fnUntraced(function*(deps: {
   readonly committer: Committer
   readonly handle: RecordHandler.Handler
   readonly deadLetter: (record: KafkaRecord, outcome: Failed) => Effect.Effect<void>
+  readonly dlqBudget: DlqBudget
   readonly observability: ObservabilityService
+  readonly stop: Deferred.Deferred<"stopAtOffsets", PipelineError>
   readonly options: WorkersOptions
 }): Effect.fn.Return<void, never, Scope.Scope> {
-  const { committer, deadLetter, dispatch, handle, observability, options, runState } = deps
+  const { committer, deadLetter, dispatch, dlqBudget, handle, observability, options, runState, stop } = deps
   const { counts } = runState
+
+  /** Counts a handled record against the DLQ budget: past it, the run stops. */
+  const spend = (deadLettered: boolean): Effect.Effect<void> => {
+    const spent = dlqBudget.record(deadLettered)
+    return spent === undefined ? Effect.void : Deferred.fail(stop, new DlqBudgetExceeded({ reason: spent })).pipe(Effect.asVoid)
+  }
 
   /** With record spans on, each record's processing runs in its span (so does a plain function's call). */
   const traced = (record: KafkaRecord): Effect.Effect<Outcome> =>
@@ -77,8 +90,13 @@ export const make = Effect.fnUntraced(function*(deps: {
       }
       observability.finished(startedAt)
       counts.recordOutcome(outcome)
-      if (outcome._tag === "Failed") yield* annotated(record)(deadLetter(record, outcome))
-      else committer.acknowledgeOne(record, Ack.Processed)
+      if (outcome._tag === "Failed") {
+        yield* annotated(record)(deadLetter(record, outcome))
+        if (dlqBudget.isOn) yield* spend(true)
+      } else if (outcome._tag === "Processed") {
+        committer.acknowledgeOne(record, Ack.Processed)
+        if (dlqBudget.isOn) yield* spend(false)
+      }
       dispatch.complete(job)
     }
   })

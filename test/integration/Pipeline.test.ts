@@ -283,7 +283,10 @@ describe("Pipeline — DLQ flow (seed integration §4)", () => {
             return undefined
         }
       }
-      const fiber = yield* start(processor, { processingTimeoutMs: 5_000, maxRetries: 1 })
+      // Without the circuit breaker: the record that times out fails alone, with no call succeeding
+      // after it first failed, which the breaker would take for a downstream that is down (it would
+      // hold the record instead of dead-lettering it; see the CircuitBreaker tests).
+      const fiber = yield* start(processor, { processingTimeoutMs: 5_000, maxRetries: 1, circuitBreaker: false })
       yield* advanceUntil(committedAt(0, 5))
       yield* Fiber.interrupt(fiber)
       const dlq = yield* archiveRows("/dlq")

@@ -7,7 +7,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Schema } from "effect"
 import {
+  BadRecord,
   describeFailure,
+  DownstreamUnavailable,
   InvalidUtf8,
   isRetryable,
   MessageTooLarge,
@@ -156,12 +158,17 @@ describe("Failure", () => {
   })
 
   describe("isRetryable", () => {
-    it("the pipeline's own input errors, timeouts and NonRetryable are not retryable", () => {
+    it("the pipeline's own input errors, BadRecord and NonRetryable are not retryable", () => {
       assert.isFalse(isRetryable(new MessageTooLarge({ size: 2, limit: 1 })))
       assert.isFalse(isRetryable(new InvalidUtf8({ field: "value" })))
       assert.isFalse(isRetryable(new NullValue()))
-      assert.isFalse(isRetryable(new ProcessingTimeout({ timeoutMs: 1 })))
+      assert.isFalse(isRetryable(new BadRecord({ message: "no such customer" })))
       assert.isFalse(isRetryable(new NonRetryable({ cause: new ValueError("x") })))
+    })
+
+    it("a timeout and DownstreamUnavailable are retryable: a slow or unreachable downstream is their usual cause", () => {
+      assert.isTrue(isRetryable(new ProcessingTimeout({ timeoutMs: 1 })))
+      assert.isTrue(isRetryable(new DownstreamUnavailable({ message: "connection refused" })))
     })
 
     it("anything marked retryable: false is not retryable; retryable: true or unmarked is", () => {

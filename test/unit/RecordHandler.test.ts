@@ -263,21 +263,26 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
   })
 
   describe("Worker - Processing Timeout", () => {
-    it.effect("timeout 5 s, an Effect processor that needs 10 s → ProcessingTimeout at 5 s, interrupted, not retried", () =>
+    it.effect("timeout 5 s, an Effect processor that needs 10 s → ProcessingTimeout at 5 s, interrupted, and retried like any retryable failure", () =>
       Effect.gen(function*() {
-        let finished = false
-        const p = counting(() => Effect.sleep("10 seconds").pipe(Effect.andThen(Effect.sync(() => (finished = true)))))
-        const fiber = yield* Effect.forkChild(RecordHandler.make(p.processor, options)(record("slow")))
+        let finished = 0
+        const p = counting(() => Effect.sleep("10 seconds").pipe(Effect.andThen(Effect.sync(() => finished++))))
+        const fiber = yield* Effect.forkChild(RecordHandler.make(p.processor, options)(record("slow")).pipe(fixedRandom(0.5)))
         yield* TestClock.adjust(4_999)
-        assert.isUndefined(fiber.pollUnsafe(), "still running before the timeout")
+        assert.strictEqual(p.calls(), 1)
+        yield* TestClock.adjust(1 + 99)
+        assert.strictEqual(p.calls(), 1, "the retry waits for its backoff")
         yield* TestClock.adjust(1)
+        assert.strictEqual(p.calls(), 2, "a timed-out call is retried after 100 ms")
+        // Attempts at 0, 5.1 s, 10.3 s and 15.7 s, each timing out after 5 s.
+        yield* TestClock.adjust(20_700 - 5_100)
         const outcome = failed(yield* Fiber.join(fiber))
         assert.strictEqual(outcome.failure.errorType, "ProcessingTimeout")
         assert.strictEqual(outcome.failure.message, "the processor did not finish within 5000 ms and was interrupted")
-        assert.strictEqual(outcome.attempts, 1)
+        assert.strictEqual(outcome.attempts, 4)
         yield* TestClock.adjust("1 minute")
-        assert.strictEqual(p.calls(), 1, "a timeout is not retried")
-        assert.isFalse(finished, "the slow call was interrupted, not left running")
+        assert.strictEqual(p.calls(), 4, "maxRetries 3: four calls in all")
+        assert.strictEqual(finished, 0, "every slow call was interrupted, none left running")
       }))
 
     it.effect("an Effect processor's AbortSignal is aborted when the call times out; a call that finished is not", () =>
@@ -287,7 +292,7 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
           signals.push(signal)
           return call === 1 ? Effect.void : Effect.never
         })
-        const handle = RecordHandler.make(p.processor, options)
+        const handle = RecordHandler.make(p.processor, { ...options, maxRetries: 0 })
         assert.strictEqual((yield* handle(record("fast")))._tag, "Processed")
         const fiber = yield* Effect.forkChild(handle(record("slow")))
         yield* TestClock.adjust(4_999)
@@ -306,7 +311,7 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
           signal = s
           return new Promise<void>(() => {}) // never settles on its own
         })
-        const fiber = yield* Effect.forkChild(RecordHandler.make(p.processor, options)(record("slow")))
+        const fiber = yield* Effect.forkChild(RecordHandler.make(p.processor, { ...options, maxRetries: 0 })(record("slow")))
         yield* TestClock.adjust(4_999)
         assert.isDefined(signal)
         assert.isFalse(signal!.aborted)
@@ -543,7 +548,7 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
             if (input.offset === 2) settleTwo = resolve
           })
         })
-        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const handle = yield* RecordHandler.makeDirect(p.processor, { ...options, maxRetries: 0 })
         const run = (offset: number) => {
           const handled = handle(record("x", offset))
           assert.isTrue(Effect.isEffect(handled))
@@ -603,7 +608,7 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         const p = counting((input) =>
           input.offset === 1 ? new Promise<void>((resolve) => (resolveLate = resolve)) : Promise.resolve("early")
         )
-        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        const handle = yield* RecordHandler.makeDirect(p.processor, { ...options, maxRetries: 0 })
         const late = yield* Effect.forkChild(handle(record("x", 1)) as Effect.Effect<Outcome>)
         yield* TestClock.adjust(5_000)
         assert.strictEqual(failed(yield* Fiber.join(late)).failure.errorType, "ProcessingTimeout")

@@ -1,0 +1,208 @@
+/**
+ * Admission: what lets a processor call start. Every call, retries
+ * included, passes here first: the circuit breaker (no call while it is
+ * open, one probe while it is half-open) and then the rate limit (a token
+ * per call). Calls report back how they ended, which moves the breaker.
+ *
+ * The common case costs a field read: with the breaker closed and a token
+ * at hand, `tryAdmit` answers synchronously. A call that must wait suspends
+ * its worker (the worker keeps the record: its key stays held), and gives up
+ * when the run stops or the record's partition moves to another member
+ * while it waits: the record is then abandoned, unhandled and uncommitted,
+ * for whoever reads the partition next.
+ *
+ * The breaker's state is the run state's `breaker` (one place, which the
+ * metrics, `/ready` and applications read); it changes only through the
+ * pure `transition`, here.
+ */
+import type { Scope } from "effect"
+import { Clock, Effect, Stream, SubscriptionRef } from "effect"
+import type { BreakerEvent, BreakerOptions, BreakerState } from "../domain/CircuitBreaker.js"
+import { admits, stateLabel, transition } from "../domain/CircuitBreaker.js"
+import type { TopicPartition } from "../domain/KafkaRecord.js"
+import { isTakingWork } from "../domain/RunPhase.js"
+import type { TokenBucketOptions } from "../domain/TokenBucket.js"
+import * as TokenBucket from "../domain/TokenBucket.js"
+import type { RunState } from "../layers/RunState.js"
+import { Waiters } from "./Waiters.js"
+
+export interface AdmissionOptions {
+  /** The circuit breaker's settings; undefined: no breaker. */
+  readonly breaker: BreakerOptions | undefined
+  /** The rate limit; undefined: none. */
+  readonly rateLimit: TokenBucketOptions | undefined
+}
+
+/** A call's admission: the breaker's generation it started in (see `CircuitBreaker`). */
+export type Ticket = number
+
+export interface Admission {
+  /** The ticket of a call that may start now, or undefined: then wait with `admit`. */
+  readonly tryAdmit: () => Ticket | undefined
+  /** Waits until a call for a record of `partition` may start: its ticket, or undefined when the record is abandoned. */
+  readonly admit: (partition: TopicPartition) => Effect.Effect<Ticket | undefined>
+  /** A call succeeded; undefined when that changes nothing the caller must wait for (the common case). */
+  readonly succeeded: (ticket: Ticket) => Effect.Effect<void> | undefined
+  /** A call failed in a way that may be the downstream's (a retryable failure); `reason` is logged if the breaker opens. */
+  readonly failed: (ticket: Ticket, reason: string) => Effect.Effect<void>
+  /** A call ended in a way that says nothing about the downstream (a bad record): a probe is freed for another call. */
+  readonly released: (ticket: Ticket) => Effect.Effect<void>
+  /** Calls that succeeded so far: a record notes this at its first failure. */
+  readonly successes: () => number
+  /**
+   * A record ran out of retries: whether it goes to the DLQ (true: the breaker is off, or closed
+   * with some call succeeding since `mark`), or waits for the breaker and is tried again (false).
+   * When nothing succeeded since `mark`, the downstream is the likely cause: the breaker opens.
+   */
+  readonly outOfRetries: (mark: number) => Effect.Effect<boolean>
+}
+
+const owns = (assignment: ReadonlyArray<TopicPartition>, partition: TopicPartition) =>
+  assignment.some((owned) => owned.partition === partition.partition && owned.topic === partition.topic)
+
+/** Admission with neither a breaker nor a rate limit: every call starts at once. */
+export const unlimited: Admission = {
+  tryAdmit: () => 0,
+  admit: () => Effect.succeed(0),
+  succeeded: () => undefined,
+  failed: () => Effect.void,
+  released: () => Effect.void,
+  successes: () => 0,
+  outOfRetries: () => Effect.succeed(true)
+}
+
+export const make = Effect.fnUntraced(function*(
+  runState: RunState["Service"],
+  options: AdmissionOptions
+): Effect.fn.Return<Admission, never, Scope.Scope> {
+  const { breaker: breakerOptions, rateLimit } = options
+  if (breakerOptions === undefined && rateLimit === undefined) return unlimited
+  const clock = yield* Clock.Clock
+  const now = () => clock.currentTimeMillisUnsafe()
+  const { breaker, counts } = runState
+  const state = () => SubscriptionRef.getUnsafe(breaker)
+  /** Calls waiting for the breaker, for a token, or for their abandonment. */
+  const changed = new Waiters()
+  let bucket = rateLimit === undefined ? undefined : TokenBucket.full(rateLimit, now())
+  let successes = 0
+
+  /** Waits until `ready()` holds (a wake-up is only a hint to check again). */
+  const until = (ready: () => boolean): Effect.Effect<void> =>
+    Effect.suspend(() => ready() ? Effect.void : Effect.flatMap(changed.await(ready), () => until(ready)))
+
+  const abandoned = (partition: TopicPartition) =>
+    !isTakingWork(SubscriptionRef.getUnsafe(runState.phase)) ||
+    !owns(SubscriptionRef.getUnsafe(runState.assignment), partition)
+
+  // A stop or a rebalance wakes the waiting calls, to give up.
+  const wakeOn = <A>(ref: SubscriptionRef.SubscriptionRef<A>) =>
+    SubscriptionRef.changes(ref).pipe(Stream.runForEach(() => Effect.sync(() => changed.notifyAll())), Effect.forkScoped)
+  yield* wakeOn(runState.phase)
+  yield* wakeOn(runState.assignment)
+
+  const report = (event: BreakerEvent, reason?: string): Effect.Effect<void> =>
+    breakerOptions === undefined ? Effect.void : SubscriptionRef.modify(breaker, (before) => {
+      const after = transition(before, event, breakerOptions)
+      return [{ before, after }, after] as const
+    }).pipe(Effect.flatMap(({ after, before }) => {
+      if (after._tag === before._tag) return Effect.void
+      counts.breakerTransitions[after._tag]++
+      if (before._tag !== "Closed") counts.breakerOpenMs += Math.max(0, after.since - before.since)
+      changed.notifyAll()
+      return logChange(before, after, reason)
+    }))
+
+  if (breakerOptions !== undefined) {
+    // Open → half-open once the open time is over.
+    yield* Effect.gen(function*() {
+      yield* until(() => state()._tag === "Open")
+      const current = state()
+      if (current._tag === "Open" && current.until > now()) yield* Effect.sleep(current.until - now())
+      yield* report({ _tag: "OpenTimeElapsed", now: now() })
+    }).pipe(Effect.forever, Effect.forkScoped)
+  }
+
+  /** Takes a token now when one is there (always, without a rate limit). */
+  const takeToken = (): boolean => {
+    if (rateLimit === undefined) return true
+    const next = TokenBucket.take(bucket!, rateLimit, now())
+    if (next === undefined) return false
+    bucket = next
+    return true
+  }
+
+  /** Waits for the next token; false when the record is abandoned first. */
+  const awaitToken = (partition: TopicPartition): Effect.Effect<boolean> =>
+    Effect.suspend(() => {
+      if (rateLimit === undefined) return Effect.succeed(true)
+      const reserved = TokenBucket.reserve(bucket!, rateLimit, now())
+      bucket = reserved.bucket
+      if (reserved.waitMs === 0) return Effect.succeed(true)
+      const startedAt = now()
+      return Effect.raceFirst(
+        Effect.as(Effect.sleep(reserved.waitMs), true),
+        Effect.as(until(() => abandoned(partition)), false)
+      ).pipe(Effect.ensuring(Effect.sync(() => {
+        counts.throttledMs += now() - startedAt
+      })))
+    })
+
+  const admit = (partition: TopicPartition): Effect.Effect<Ticket | undefined> =>
+    Effect.gen(function*() {
+      while (true) {
+        // The breaker first: no token is spent on a call it would not start.
+        yield* until(() => admits(state()) !== undefined || abandoned(partition))
+        if (abandoned(partition) || !(yield* awaitToken(partition))) return undefined
+        // Checked again: the breaker may have opened, or another call taken the probe, meanwhile.
+        const current = state()
+        const ticket = admits(current)
+        if (ticket === undefined) continue
+        if (current._tag === "HalfOpen") yield* report({ _tag: "ProbeStarted" })
+        return ticket
+      }
+    })
+
+  return {
+    tryAdmit: () => {
+      const current = state()
+      return current._tag === "Closed" && takeToken() ? current.generation : undefined
+    },
+    admit,
+    succeeded: (ticket) => {
+      successes++
+      const current = state()
+      if (current._tag === "Closed" && current.failures === 0) return undefined
+      return report({ _tag: "Succeeded", ticket, now: now() })
+    },
+    failed: (ticket, reason) => report({ _tag: "Failed", ticket, now: now() }, reason),
+    released: (ticket) => report({ _tag: "ProbeReleased", ticket }),
+    successes: () => successes,
+    outOfRetries: (mark) =>
+      Effect.suspend(() => {
+        if (breakerOptions === undefined) return Effect.succeed(true)
+        if (state()._tag !== "Closed") return Effect.succeed(false)
+        if (successes > mark) return Effect.succeed(true)
+        return Effect.as(report({ _tag: "Stalled", now: now() }, "a record ran out of retries and no call has succeeded since it first failed"), false)
+      })
+  }
+})
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`
+
+/** One line per change of the breaker's state. */
+const logChange = (before: BreakerState, after: BreakerState, reason: string | undefined): Effect.Effect<void> => {
+  const annotations = { breaker: stateLabel(after._tag), ...(reason === undefined ? {} : { reason }) }
+  switch (after._tag) {
+    case "Open":
+      return Effect.logWarning(
+        `circuit breaker ${before._tag === "HalfOpen" ? "opened again: the probe failed" : "opened"}; ` +
+          `no record starts processing for ${seconds(after.openMs)}, then one probe`
+      ).pipe(Effect.annotateLogs(annotations))
+    case "HalfOpen":
+      return Effect.logInfo("circuit breaker half-open: one probe record").pipe(Effect.annotateLogs(annotations))
+    case "Closed":
+      return Effect.logInfo("circuit breaker closed: the probe succeeded; processing resumes").pipe(
+        Effect.annotateLogs(annotations)
+      )
+  }
+}
