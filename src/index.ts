@@ -27,8 +27,18 @@ export { decodePipelineConfig, makePipelineConfig, PipelineConfig } from "./doma
 export type { PipelineConfigInput } from "./domain/PipelineConfig.js"
 export type { Processor, ProcessorInput } from "./domain/Processor.js"
 export type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "./domain/KafkaRecord.js"
-export { ArchiveError, ConfigError, KafkaError } from "./domain/Errors.js"
-export { InvalidUtf8, MessageTooLarge, NonRetryable, NullValue, ProcessingTimeout } from "./domain/Failure.js"
+export { ArchiveError, ConfigError, DlqBudgetExceeded, KafkaError } from "./domain/Errors.js"
+export type { PipelineError } from "./domain/Errors.js"
+export {
+  BadRecord,
+  DownstreamUnavailable,
+  InvalidUtf8,
+  MessageTooLarge,
+  NonRetryable,
+  NullValue,
+  ProcessingTimeout
+} from "./domain/Failure.js"
+export type { BreakerState } from "./domain/CircuitBreaker.js"
 export { OffsetLedger } from "./domain/OffsetLedger.js"
 export * as Logging from "./layers/Logging.js"
 export { builtinProcessors, jsonValidate } from "./processors/builtin.js"

@@ -11,9 +11,10 @@
  * while it waits: the record is then abandoned, unhandled and uncommitted,
  * for whoever reads the partition next.
  *
- * The breaker's state is the run state's `breaker` (one place, which the
- * metrics, `/ready` and applications read); it changes only through the
- * pure `transition`, here.
+ * The breaker's state changes only through the pure `transition`, here; each
+ * change of its tag (closed, open, half-open) is published as the run state's
+ * `breaker`, which the metrics, `/ready` and applications read. (The count of
+ * failures in a row changes with every failure: not news for them.)
  */
 import type { Scope } from "effect"
 import { Clock, Effect, Stream, SubscriptionRef } from "effect"
@@ -79,8 +80,8 @@ export const make = Effect.fnUntraced(function*(
   if (breakerOptions === undefined && rateLimit === undefined) return unlimited
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
-  const { breaker, counts } = runState
-  const state = () => SubscriptionRef.getUnsafe(breaker)
+  const { counts } = runState
+  let current: BreakerState = SubscriptionRef.getUnsafe(runState.breaker)
   /** Calls waiting for the breaker, for a token, or for their abandonment. */
   const changed = new Waiters()
   let bucket = rateLimit === undefined ? undefined : TokenBucket.full(rateLimit, now())
@@ -100,24 +101,31 @@ export const make = Effect.fnUntraced(function*(
   yield* wakeOn(runState.phase)
   yield* wakeOn(runState.assignment)
 
+  /** Moves the breaker at once; what is left to do (publish and log a change of state), or undefined. */
+  const apply = (event: BreakerEvent, reason?: string): Effect.Effect<void> | undefined => {
+    if (breakerOptions === undefined) return undefined
+    const before = current
+    const after = transition(before, event, breakerOptions)
+    current = after
+    if (after._tag === before._tag) return undefined
+    counts.breakerTransitions[after._tag]++
+    if (before._tag !== "Closed") counts.breakerOpenMs += Math.max(0, after.since - before.since)
+    // Published before the waiting calls are woken: readers see every state, in order.
+    return SubscriptionRef.set(runState.breaker, after).pipe(
+      Effect.andThen(Effect.sync(() => changed.notifyAll())),
+      Effect.andThen(logChange(before, after, reason))
+    )
+  }
+
   const report = (event: BreakerEvent, reason?: string): Effect.Effect<void> =>
-    breakerOptions === undefined ? Effect.void : SubscriptionRef.modify(breaker, (before) => {
-      const after = transition(before, event, breakerOptions)
-      return [{ before, after }, after] as const
-    }).pipe(Effect.flatMap(({ after, before }) => {
-      if (after._tag === before._tag) return Effect.void
-      counts.breakerTransitions[after._tag]++
-      if (before._tag !== "Closed") counts.breakerOpenMs += Math.max(0, after.since - before.since)
-      changed.notifyAll()
-      return logChange(before, after, reason)
-    }))
+    Effect.suspend(() => apply(event, reason) ?? Effect.void)
 
   if (breakerOptions !== undefined) {
     // Open → half-open once the open time is over.
     yield* Effect.gen(function*() {
-      yield* until(() => state()._tag === "Open")
-      const current = state()
-      if (current._tag === "Open" && current.until > now()) yield* Effect.sleep(current.until - now())
+      yield* until(() => current._tag === "Open")
+      const state = current
+      if (state._tag === "Open" && state.until > now()) yield* Effect.sleep(state.until - now())
       yield* report({ _tag: "OpenTimeElapsed", now: now() })
     }).pipe(Effect.forever, Effect.forkScoped)
   }
@@ -151,28 +159,28 @@ export const make = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       while (true) {
         // The breaker first: no token is spent on a call it would not start.
-        yield* until(() => admits(state()) !== undefined || abandoned(partition))
+        yield* until(() => admits(current) !== undefined || abandoned(partition))
         if (abandoned(partition) || !(yield* awaitToken(partition))) return undefined
         // Checked again: the breaker may have opened, or another call taken the probe, meanwhile.
-        const current = state()
-        const ticket = admits(current)
+        const state = current
+        const ticket = admits(state)
         if (ticket === undefined) continue
-        if (current._tag === "HalfOpen") yield* report({ _tag: "ProbeStarted" })
+        if (state._tag === "HalfOpen") yield* report({ _tag: "ProbeStarted" })
         return ticket
       }
     })
 
   return {
     tryAdmit: () => {
-      const current = state()
-      return current._tag === "Closed" && takeToken() ? current.generation : undefined
+      const state = current
+      return state._tag === "Closed" && takeToken() ? state.generation : undefined
     },
     admit,
     succeeded: (ticket) => {
       successes++
-      const current = state()
-      if (current._tag === "Closed" && current.failures === 0) return undefined
-      return report({ _tag: "Succeeded", ticket, now: now() })
+      return current._tag === "Closed" && current.failures === 0
+        ? undefined
+        : apply({ _tag: "Succeeded", ticket, now: now() })
     },
     failed: (ticket, reason) => report({ _tag: "Failed", ticket, now: now() }, reason),
     released: (ticket) => report({ _tag: "ProbeReleased", ticket }),
@@ -180,7 +188,7 @@ export const make = Effect.fnUntraced(function*(
     outOfRetries: (mark) =>
       Effect.suspend(() => {
         if (breakerOptions === undefined) return Effect.succeed(true)
-        if (state()._tag !== "Closed") return Effect.succeed(false)
+        if (current._tag !== "Closed") return Effect.succeed(false)
         if (successes > mark) return Effect.succeed(true)
         return Effect.as(report({ _tag: "Stalled", now: now() }, "a record ran out of retries and no call has succeeded since it first failed"), false)
       })

@@ -57,7 +57,12 @@ export const make = Effect.fnUntraced(function*(deps: {
   /** Counts a handled record against the DLQ budget: past it, the run stops. */
   const spend = (deadLettered: boolean): Effect.Effect<void> => {
     const spent = dlqBudget.record(deadLettered)
-    return spent === undefined ? Effect.void : Deferred.fail(stop, new DlqBudgetExceeded({ reason: spent })).pipe(Effect.asVoid)
+    if (spent === undefined) return Effect.void
+    // No worker takes another record from here on; the records in flight finish.
+    return runState.advance({ _tag: "StopRequested" }).pipe(
+      Effect.andThen(Deferred.fail(stop, new DlqBudgetExceeded({ reason: spent }))),
+      Effect.asVoid
+    )
   }
 
   /** With record spans on, each record's processing runs in its span (so does a plain function's call). */

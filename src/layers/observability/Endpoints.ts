@@ -9,6 +9,7 @@ import { Context, Effect, Layer, Ref, SubscriptionRef } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { createServer } from "node:http"
+import { stateLabel } from "../../domain/CircuitBreaker.js"
 import { ConfigError } from "../../domain/Errors.js"
 import { partitionKey } from "../../domain/KafkaRecord.js"
 import type { RunState } from "../RunState.js"
@@ -68,6 +69,16 @@ const routes = (attached: Ref.Ref<RunProbe | undefined>, metrics: RunMetrics) =>
         }
         const assignment = (yield* SubscriptionRef.get(run.runState.assignment)).map((tp) => partitionKey(tp.topic, tp.partition))
         if (assignment.length === 0) return json(503, { status: "not ready", reason: "no partitions assigned" })
+        const breaker = yield* SubscriptionRef.get(run.runState.breaker)
+        if (breaker._tag !== "Closed") {
+          return json(503, {
+            status: "not ready",
+            reason: "the circuit breaker is open: the processor's downstream is failing, no record starts processing but a probe",
+            breaker: stateLabel(breaker._tag),
+            since: new Date(breaker.since).toISOString(),
+            assignment
+          })
+        }
         return json(200, { status: "ready", assignment })
       })
     )

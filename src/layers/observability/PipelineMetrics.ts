@@ -6,6 +6,8 @@
 import type { Context } from "effect"
 import { Metric } from "effect"
 import type { ArchiveKind } from "../../domain/ArchiveFile.js"
+import type { BreakerStateName } from "../../domain/CircuitBreaker.js"
+import { stateLabel } from "../../domain/CircuitBreaker.js"
 import type { KafkaRecord, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
 import { partitionKey } from "../../domain/KafkaRecord.js"
 import type { RunSnapshot } from "../RunState.js"
@@ -90,6 +92,30 @@ export const PipelineMetrics = {
   ),
   archiveRotations: labelled((archive: string) =>
     counter("kafka_pipeline_archive_files_rotated_total", "Hourly rotations of an archive to a new file.", { archive })
+  ),
+  breakerState: labelled((state: string) =>
+    gauge(
+      "kafka_pipeline_circuit_breaker_state",
+      "1 for the circuit breaker's current state (closed, open, half-open), 0 for the others.",
+      { state }
+    )
+  ),
+  breakerTransitions: labelled((to: string) =>
+    counter("kafka_pipeline_circuit_breaker_transitions_total", "Changes of the circuit breaker's state, by the state changed to.", {
+      to
+    })
+  ),
+  breakerOpenSeconds: counter(
+    "kafka_pipeline_circuit_breaker_open_seconds_total",
+    "Time the circuit breaker has spent open or half-open (no record starting but a probe)."
+  ),
+  throttledSeconds: counter(
+    "kafka_pipeline_rate_limit_throttled_seconds_total",
+    "Time processor calls have waited for the rate limit, summed over the calls."
+  ),
+  abandoned: counter(
+    "kafka_pipeline_records_abandoned_total",
+    "Records left unhandled (uncommitted, for the next reader) by a stop or a rebalance while they waited for the circuit breaker or the rate limit."
   )
 } as const
 
@@ -117,6 +143,7 @@ class CounterSync {
 }
 
 const archiveKinds: ReadonlyArray<ArchiveKind> = ["backup", "dlq"]
+const breakerStates: ReadonlyArray<BreakerStateName> = ["Closed", "Open", "HalfOpen"]
 
 type WorkGauges = Pick<RunSnapshot, "inFlight" | "queued" | "waitingBehindKey" | "keysInFlight">
 
@@ -153,6 +180,13 @@ export class RunMetrics {
       counters.set(m.archiveRows(kind), run.archivedRows[kind])
       counters.set(m.archiveRotations(kind), run.rotations[kind])
     }
+    for (const name of breakerStates) {
+      counters.set(m.breakerTransitions(stateLabel(name)), run.breakerTransitions[name])
+      m.breakerState(stateLabel(name)).updateUnsafe(run.breaker._tag === name ? 1 : 0, this.context)
+    }
+    counters.set(m.breakerOpenSeconds, run.breakerOpenMs / 1000)
+    counters.set(m.throttledSeconds, run.throttledMs / 1000)
+    counters.set(m.abandoned, run.abandoned)
     this.#setWork(run)
   }
 
