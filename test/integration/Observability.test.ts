@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
 import type { Processor } from "../../src/domain/Processor.js"
 import { ConfigError } from "../../src/domain/Errors.js"
+import { DownstreamUnavailable } from "../../src/domain/Failure.js"
 import { recordSize } from "../../src/domain/KafkaRecord.js"
 import { KafkaClient } from "../../src/layers/kafka/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/kafka/MemoryKafka.js"
@@ -301,6 +302,38 @@ describe("Observability — /health and /ready", () => {
       // the rebalance to no partitions dropped the three in flight: taken and handled again (at least once)
       assert.strictEqual(after.get("kafka_pipeline_records_consumed_total"), 6)
       assert.strictEqual(after.get("kafka_pipeline_records_handled_total"), 6)
+    }))
+
+  test("while the circuit breaker is open: /ready 503 naming it, /health 200; its state, transitions and open time in /metrics", (logs) =>
+    Effect.gen(function*() {
+      yield* produce(0, ["a", "b", "c"])
+      let down = true
+      const processor: Processor = () => down ? Effect.fail(new DownstreamUnavailable({ message: "refused" })) : Effect.void
+      const { fiber, port } = yield* start(logs, processor, { breakerThreshold: 3, breakerOpenMs: 10_000 })
+      yield* TestClock.adjust(100)
+      const ready = yield* get(port, "/ready")
+      assert.strictEqual(ready.status, 503)
+      const body = JSON.parse(ready.body)
+      assert.strictEqual(body.breaker, "open")
+      assert.match(body.reason, /circuit breaker is open/)
+      assert.strictEqual((yield* get(port, "/health")).status, 200)
+      yield* TestClock.adjust(2_000)
+      const open = yield* scrape(port)
+      assert.strictEqual(open.get("kafka_pipeline_circuit_breaker_state", { state: "open" }), 1)
+      assert.strictEqual(open.get("kafka_pipeline_circuit_breaker_state", { state: "closed" }), 0)
+      assert.strictEqual(open.get("kafka_pipeline_circuit_breaker_transitions_total", { to: "open" }), 1)
+      assert.isAtLeast(open.get("kafka_pipeline_circuit_breaker_open_seconds_total")!, 2)
+
+      down = false
+      yield* TestClock.adjust(10_000)
+      assert.strictEqual((yield* get(port, "/ready")).status, 200)
+      const closed = yield* scrape(port)
+      assert.strictEqual(closed.get("kafka_pipeline_circuit_breaker_state", { state: "closed" }), 1)
+      assert.strictEqual(closed.get("kafka_pipeline_circuit_breaker_transitions_total", { to: "half-open" }), 1)
+      assert.strictEqual(closed.get("kafka_pipeline_circuit_breaker_transitions_total", { to: "closed" }), 1)
+      assert.strictEqual(closed.get("kafka_pipeline_records_processed_total"), 3)
+      assert.strictEqual(closed.sum("kafka_pipeline_records_dead_lettered_total"), 0)
+      yield* Fiber.interrupt(fiber)
     }))
 
   test("/health is 503 (failed) when one of the pipeline's fibers has ended while it is not stopping", (logs) =>

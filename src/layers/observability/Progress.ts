@@ -5,6 +5,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Effect } from "effect"
+import { stateLabel } from "../../domain/CircuitBreaker.js"
 import type { RunSnapshot, RunState } from "../RunState.js"
 
 /** Where the progress line goes: `update` rewrites the live line, `done` writes the last one. */
@@ -26,13 +27,14 @@ export const terminalProgress = (
 
 const formatCount = (n: number) => n.toLocaleString("en-US")
 
-/** `consumed 3,000 (1,412/s)  handled 3,000  DLQ 156  lag 0` */
+/** `consumed 3,000 (1,412/s)  handled 3,000  DLQ 156  lag 0`, and `breaker open` while it is not closed. */
 export const progressLine = (run: RunSnapshot, recordsPerSec: number): string =>
   [
     `consumed ${formatCount(run.consumed)} (${formatCount(Math.round(recordsPerSec))}/s)`,
     `handled ${formatCount(run.handled)}`,
     `DLQ ${formatCount(run.deadLettered)}`,
-    `lag ${run.lag === undefined ? "?" : formatCount(run.lag)}`
+    `lag ${run.lag === undefined ? "?" : formatCount(run.lag)}`,
+    ...(run.breaker._tag === "Closed" ? [] : [`breaker ${stateLabel(run.breaker._tag)}`])
   ].join("  ")
 
 /** Writes the line every `intervalMs` while the scope is open, and the last one (the whole run's rate) when it closes. */
