@@ -34,7 +34,10 @@ export interface AdmissionOptions {
   readonly rateLimit: TokenBucketOptions | undefined
 }
 
-/** A call's admission: the breaker's generation it started in (see `CircuitBreaker`). */
+/**
+ * A call's admission: its number, in the order calls started (from 1). It tells which of the
+ * breaker's generations the call started in, and whether it started after some moment (`mark`).
+ */
 export type Ticket = number
 
 export interface Admission {
@@ -48,12 +51,14 @@ export interface Admission {
   readonly failed: (ticket: Ticket, reason: string) => Effect.Effect<void>
   /** A call ended in a way that says nothing about the downstream (a bad record): a probe is freed for another call. */
   readonly released: (ticket: Ticket) => Effect.Effect<void>
-  /** Calls that succeeded so far: a record notes this at its first failure. */
-  readonly successes: () => number
+  /** The moment a record fails first, as the number of calls started so far. */
+  readonly mark: () => number
   /**
    * A record ran out of retries: whether it goes to the DLQ (true: the breaker is off, or closed
-   * with some call succeeding since `mark`), or waits for the breaker and is tried again (false).
-   * When nothing succeeded since `mark`, the downstream is the likely cause: the breaker opens.
+   * with some call started after `mark` having succeeded), or waits for the breaker and is tried
+   * again (false). When no such call succeeded, the downstream is the likely cause: the breaker
+   * opens. (A call started before the record failed may succeed after: it says nothing about
+   * the downstream now.)
    */
   readonly outOfRetries: (mark: number) => Effect.Effect<boolean>
 }
@@ -68,7 +73,7 @@ export const unlimited: Admission = {
   succeeded: () => undefined,
   failed: () => Effect.void,
   released: () => Effect.void,
-  successes: () => 0,
+  mark: () => 0,
   outOfRetries: () => Effect.succeed(true)
 }
 
@@ -85,7 +90,10 @@ export const make = Effect.fnUntraced(function*(
   /** Calls waiting for the breaker, for a token, or for their abandonment. */
   const changed = new Waiters()
   let bucket = rateLimit === undefined ? undefined : TokenBucket.full(rateLimit, now())
-  let successes = 0
+  /** Calls started (the last ticket given), the first ticket of the breaker's generation, the last ticket that succeeded. */
+  let calls = 0
+  let generationStart = 1
+  let lastSucceeded = 0
 
   /** Waits until `ready()` holds (a wake-up is only a hint to check again). */
   const until = (ready: () => boolean): Effect.Effect<void> =>
@@ -107,6 +115,7 @@ export const make = Effect.fnUntraced(function*(
     const before = current
     const after = transition(before, event, breakerOptions)
     current = after
+    if (after.generation !== before.generation) generationStart = calls + 1
     if (after._tag === before._tag) return undefined
     counts.breakerTransitions[after._tag]++
     if (before._tag !== "Closed") counts.breakerOpenMs += Math.max(0, after.since - before.since)
@@ -129,6 +138,9 @@ export const make = Effect.fnUntraced(function*(
       yield* report({ _tag: "OpenTimeElapsed", now: now() })
     }).pipe(Effect.forever, Effect.forkScoped)
   }
+
+  /** The breaker's generation a call started in, as far as the breaker cares: the current one, or none (-1). */
+  const generationOf = (ticket: Ticket) => ticket >= generationStart ? current.generation : -1
 
   /** Takes a token now when one is there (always, without a rate limit). */
   const takeToken = (): boolean => {
@@ -163,33 +175,31 @@ export const make = Effect.fnUntraced(function*(
         if (abandoned(partition) || !(yield* awaitToken(partition))) return undefined
         // Checked again: the breaker may have opened, or another call taken the probe, meanwhile.
         const state = current
-        const ticket = admits(state)
-        if (ticket === undefined) continue
+        if (admits(state) === undefined) continue
         if (state._tag === "HalfOpen") yield* report({ _tag: "ProbeStarted" })
-        return ticket
+        return ++calls
       }
     })
 
   return {
     tryAdmit: () => {
-      const state = current
-      return state._tag === "Closed" && takeToken() ? state.generation : undefined
+      return current._tag === "Closed" && takeToken() ? ++calls : undefined
     },
     admit,
     succeeded: (ticket) => {
-      successes++
+      if (ticket > lastSucceeded) lastSucceeded = ticket
       return current._tag === "Closed" && current.failures === 0
         ? undefined
-        : apply({ _tag: "Succeeded", ticket, now: now() })
+        : apply({ _tag: "Succeeded", ticket: generationOf(ticket), now: now() })
     },
-    failed: (ticket, reason) => report({ _tag: "Failed", ticket, now: now() }, reason),
-    released: (ticket) => report({ _tag: "ProbeReleased", ticket }),
-    successes: () => successes,
+    failed: (ticket, reason) => report({ _tag: "Failed", ticket: generationOf(ticket), now: now() }, reason),
+    released: (ticket) => report({ _tag: "ProbeReleased", ticket: generationOf(ticket) }),
+    mark: () => calls,
     outOfRetries: (mark) =>
       Effect.suspend(() => {
         if (breakerOptions === undefined) return Effect.succeed(true)
         if (current._tag !== "Closed") return Effect.succeed(false)
-        if (successes > mark) return Effect.succeed(true)
+        if (lastSucceeded > mark) return Effect.succeed(true)
         return Effect.as(report({ _tag: "Stalled", now: now() }, "a record ran out of retries and no call has succeeded since it first failed"), false)
       })
   }

@@ -208,7 +208,7 @@ export const makeDirect = Effect.fnUntraced(function*(
     const round = Effect.retry(attempt, { schedule, times: options.maxRetries, while: (error) => error !== Abandon && isRetryable(error) })
     return Effect.gen(function*() {
       while (true) {
-        const mark = admission.successes()
+        const mark = admission.mark()
         const exit = yield* Effect.exit(round)
         if (exit._tag === "Success") return { _tag: "Processed", attempts } as const
         // Interrupting this fiber (shutdown) still ends it: an interrupted fiber is not resumed

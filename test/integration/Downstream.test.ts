@@ -132,6 +132,30 @@ describe("circuit breaker", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 
+  test("a call that started before a record first failed and succeeds after says nothing about the downstream: the record waits, it is not dead-lettered", () =>
+    Effect.gen(function*() {
+      // "slow" starts at 0 and succeeds at 20 ms; "x" starts at 10 ms, when the downstream is
+      // already down, and runs out of its two retries at about 40 ms.
+      yield* produce(0, ["fast", "slow", "x"])
+      const calls: Array<string> = []
+      let first: number | undefined
+      const processor: Processor = (input) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const at = now - (first ??= now)
+          calls.push(`${input.text}@${at}`)
+          if (at >= 5 && at < 1_000) return yield* Effect.fail(new Error("connection refused"))
+          yield* Effect.sleep(input.text === "slow" ? 20 : 10)
+        })
+      const { changes, scope } = yield* start(processor, { concurrency: 2, maxRetries: 2, breakerThreshold: 1_000 })
+      yield* advanceUntil(committedAt(0, 3))
+      assert.deepStrictEqual(yield* archiveRows("/dlq"), [])
+      assert.strictEqual(changes[1]!.state._tag, "Open", "x ran out of retries with no call started after it succeeding")
+      assert.deepStrictEqual(calls.slice(0, 2), ["fast@0", "slow@0"])
+      assert.isTrue(calls.includes("x@10"))
+      yield* Scope.close(scope, Exit.void)
+    }))
+
   test("bad records go to the DLQ at once and are not counted; a record that fails alone while others succeed goes to the DLQ after its retries", () =>
     Effect.gen(function*() {
       yield* produce(0, Array.from({ length: 60 }, (_, i) => i % 6 === 0 ? "bad" : i === 31 ? "poison" : `ok${i}`))

@@ -12,4 +12,8 @@ describe("README", () => {
   it("shows the library example exactly as examples/library.ts, which the type check compiles", () => {
     assert.include(read("README.md"), "```ts\n" + read("examples/library.ts") + "```\n")
   })
+
+  it("shows the processor that tells bad records from a downstream that is down exactly as examples/inventory-processor.ts", () => {
+    assert.include(read("README.md"), "```ts\n" + read("examples/inventory-processor.ts") + "```\n")
+  })
 })
