@@ -43,16 +43,17 @@ export class DlqBudget {
   record(deadLettered: boolean): BudgetSpent | undefined {
     this.#inARow = deadLettered ? this.#inARow + 1 : 0
     const { maxConsecutive, maxRatio, window } = this.#options
+    if (maxRatio !== undefined) {
+      const mark = deadLettered ? 1 : 0
+      this.#deadLettered += mark - (this.#seen >= window ? this.#recent[this.#next]! : 0)
+      this.#recent[this.#next] = mark
+      this.#next = (this.#next + 1) % window
+      this.#seen++
+    }
     if (maxConsecutive !== undefined && this.#inARow > maxConsecutive) {
       return `${this.#inARow} records in a row were dead-lettered, more than dlqMaxConsecutive (${maxConsecutive})`
     }
-    if (maxRatio === undefined) return undefined
-    const mark = deadLettered ? 1 : 0
-    this.#deadLettered += mark - (this.#seen >= window ? this.#recent[this.#next]! : 0)
-    this.#recent[this.#next] = mark
-    this.#next = (this.#next + 1) % window
-    this.#seen++
-    if (this.#seen < window || this.#deadLettered / window <= maxRatio) return undefined
+    if (maxRatio === undefined || this.#seen < window || this.#deadLettered / window <= maxRatio) return undefined
     return `${this.#deadLettered} of the last ${window} handled records were dead-lettered, ` +
       `more than dlqMaxRatio (${maxRatio}) allows`
   }

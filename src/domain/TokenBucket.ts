@@ -28,7 +28,7 @@ export const tokensAt = (bucket: TokenBucket, options: TokenBucketOptions, now: 
 /** Takes a token now if one is there: the bucket after, or undefined (none: `reserve` instead). */
 export const take = (bucket: TokenBucket, options: TokenBucketOptions, now: number): TokenBucket | undefined => {
   const tokens = tokensAt(bucket, options, now)
-  return tokens >= 1 ? { tokens: tokens - 1, at: now } : undefined
+  return tokens >= 1 ? { tokens: tokens - 1, at: Math.max(bucket.at, now) } : undefined
 }
 
 /** Reserves the next token: the bucket after, and how long to wait for the token, in ms (0: it is there). */
@@ -39,7 +39,8 @@ export const reserve = (
 ): { readonly bucket: TokenBucket; readonly waitMs: number } => {
   const tokens = tokensAt(bucket, options, now)
   return {
-    bucket: { tokens: tokens - 1, at: now },
+    // A clock that stepped back credits no time twice.
+    bucket: { tokens: tokens - 1, at: Math.max(bucket.at, now) },
     waitMs: tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / options.ratePerSecond)
   }
 }

@@ -116,7 +116,11 @@ export const make = Effect.fnUntraced(function*(
     const after = transition(before, event, breakerOptions)
     current = after
     if (after.generation !== before.generation) generationStart = calls + 1
-    if (after._tag === before._tag) return undefined
+    if (after._tag === before._tag) {
+      // A probe that said nothing about the downstream (a bad record) leaves it to another call.
+      if (after._tag === "HalfOpen" && !after.probing && before !== after) changed.notifyAll()
+      return undefined
+    }
     counts.breakerTransitions[after._tag]++
     if (before._tag !== "Closed") counts.breakerOpenMs += Math.max(0, after.since - before.since)
     // Published before the waiting calls are woken: readers see every state, in order.
@@ -182,9 +186,7 @@ export const make = Effect.fnUntraced(function*(
     })
 
   return {
-    tryAdmit: () => {
-      return current._tag === "Closed" && takeToken() ? ++calls : undefined
-    },
+    tryAdmit: () => current._tag === "Closed" && takeToken() ? ++calls : undefined,
     admit,
     succeeded: (ticket) => {
       if (ticket > lastSucceeded) lastSucceeded = ticket

@@ -174,6 +174,34 @@ describe("circuit breaker", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 
+  test("a probe that turns out a bad record goes to the DLQ and frees the probe: the next held record probes and closes the breaker", () =>
+    Effect.gen(function*() {
+      yield* produce(0, ["x", "y"])
+      const attempts = new Map<string, number>()
+      let first: number | undefined
+      const processor: Processor = (input) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const at = now - (first ??= now)
+          const attempt = (attempts.get(input.text!) ?? 0) + 1
+          attempts.set(input.text!, attempt)
+          // x fails like the downstream at first (alone: it opens the breaker before y starts), then
+          // is found bad when it probes; y waits, and probes next.
+          if (input.text === "x") {
+            if (attempt === 1) return yield* Effect.fail(new Error("refused"))
+            yield* Effect.sleep(10)
+            return yield* Effect.fail(new BadRecord({ message: "bad" }))
+          }
+          if (at < 500) return yield* Effect.fail(new Error("refused"))
+        })
+      const { changes, scope } = yield* start(processor, { concurrency: 2, maxRetries: 0, breakerThreshold: 2 })
+      yield* advanceUntil(committedAt(0, 2))
+      assert.deepStrictEqual(tags(changes), ["Closed", "Open", "HalfOpen", "Closed"])
+      assert.deepStrictEqual((yield* archiveRows("/dlq")).map((row) => [row.value, row.error_type, row.attempts]), [["x", "BadRecord", "2"]])
+      assert.deepStrictEqual([...attempts], [["x", 2], ["y", 1]])
+      yield* Scope.close(scope, Exit.void)
+    }))
+
   test("a stop while it is open: held records are abandoned at once (not committed, not dead-lettered), what was handled is committed", () =>
     Effect.gen(function*() {
       yield* producePartitions(1, 50)
@@ -230,6 +258,26 @@ describe("rate limit", () => {
       for (let i = 5; i < 100; i++) assert.strictEqual(calls[i]!.at - first, (i - 4) * 50)
       assert.isAbove((yield* runState.snapshot).throttledMs, 0)
       yield* Scope.close(scope, Exit.void)
+    }))
+  test("with the breaker off: a record out of retries goes to the DLQ as always; a stop while calls wait for tokens abandons them at once", () =>
+    Effect.gen(function*() {
+      yield* produce(0, ["fail", ...Array.from({ length: 9 }, (_, i) => `ok${i}`)])
+      const processor: Processor = (input) => input.text === "fail" ? Effect.fail(new Error("refused")) : Effect.void
+      const { runState, scope } = yield* start(processor, {
+        circuitBreaker: false,
+        maxRetries: 1,
+        maxRecordsPerSecond: 1,
+        rateLimitBurst: 1,
+        concurrency: 4
+      })
+      yield* advanceUntil(Effect.map(archiveRows("/dlq"), (rows) => rows.length === 1))
+      const before = yield* runState.snapshot
+      assert.isBelow(before.processed, 9, "calls still wait for tokens")
+      yield* Scope.close(scope, Exit.void)
+      const summary = yield* Deferred.await(runState.done)
+      assert.strictEqual(summary.processed, before.processed)
+      assert.isAbove((yield* runState.snapshot).abandoned, 0)
+      assert.deepStrictEqual((yield* archiveRows("/dlq")).map((row) => [row.value, row.attempts]), [["fail", "2"]])
     }))
 })
 

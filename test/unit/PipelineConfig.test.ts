@@ -420,13 +420,34 @@ describe("PipelineConfig", () => {
         )
       }))
 
-    it.effect("retryMaxDelayMs below retryBaseDelayMs; heartbeat not below the session timeout", () =>
+    it.effect("retryMaxDelayMs below retryBaseDelayMs; breakerMaxOpenMs below breakerOpenMs; heartbeat not below the session timeout", () =>
       Effect.gen(function*() {
         assertIssues(
-          yield* issuesOf({ ...required, retryBaseDelayMs: 500, retryMaxDelayMs: 100, heartbeatIntervalMs: 30000 }),
+          yield* issuesOf({
+            ...required,
+            retryBaseDelayMs: 500,
+            retryMaxDelayMs: 100,
+            breakerOpenMs: 10_000,
+            breakerMaxOpenMs: 5_000,
+            heartbeatIntervalMs: 30000
+          }),
           [
             "retryMaxDelayMs: expected a number ≥ retryBaseDelayMs (500), got 100",
+            "breakerMaxOpenMs: expected a number ≥ breakerOpenMs (10000), got 5000",
             "heartbeatIntervalMs: expected an integer < sessionTimeoutMs (30000), got 30000"
+          ]
+        )
+      }))
+
+    it.effect("the downstream settings: a ratio outside 0–1, a rate of 0, a threshold of 0", () =>
+      Effect.gen(function*() {
+        assertIssues(
+          yield* issuesOf({ ...required, dlqMaxRatio: 1.5, maxRecordsPerSecond: 0, breakerThreshold: 0, rateLimitBurst: 0 }),
+          [
+            "breakerThreshold: expected an integer ≥ 1, got 0",
+            "maxRecordsPerSecond: expected a number > 0, got 0",
+            "rateLimitBurst: expected an integer ≥ 1, got 0",
+            "dlqMaxRatio: expected a number between 0 and 1, got 1.5"
           ]
         )
       }))
