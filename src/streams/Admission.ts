@@ -77,45 +77,64 @@ export const unlimited: Admission = {
   outOfRetries: () => Effect.succeed(true)
 }
 
-export const make = Effect.fnUntraced(function*(
-  runState: RunState["Service"],
-  options: AdmissionOptions
-): Effect.fn.Return<Admission, never, Scope.Scope> {
-  const { breaker: breakerOptions, rateLimit } = options
-  if (breakerOptions === undefined && rateLimit === undefined) return unlimited
-  const clock = yield* Clock.Clock
-  const now = () => clock.currentTimeMillisUnsafe()
-  const { counts } = runState
-  let current: BreakerState = SubscriptionRef.getUnsafe(runState.breaker)
+/** What the parts of admission share: the run, its clock, and the calls waiting for something to change. */
+interface Shared {
+  readonly runState: RunState["Service"]
+  readonly now: () => number
   /** Calls waiting for the breaker, for a token, or for their abandonment. */
-  const changed = new Waiters()
-  let bucket = rateLimit === undefined ? undefined : TokenBucket.full(rateLimit, now())
-  /** Calls started (the last ticket given), the first ticket of the breaker's generation, the last ticket that succeeded. */
-  let calls = 0
-  let generationStart = 1
-  let lastSucceeded = 0
-
+  readonly changed: Waiters
   /** Waits until `ready()` holds (a wake-up is only a hint to check again). */
+  readonly until: (ready: () => boolean) => Effect.Effect<void>
+  /** Whether a call for a record of `partition` is to be given up: the run stops, or the partition moved. */
+  readonly abandoned: (partition: TopicPartition) => boolean
+}
+
+const share = Effect.fnUntraced(function*(runState: RunState["Service"]): Effect.fn.Return<Shared, never, Scope.Scope> {
+  const clock = yield* Clock.Clock
+  const changed = new Waiters()
   const until = (ready: () => boolean): Effect.Effect<void> =>
     Effect.suspend(() => ready() ? Effect.void : Effect.flatMap(changed.await(ready), () => until(ready)))
-
-  const abandoned = (partition: TopicPartition) =>
-    !isTakingWork(SubscriptionRef.getUnsafe(runState.phase)) ||
-    !owns(SubscriptionRef.getUnsafe(runState.assignment), partition)
-
   // A stop or a rebalance wakes the waiting calls, to give up.
   const wakeOn = <A>(ref: SubscriptionRef.SubscriptionRef<A>) =>
     SubscriptionRef.changes(ref).pipe(Stream.runForEach(() => Effect.sync(() => changed.notifyAll())), Effect.forkScoped)
   yield* wakeOn(runState.phase)
   yield* wakeOn(runState.assignment)
+  return {
+    runState,
+    now: () => clock.currentTimeMillisUnsafe(),
+    changed,
+    until,
+    abandoned: (partition) =>
+      !isTakingWork(SubscriptionRef.getUnsafe(runState.phase)) ||
+      !owns(SubscriptionRef.getUnsafe(runState.assignment), partition)
+  }
+})
+
+/**
+ * The breaker's state (off: always closed), moved only by `transition`. Each change of tag is
+ * published as the run state's `breaker`, counted and logged, then the waiting calls are woken.
+ * `newGeneration` is told when a generation starts, to date the calls of the current one.
+ */
+const breakerCell = Effect.fnUntraced(function*(
+  shared: Shared,
+  options: BreakerOptions | undefined,
+  newGeneration: () => void
+): Effect.fn.Return<{
+  readonly state: () => BreakerState
+  readonly apply: (event: BreakerEvent, reason?: string) => Effect.Effect<void> | undefined
+  readonly report: (event: BreakerEvent, reason?: string) => Effect.Effect<void>
+}, never, Scope.Scope> {
+  const { changed, now, runState, until } = shared
+  const { counts } = runState
+  let current: BreakerState = SubscriptionRef.getUnsafe(runState.breaker)
 
   /** Moves the breaker at once; what is left to do (publish and log a change of state), or undefined. */
   const apply = (event: BreakerEvent, reason?: string): Effect.Effect<void> | undefined => {
-    if (breakerOptions === undefined) return undefined
+    if (options === undefined) return undefined
     const before = current
-    const after = transition(before, event, breakerOptions)
+    const after = transition(before, event, options)
     current = after
-    if (after.generation !== before.generation) generationStart = calls + 1
+    if (after.generation !== before.generation) newGeneration()
     if (after._tag === before._tag) {
       // A probe that said nothing about the downstream (a bad record) leaves it to another call.
       if (after._tag === "HalfOpen" && !after.probing && before !== after) changed.notifyAll()
@@ -129,11 +148,10 @@ export const make = Effect.fnUntraced(function*(
       Effect.andThen(logChange(before, after, reason))
     )
   }
-
   const report = (event: BreakerEvent, reason?: string): Effect.Effect<void> =>
     Effect.suspend(() => apply(event, reason) ?? Effect.void)
 
-  if (breakerOptions !== undefined) {
+  if (options !== undefined) {
     // Open → half-open once the open time is over.
     yield* Effect.gen(function*() {
       yield* until(() => current._tag === "Open")
@@ -142,67 +160,93 @@ export const make = Effect.fnUntraced(function*(
       yield* report({ _tag: "OpenTimeElapsed", now: now() })
     }).pipe(Effect.forever, Effect.forkScoped)
   }
+  return { state: () => current, apply, report }
+})
+
+/** The rate limit's tokens (off: always one at hand); the time calls wait for them is counted. */
+const rateLimiter = (shared: Shared, options: TokenBucketOptions | undefined) => {
+  const { now, runState: { counts } } = shared
+  let bucket = options === undefined ? undefined : TokenBucket.full(options, now())
+  return {
+    /** Takes a token now when one is there. */
+    take: (): boolean => {
+      if (options === undefined) return true
+      const next = TokenBucket.take(bucket!, options, now())
+      if (next === undefined) return false
+      bucket = next
+      return true
+    },
+    /** Waits for the next token; false when the record is abandoned first. */
+    await: (partition: TopicPartition): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        if (options === undefined) return Effect.succeed(true)
+        const reserved = TokenBucket.reserve(bucket!, options, now())
+        bucket = reserved.bucket
+        if (reserved.waitMs === 0) return Effect.succeed(true)
+        const startedAt = now()
+        return Effect.raceFirst(
+          Effect.as(Effect.sleep(reserved.waitMs), true),
+          Effect.as(shared.until(() => shared.abandoned(partition)), false)
+        ).pipe(Effect.ensuring(Effect.sync(() => {
+          counts.throttledMs += now() - startedAt
+        })))
+      })
+  }
+}
+
+export const make = Effect.fnUntraced(function*(
+  runState: RunState["Service"],
+  options: AdmissionOptions
+): Effect.fn.Return<Admission, never, Scope.Scope> {
+  if (options.breaker === undefined && options.rateLimit === undefined) return unlimited
+  const shared = yield* share(runState)
+  const { abandoned, now, until } = shared
+  /** Calls started (the last ticket given), the first ticket of the breaker's generation, the last ticket that succeeded. */
+  let calls = 0
+  let generationStart = 1
+  let lastSucceeded = 0
+  const breaker = yield* breakerCell(shared, options.breaker, () => (generationStart = calls + 1))
+  const tokens = rateLimiter(shared, options.rateLimit)
 
   /** The breaker's generation a call started in, as far as the breaker cares: the current one, or none (-1). */
-  const generationOf = (ticket: Ticket) => ticket >= generationStart ? current.generation : -1
-
-  /** Takes a token now when one is there (always, without a rate limit). */
-  const takeToken = (): boolean => {
-    if (rateLimit === undefined) return true
-    const next = TokenBucket.take(bucket!, rateLimit, now())
-    if (next === undefined) return false
-    bucket = next
-    return true
-  }
-
-  /** Waits for the next token; false when the record is abandoned first. */
-  const awaitToken = (partition: TopicPartition): Effect.Effect<boolean> =>
-    Effect.suspend(() => {
-      if (rateLimit === undefined) return Effect.succeed(true)
-      const reserved = TokenBucket.reserve(bucket!, rateLimit, now())
-      bucket = reserved.bucket
-      if (reserved.waitMs === 0) return Effect.succeed(true)
-      const startedAt = now()
-      return Effect.raceFirst(
-        Effect.as(Effect.sleep(reserved.waitMs), true),
-        Effect.as(until(() => abandoned(partition)), false)
-      ).pipe(Effect.ensuring(Effect.sync(() => {
-        counts.throttledMs += now() - startedAt
-      })))
-    })
+  const generationOf = (ticket: Ticket) => ticket >= generationStart ? breaker.state().generation : -1
 
   const admit = (partition: TopicPartition): Effect.Effect<Ticket | undefined> =>
     Effect.gen(function*() {
       while (true) {
         // The breaker first: no token is spent on a call it would not start.
-        yield* until(() => admits(current) !== undefined || abandoned(partition))
-        if (abandoned(partition) || !(yield* awaitToken(partition))) return undefined
+        yield* until(() => admits(breaker.state()) !== undefined || abandoned(partition))
+        if (abandoned(partition) || !(yield* tokens.await(partition))) return undefined
         // Checked again: the breaker may have opened, or another call taken the probe, meanwhile.
-        const state = current
+        const state = breaker.state()
         if (admits(state) === undefined) continue
-        if (state._tag === "HalfOpen") yield* report({ _tag: "ProbeStarted" })
+        if (state._tag === "HalfOpen") yield* breaker.report({ _tag: "ProbeStarted" })
         return ++calls
       }
     })
 
   return {
-    tryAdmit: () => current._tag === "Closed" && takeToken() ? ++calls : undefined,
+    tryAdmit: () => breaker.state()._tag === "Closed" && tokens.take() ? ++calls : undefined,
     admit,
     succeeded: (ticket) => {
       if (ticket > lastSucceeded) lastSucceeded = ticket
-      return current._tag === "Closed" && current.failures === 0
+      const state = breaker.state()
+      return state._tag === "Closed" && state.failures === 0
         ? undefined
-        : apply({ _tag: "Succeeded", ticket: generationOf(ticket), now: now() })
+        : breaker.apply({ _tag: "Succeeded", ticket: generationOf(ticket), now: now() })
     },
-    failed: (ticket, reason) => report({ _tag: "Failed", ticket: generationOf(ticket), now: now() }, reason),
-    released: (ticket) => report({ _tag: "ProbeReleased", ticket: generationOf(ticket) }),
+    failed: (ticket, reason) => breaker.report({ _tag: "Failed", ticket: generationOf(ticket), now: now() }, reason),
+    released: (ticket) => breaker.report({ _tag: "ProbeReleased", ticket: generationOf(ticket) }),
     mark: () => calls,
     outOfRetries: (mark) =>
       Effect.suspend(() => {
-        if (breakerOptions === undefined) return Effect.succeed(true)
-        if (current._tag !== "Closed") return Effect.succeed(false)
+        if (options.breaker === undefined) return Effect.succeed(true)
+        if (breaker.state()._tag !== "Closed") return Effect.succeed(false)
         if (lastSucceeded > mark) return Effect.succeed(true)
-        return Effect.as(report({ _tag: "Stalled", now: now() }, "a record ran out of retries and no call has succeeded since it first failed"), false)
+        return Effect.as(
+          breaker.report({ _tag: "Stalled", now: now() }, "a record ran out of retries and no call has succeeded since it first failed"),
+          false
+        )
       })
   }
 })

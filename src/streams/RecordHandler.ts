@@ -121,6 +121,68 @@ const retryableFailure = (cause: Cause.Cause<unknown>): unknown => {
 
 const isAbandoned = (cause: Cause.Cause<unknown>) => Cause.hasFails(cause) && Cause.squash(cause) === Abandon
 
+/** Tells admission how a failed call ended: a retryable failure counts against the downstream. */
+const reportFailure = (admission: Admission, ticket: Ticket, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const failure = retryableFailure(cause)
+  return failure === undefined
+    ? admission.released(ticket)
+    : admission.failed(ticket, describeFailure(Cause.fail(failure)).message)
+}
+
+/** The first call's failure, when there was a first call. */
+type FirstFailure = { readonly ticket: Ticket; readonly cause: Cause.Cause<unknown> } | undefined
+
+/**
+ * The attempts after a failed first call (or a first call that had to wait for admission):
+ * rounds of up to `maxRetries` retries with backoff, each call admitted first. A record that
+ * ends a round with a retryable failure goes to the DLQ, unless admission says the downstream is
+ * down: then it waits for the circuit breaker and starts another round.
+ */
+const retrying = (deps: {
+  readonly admission: Admission
+  readonly call: (input: ProcessorInput) => typeof Returned | Effect.Effect<unknown, unknown>
+  readonly schedule: ReturnType<typeof retrySchedule>
+  readonly maxRetries: number
+}) =>
+(input: ProcessorInput, first: FirstFailure): Effect.Effect<Outcome> => {
+  const { admission, call, maxRetries, schedule } = deps
+  const succeeded = (ticket: Ticket): Effect.Effect<void> => admission.succeeded(ticket) ?? Effect.void
+  let attempts = first === undefined ? 0 : 1
+  let replay: Effect.Effect<never, unknown> | undefined = first === undefined ? undefined : Effect.failCause(first.cause)
+  const attempt = Effect.suspend((): Effect.Effect<void, unknown> => {
+    if (replay !== undefined) {
+      const failure = replay
+      replay = undefined
+      return failure
+    }
+    return Effect.flatMap(admission.admit(input), (ticket) => {
+      if (ticket === undefined) return Effect.fail(Abandon)
+      attempts++
+      const next = call(input)
+      if (next === Returned) return succeeded(ticket)
+      return Effect.matchCauseEffect(next, {
+        onSuccess: () => succeeded(ticket),
+        onFailure: (cause) => Effect.andThen(reportFailure(admission, ticket, cause), Effect.failCause(cause))
+      })
+    })
+  })
+  const round = Effect.retry(attempt, { schedule, times: maxRetries, while: (error) => error !== Abandon && isRetryable(error) })
+  return Effect.gen(function*() {
+    while (true) {
+      const mark = admission.mark()
+      const exit = yield* Effect.exit(round)
+      if (exit._tag === "Success") return { _tag: "Processed", attempts } as const
+      // Interrupting this fiber (shutdown) still ends it: an interrupted fiber is not resumed
+      // with a recovered value. What reaches here as interruption is the processor's own
+      // (Effect.interrupt, joining an interrupted fiber): a failed record like any other.
+      if (isAbandoned(exit.cause)) return { _tag: "Abandoned", attempts } as const
+      if (retryableFailure(exit.cause) === undefined || (yield* admission.outOfRetries(mark))) {
+        return failed(exit.cause, attempts)
+      }
+    }
+  })
+}
+
 /**
  * A handler that returns the outcome itself when it is known synchronously (a
  * plain function that returned; a record that fails the checks), else an
@@ -167,60 +229,7 @@ export const makeDirect = Effect.fnUntraced(function*(
     return new Input(record, options.decodeUtf8)
   }
 
-  // ---- admission reports --------------------------------------------------------
-
-  const succeeded = (ticket: Ticket): Effect.Effect<void> => admission.succeeded(ticket) ?? Effect.void
-
-  /** Tells admission how a failed call ended: a retryable failure counts against the downstream. */
-  const reportFailure = (ticket: Ticket, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
-    const failure = retryableFailure(cause)
-    return failure === undefined ? admission.released(ticket) : admission.failed(ticket, describeFailure(Cause.fail(failure)).message)
-  }
-
-  // ---- retries ------------------------------------------------------------------
-
-  /**
-   * The attempts after a failed first call (or a first call that had to wait for admission):
-   * rounds of up to `maxRetries` retries with backoff. A record that ends a round with a
-   * retryable failure goes to the DLQ, unless admission says the downstream is down: then it
-   * waits for the circuit breaker and starts another round.
-   */
-  const retry = (input: ProcessorInput, first: { readonly ticket: Ticket; readonly cause: Cause.Cause<unknown> } | undefined): Effect.Effect<Outcome> => {
-    let attempts = first === undefined ? 0 : 1
-    let replay: Effect.Effect<never, unknown> | undefined = first === undefined ? undefined : Effect.failCause(first.cause)
-    const attempt = Effect.suspend((): Effect.Effect<void, unknown> => {
-      if (replay !== undefined) {
-        const failure = replay
-        replay = undefined
-        return failure
-      }
-      return Effect.flatMap(admission.admit(input), (ticket) => {
-        if (ticket === undefined) return Effect.fail(Abandon)
-        attempts++
-        const next = call(input)
-        if (next === Returned) return succeeded(ticket)
-        return Effect.matchCauseEffect(next, {
-          onSuccess: () => succeeded(ticket),
-          onFailure: (cause) => Effect.andThen(reportFailure(ticket, cause), Effect.failCause(cause))
-        })
-      })
-    })
-    const round = Effect.retry(attempt, { schedule, times: options.maxRetries, while: (error) => error !== Abandon && isRetryable(error) })
-    return Effect.gen(function*() {
-      while (true) {
-        const mark = admission.mark()
-        const exit = yield* Effect.exit(round)
-        if (exit._tag === "Success") return { _tag: "Processed", attempts } as const
-        // Interrupting this fiber (shutdown) still ends it: an interrupted fiber is not resumed
-        // with a recovered value. What reaches here as interruption is the processor's own
-        // (Effect.interrupt, joining an interrupted fiber): a failed record like any other.
-        if (isAbandoned(exit.cause)) return { _tag: "Abandoned", attempts } as const
-        if (retryableFailure(exit.cause) === undefined || (yield* admission.outOfRetries(mark))) {
-          return failed(exit.cause, attempts)
-        }
-      }
-    })
-  }
+  const retry = retrying({ admission, call, schedule, maxRetries: options.maxRetries })
 
   const processedAfter = (reported: Effect.Effect<void> | undefined): Outcome | Effect.Effect<Outcome> =>
     reported === undefined ? processedAtOnce : Effect.as(reported, processedAtOnce)
@@ -234,7 +243,7 @@ export const makeDirect = Effect.fnUntraced(function*(
     if (first === Returned) return processedAfter(admission.succeeded(ticket))
     return Effect.matchCauseEffect(first, {
       onSuccess: () => asEffect(processedAfter(admission.succeeded(ticket))),
-      onFailure: (cause) => Effect.andThen(reportFailure(ticket, cause), retry(input, { ticket, cause }))
+      onFailure: (cause) => Effect.andThen(reportFailure(admission, ticket, cause), retry(input, { ticket, cause }))
     })
   }
 })
