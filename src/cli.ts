@@ -49,9 +49,9 @@ const run = Command.make(
     const process_ = yield* loadProcessor(processor)
     // The summary goes to stdout however the run stopped: SIGTERM, stop-at offsets or a fatal error.
     yield* Pipeline.run(process_, { onStopped: (summary) => Console.log(JSON.stringify(summary)) }).pipe(
+      // A fatal error is logged by the run itself, once; a metrics port that cannot be listened on
+      // is a configuration error, printed by `main` (exit 2).
       Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
-      // A metrics port that cannot be listened on is a configuration error: printed once, exit 2.
-      Effect.tapError((error) => error instanceof ConfigError ? Effect.void : Effect.logError(`fatal: ${error.message}`)),
       Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
       Effect.provide(loggingLayer(config))
     )
