@@ -142,7 +142,7 @@ const crashed = (wiring: Wiring, error: Error, restarting: boolean) => {
 
 /** One line per restart; kafkajs's error, with its stack, is a debug line. */
 const logRestart = (state: Lifecycle.ConsumerLifecycle<Running>, error: Error) =>
-  Effect.logError(`Kafka consumer crashed; restarting it (${RestartBudget.progress(state.budget)}): ${messageOf(error)}`).pipe(
+  Effect.logError(`Kafka consumer crashed; restarting it (${RestartBudget.progress(state.budget)}): ${error.name}: ${error.message}`).pipe(
     Effect.andThen(Effect.logDebug("Kafka consumer crash", error))
   )
 
