@@ -7,7 +7,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
-    // kafkajs 2.2.4 calls setTimeout with a negative delay (harmless): not a warning per test file.
+    // kafkajs 2.2.4 calls setTimeout with a negative delay: `KafkaJs` fixes that in kafkajs when it
+    // loads, but the test helpers (a producer, the broker's readiness check) use kafkajs without it.
     execArgv: ["--disable-warning=TimeoutNegativeWarning"],
     hookTimeout: 180_000,
     // Starts nothing by itself: the shared broker starts on the first e2e test that needs it,

@@ -30,6 +30,9 @@ const kafkaLayer = (config: PipelineConfig) =>
   KafkaJs.layer({
     brokers: config.brokers,
     clientId: config.clientId,
+    // kafkajs's own lines (its retries, the brokers' error responses) with `--log-level debug`;
+    // above that only its warnings: the pipeline says what matters in its own words.
+    logLevel: config.logLevel === "Debug" || config.logLevel === "Trace" ? config.logLevel : "Warn",
     ssl: config.ssl,
     ...(config.sasl === undefined ? {} : { sasl: config.sasl })
   })
@@ -49,9 +52,9 @@ const run = Command.make(
     const process_ = yield* loadProcessor(processor)
     // The summary goes to stdout however the run stopped: SIGTERM, stop-at offsets or a fatal error.
     yield* Pipeline.run(process_, { onStopped: (summary) => Console.log(JSON.stringify(summary)) }).pipe(
+      // A fatal error is logged by the run itself, once; a metrics port that cannot be listened on
+      // is a configuration error, printed by `main` (exit 2).
       Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
-      // A metrics port that cannot be listened on is a configuration error: printed once, exit 2.
-      Effect.tapError((error) => error instanceof ConfigError ? Effect.void : Effect.logError(`fatal: ${error.message}`)),
       Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
       Effect.provide(loggingLayer(config))
     )

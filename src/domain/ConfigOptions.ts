@@ -294,7 +294,8 @@ export const pipelineSettings = {
     rule: "a number > 0",
     kind: "number",
     default: 60_000,
-    description: "How long the Kafka client may keep restarting after crashes before the pipeline fails, in ms (> 0)."
+    description:
+      "How long Kafka may stay out of reach before the pipeline fails, in ms (> 0): brokers that cannot be reached at the start, or a client that keeps crashing and restarting."
   }),
   metricsPort: setting({
     schema: MetricsPort,

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { archiveFailureMessage } from "./ArchiveFailure.js"
 
 /** A call to Kafka failed. `rebalance` marks commit/heartbeat rejections that mean "not ours any more", never fatal. */
 export class KafkaError extends Schema.TaggedError<KafkaError>()("KafkaError", {
@@ -7,7 +8,7 @@ export class KafkaError extends Schema.TaggedError<KafkaError>()("KafkaError", {
   cause: Schema.optionalKey(Schema.Defect())
 }) {}
 
-/** Writing, flushing or rotating an archive file failed: the pipeline stops gracefully. */
+/** Writing, flushing or rotating an archive file failed: the pipeline stops gracefully. Its message says what the operator can do. */
 export class ArchiveError extends Schema.TaggedError<ArchiveError>()("ArchiveError", {
   archive: Schema.Literals(["backup", "dlq"]),
   path: Schema.String,
@@ -15,22 +16,8 @@ export class ArchiveError extends Schema.TaggedError<ArchiveError>()("ArchiveErr
   cause: Schema.Defect()
 }) {
   override get message(): string {
-    return `${this.archive} archive: ${this.operation} of ${this.path} failed: ${describeCause(this.cause)}`
+    return archiveFailureMessage(this)
   }
-}
-
-/**
- * A cause's message, followed by that of the error it wraps when it says more: Node's file
- * system errors reach the pipeline as a `PlatformError` whose own message names only the call
- * and the descriptor (`Unknown: FileSystem.writeAll (22)`), the errno (`EFBIG: file too large`)
- * being in its `cause`.
- */
-const describeCause = (cause: unknown): string => {
-  if (!(cause instanceof Error)) return String(cause)
-  const inner = cause.cause
-  return inner instanceof Error && !cause.message.includes(inner.message)
-    ? `${cause.message}: ${inner.message}`
-    : cause.message
 }
 
 /** More records went to the DLQ than the DLQ budget allows (`dlqMaxRatio`, `dlqMaxConsecutive`): the pipeline stops gracefully. */

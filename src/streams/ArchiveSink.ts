@@ -50,6 +50,7 @@ export interface ArchiveSinkOptions {
   readonly onOpened?: ((path: string) => void) | undefined
   /** The records whose rows are now on disk. */
   readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
+  /** The archive's first failure, once: the sink does not log it (the run it stops does). */
   readonly onFatal: (error: ArchiveError) => Effect.Effect<void>
 }
 
@@ -162,13 +163,12 @@ const makeLifecycle = (options: ArchiveSinkOptions) => {
     close: () => {
       state = ArchiveLifecycle.transition(state, { _tag: "Closed" })
     },
-    /** Fails with the archive's failure: `error`, logged and reported through `onFatal`, if it is the first. */
+    /** Fails with the archive's failure: `error`, reported through `onFatal` (which logs it), if it is the first. */
     report: (error: ArchiveError): Effect.Effect<never, ArchiveError> =>
       Effect.gen(function*() {
         const first = failure()
         if (first !== undefined) return yield* first
         state = ArchiveLifecycle.transition(state, { _tag: "Failed", error })
-        yield* Effect.logError(error.message)
         yield* options.onFatal(error)
         return yield* error
       }),

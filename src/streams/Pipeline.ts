@@ -15,16 +15,16 @@
  * archives → final commit → leave the group.
  */
 import type { FileSystem, Path, Scope } from "effect"
-import { Cause, Deferred, Effect, Exit, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, Layer, SubscriptionRef } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import type { PipelineError } from "../domain/Errors.js"
+import type { ArchiveError, PipelineError } from "../domain/Errors.js"
 import { backupHeader, dlqHeader } from "../domain/Csv.js"
 import { DlqBudget } from "../domain/DlqBudget.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import { Ack } from "../domain/OffsetLedger.js"
 import type { PipelineConfig } from "../domain/PipelineConfig.js"
 import type { Processor } from "../domain/Processor.js"
-import type { StopReason } from "../domain/RunPhase.js"
+import { isTakingWork, type StopReason } from "../domain/RunPhase.js"
 import { KafkaClient } from "../layers/kafka/KafkaClient.js"
 import { Observability } from "../layers/Observability.js"
 import { PipelineSettings } from "../layers/config/PipelineSettings.js"
@@ -57,7 +57,8 @@ type Requirements = PipelineSettings | KafkaClient | FileSystem.FileSystem | Pat
  * Runs the pipeline until every stop-at offset is handled (then it returns a
  * summary) or until it is interrupted (then it stops gracefully). Fails with
  * the fatal error after the same graceful stop when Kafka stays unreachable
- * past the restart budget or an archive cannot be written.
+ * past the restart budget or an archive cannot be written; that error is
+ * logged once (`fatal: …`) as soon as it stops the run.
  */
 export const run = Effect.fn("Pipeline.run")(function*(processor: Processor, options?: RunOptions) {
   const config = yield* PipelineSettings
@@ -69,7 +70,7 @@ export const run = Effect.fn("Pipeline.run")(function*(processor: Processor, opt
  * starts when the layer is built, stops gracefully (the whole shutdown
  * sequence and final commit) when the layer's scope closes, and provides its
  * `RunState` for the application to read or subscribe to. A fatal error
- * stops the run (gracefully) and is logged; {@link join} fails with it, so an
+ * stops the run (gracefully) and is logged once; {@link join} fails with it, so an
  * application whose main effect joins the run fails with it too.
  */
 export const layer = (processor: Processor, options?: RunOptions): Layer.Layer<RunState, never, Requirements> =>
@@ -77,10 +78,7 @@ export const layer = (processor: Processor, options?: RunOptions): Layer.Layer<R
     RunState,
     Effect.gen(function*() {
       const runState = yield* makeRunState(yield* PipelineSettings)
-      yield* runWith(runState, processor, options).pipe(
-        Effect.tapError((error) => Effect.logError(`fatal: ${error.message}`)),
-        Effect.forkScoped
-      )
+      yield* runWith(runState, processor, options).pipe(Effect.forkScoped)
       return runState
     })
   )
@@ -110,7 +108,11 @@ const runWith = (
 ): Effect.Effect<PipelineSummary, PipelineError, Requirements> =>
   Effect.gen(function*() {
     const config = yield* PipelineSettings
-    yield* Effect.scoped(stages(config, processor, runState))
+    // Logged as soon as it ends the run (before the graceful stop), once: the stages report a
+    // fatal error by failing the run, not by logging it.
+    yield* Effect.scoped(stages(config, processor, runState).pipe(
+      Effect.tapError((error) => Effect.logError(`fatal: ${error.message}`))
+    ))
     return runState.summary("stopAtOffsets")
   }).pipe(
     Effect.onExit((exit) => {
@@ -224,7 +226,7 @@ const archives = Effect.fnUntraced(function*(
       flushIntervalMs: config.flushIntervalMs,
       // Rows waiting behind a write on its way to disk: bounded like the queue's bytes.
       maxPendingBytes: config.queueBytes,
-      onFatal: (error) => Deferred.fail(stop, error),
+      onFatal: archiveFailed(runState, stop),
       onOpened: (path) => runState.counts.recordFileOpened(kind, path),
       onFlushed: (records) =>
         Effect.sync(() => {
@@ -238,6 +240,23 @@ const archives = Effect.fnUntraced(function*(
   const dlq = yield* sink("dlq", config.dlqDir, config.dlqBatchSize, Ack.Processed)
   return { backup, dlq }
 })
+
+/**
+ * A failed archive stops the run, which logs the error (`fatal: …`, once). One that fails when
+ * the run is already stopping (a signal, the stop-at offsets, another fatal error) stops nothing:
+ * it is logged here, else nobody would.
+ */
+const archiveFailed = (
+  runState: RunState["Service"],
+  stop: Deferred.Deferred<"stopAtOffsets", PipelineError>
+) =>
+(error: ArchiveError): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    // The phase first: once `stop` fails, the run may be stopping already, because of this error.
+    const running = isTakingWork(yield* SubscriptionRef.get(runState.phase))
+    const stopsTheRun = yield* Deferred.fail(stop, error)
+    if (!stopsTheRun || !running) yield* Effect.logError(error.message)
+  })
 
 const logStopped = (runState: RunState["Service"]) =>
   Effect.logInfo("stopped").pipe(

@@ -4,6 +4,8 @@
  * File Paths".
  */
 import { NodeFileSystem, NodeServices } from "@effect/platform-node"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Layer, PlatformError, Redacted } from "effect"
 import { CliOutput, Command } from "effect/cli"
@@ -21,6 +23,8 @@ import {
   loadSetting,
   readRawConfig
 } from "../../src/layers/config/ConfigLoader.js"
+
+const EXAMPLE_CONFIG = fileURLToPath(new URL("../../examples/pipeline.config.json", import.meta.url))
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0
 
@@ -162,10 +166,29 @@ describe("ConfigLoader", () => {
         assert.strictEqual(withoutBackup.backupDir, undefined)
       }).pipe(Effect.provide(NodeFileSystem.layer)))
 
-    it.effect("directories are only checked once the values themselves are valid", () =>
+    it.effect("a missing directory is reported together with invalid values: every problem in one message", () =>
       Effect.gen(function*() {
-        const issues = yield* loadFails({ flags: { ...requiredFlags("/definitely/missing"), concurrency: "0" }, env: {} })
-        assertIssues(issues, ["concurrency: expected an integer between 1 and 1000, got 0 (from --concurrency)"])
+        const { backupDir } = yield* workspace
+        const issues = yield* loadFails({
+          flags: { ...requiredFlags("/definitely/missing"), concurrency: "2000", "backup-dir": `${backupDir}/nope` },
+          env: { KAFKA_PIPELINE_QUEUE_SIZE: "5" }
+        })
+        assertIssues(issues, [
+          "concurrency: expected an integer between 1 and 1000, got 2000 (from --concurrency)",
+          "queueSize: expected an integer ≥ 10, got 5 (from KAFKA_PIPELINE_QUEUE_SIZE)",
+          `backupDir: directory "${backupDir}/nope" does not exist (from --backup-dir)`,
+          "dlqDir: directory \"/definitely/missing\" does not exist (from --dlq-dir)"
+        ])
+        // A directory that is not text is the schema's to report, not checked on the disk; with a
+        // processor that is not text either, still one message.
+        const { dlqDir, writeFile } = yield* workspace
+        const file = yield* writeFile("dirs.json", JSON.stringify({ backupDir: 7, processor: 1, concurrency: 0 }))
+        const more = yield* Effect.flip(loadRunConfig({ flags: { ...requiredFlags(dlqDir), config: file }, env: {} }))
+        assertIssues(more.issues, [
+          `processor: expected a module path or builtin name (a string), got 1 (from config file ${file})`,
+          `backupDir: expected a directory path, got 7 (from config file ${file})`,
+          `concurrency: expected an integer between 1 and 1000, got 0 (from config file ${file})`
+        ])
       }).pipe(Effect.provide(NodeFileSystem.layer)))
   })
 
@@ -584,6 +607,55 @@ describe("ConfigLoader", () => {
         assert.strictEqual((yield* loadRunConfig({ flags, env })).processor, "/from/env.js")
         assert.strictEqual((yield* loadRunConfig({ flags: { ...flags, processor: "/from/flag.js" }, env })).processor, "/from/flag.js")
         assert.strictEqual((yield* loadRunConfig({ flags: requiredFlags(dlqDir), env: {} })).processor, undefined)
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("brokers and topics may be comma-separated strings, as their env vars and flags take them", () =>
+      Effect.gen(function*() {
+        const { dlqDir, writeFile } = yield* workspace
+        const file = yield* writeFile(
+          "config.json",
+          JSON.stringify({ brokers: "a:9092, b:9092", topics: "orders", groupId: "g", dlqDir })
+        )
+        const config = yield* loadConfig({ flags: {}, env: { KAFKA_PIPELINE_CONFIG: file } })
+        assert.deepStrictEqual(config.brokers, ["a:9092", "b:9092"])
+        assert.deepStrictEqual(config.topics, ["orders"])
+        // A bad address in the string is named by its place, as an env var's is.
+        const bad = yield* writeFile("bad.json", JSON.stringify({ brokers: "a:9092,b", topics: "", groupId: "g", dlqDir }))
+        assertIssues(yield* loadFails({ flags: { config: bad }, env: {} }), [
+          `brokers[1]: expected a host:port address (port 1–65535), got "b" (from config file ${bad})`,
+          `topics: expected a non-empty list of topic names, got "" (from config file ${bad})`
+        ])
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("the README's config file (examples/pipeline.config.json) loads as it is, from its directory", () =>
+      Effect.gen(function*() {
+        const { root, writeFile } = yield* workspace
+        const fs = yield* FileSystem.FileSystem
+        yield* writeFile("pipeline.config.json", yield* fs.readFileString(EXAMPLE_CONFIG))
+        // Run from `root` (holding backup/ and dlq/), as a user runs it from their own directory.
+        const inRoot = (path: string) => NodePath.resolve(root, path)
+        const fromRoot = Layer.succeed(FileSystem.FileSystem, {
+          ...fs,
+          stat: (path) => fs.stat(inRoot(path)),
+          access: (path, options) => fs.access(inRoot(path), options),
+          readFileString: (path, encoding) => fs.readFileString(inRoot(path), encoding)
+        })
+        const run = yield* loadRunConfig({ flags: { config: "pipeline.config.json" }, env: {} }).pipe(Effect.provide(fromRoot))
+        assert.strictEqual(run.processor, NodePath.resolve("my-processor.js"))
+        const { sasl, ...config } = run.config
+        assert.deepStrictEqual(Redacted.value(sasl!.password), "change-me")
+        assert.deepInclude(config, {
+          brokers: ["kafka-1.internal:9092", "kafka-2.internal:9092"],
+          topics: ["orders", "payments"],
+          groupId: "orders-archiver",
+          backupDir: "./backup",
+          dlqDir: "./dlq",
+          dlqTopic: "orders-dlq",
+          concurrency: 32,
+          logLevel: "Info",
+          restartBudgetMs: 120_000,
+          ssl: true
+        })
       }).pipe(Effect.provide(NodeFileSystem.layer)))
 
     it.effect("a processor that is not a string is reported with the file it came from", () =>

@@ -334,7 +334,7 @@ describe("MemoryKafka", () => {
       // Crashes at 0 s, 1 s, … 9 s restart (and crash again before rejoining); the one at 10 s gives up.
       const errors = logs.lines.filter((line) => line.startsWith("Error"))
       assert.strictEqual(errors.filter((line) => line.includes("restarting in 1000 ms broker gone")).length, 10)
-      assert.strictEqual(errors.at(-1), "Error: Kafka consumer crashed; restart budget exhausted, giving up broker gone")
+      assert.strictEqual(errors.length, 10, "giving up is the failure, logged by whoever it fails (the run)")
       assert.strictEqual(seen.assignments.length, 1)
     }).pipe(Effect.provide(Layer.merge(MemoryKafka.layer, logs.layer)))
   })

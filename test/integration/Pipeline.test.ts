@@ -365,7 +365,27 @@ describe("Pipeline — rebalances, faults and shutdown", () => {
       const exit = yield* Fiber.await(fiber)
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual((yield* kafka.committed(GROUP)).get(`${TOPIC}:0`), 10)
-      assert.isTrue(logs.has("Error", "backup archive: write"))
+      // Said once (when it stops the run, not again at its end): what failed, on which file, why, what to do.
+      const errors = logs.lines.filter((line) => line.startsWith("Error:"))
+      assert.strictEqual(errors.length, 1, errors.join("\n"))
+      assert.match(errors[0]!, /^Error: fatal: backup archive: cannot write \/backup\/backup-[\dT-]+\.csv: no space left on device \(ENOSPC\)\. Free space on that disk/)
+    }))
+
+  test("an archive that fails during a stop (a signal) is logged once by the pipeline: it stops no run", (logs) =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFileSystem
+      const { options, summaries } = yield* recordingSummaries
+      yield* produce(0, numbered(10))
+      // A batch of 1000 and a flush every minute: the rows wait for the final flush of the stop.
+      const fiber = yield* start(ok, { backupBatchSize: 1000, flushIntervalMs: 60_000 }, options)
+      yield* advanceUntil(Effect.sync(() => files.paths().some((path) => path.startsWith("/backup"))))
+      yield* TestClock.adjust(1_000)
+      files.failWrites = (path) => path.startsWith("/backup")
+      yield* Fiber.interrupt(fiber)
+      const errors = logs.lines.filter((line) => line.startsWith("Error:"))
+      assert.deepStrictEqual(errors.map((line) => line.slice(0, 45)), ["Error: backup archive: cannot write /backup/b"])
+      assert.include(errors[0]!, "(ENOSPC)")
+      assert.strictEqual((yield* summaries)[0]?.reason, "interrupted")
     }))
 
   test("a consumer that keeps crashing past its restart budget fails the run instead of idling", () =>

@@ -43,8 +43,16 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
         text: (path) => new TextDecoder().decode(state.files.get(path)),
         paths: () => Array.from(state.files.keys()).sort()
       }
+      // As Node's: the errno (`ENOSPC`) is the `code` of the error the platform's error wraps.
       const error = (method: string, path: string, tag: PlatformError.SystemErrorTag, description: string) =>
-        PlatformError.systemError({ _tag: tag, module: "FileSystem", method, pathOrDescriptor: path, description })
+        PlatformError.systemError({
+          _tag: tag,
+          module: "FileSystem",
+          method,
+          pathOrDescriptor: path,
+          description,
+          cause: Object.assign(new Error(description), { code: /^E[A-Z]+/.exec(description)?.[0] })
+        })
 
       const append = (path: string, bytes: Uint8Array) => {
         const before = state.files.get(path) ?? new Uint8Array()

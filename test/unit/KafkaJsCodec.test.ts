@@ -157,11 +157,30 @@ describe("KafkaJsLog", () => {
       entry(KafkaLogLevel.WARN, "Runner", "The group is rebalancing"),
       entry(KafkaLogLevel.INFO, "Consumer", "Starting"),
       entry(KafkaLogLevel.ERROR, "Connection", "Response Heartbeat(key: 12, version: 3)"),
-      entry(KafkaLogLevel.ERROR, "Consumer", "Crash: KafkaJSError")
+      entry(KafkaLogLevel.ERROR, "Consumer", "Caught error when stopping the consumer: boom")
     ], KafkaLogLevel.WARN)
     assert.deepStrictEqual(lines, [
       `Warn: "The group is rebalancing" {"groupId":"g"}`,
-      `Error: "Crash: KafkaJSError" {"groupId":"g"}`
+      `Error: "Caught error when stopping the consumer: boom" {"groupId":"g"}`
+    ])
+  })
+
+  it("what the pipeline says itself (brokers out of reach, crashes and restarts, the producer's retries) is debug", () => {
+    const said = [
+      entry(KafkaLogLevel.ERROR, "Connection", "Connection error: connect ECONNREFUSED 127.0.0.1:1"),
+      entry(KafkaLogLevel.ERROR, "Connection", "Connection timeout"),
+      entry(KafkaLogLevel.ERROR, "BrokerPool", "Failed to connect to seed broker, trying another broker from the list"),
+      entry(KafkaLogLevel.ERROR, "Consumer", "Crash: KafkaJSNumberOfRetriesExceeded: Connection error"),
+      entry(KafkaLogLevel.ERROR, "Consumer", "Restarting the consumer in 300ms"),
+      entry(KafkaLogLevel.WARN, "Producer", "Limiting retries for the idempotent producer may invalidate EoS guarantees")
+    ]
+    assert.deepStrictEqual(logged(said, KafkaLogLevel.WARN), [])
+    const debug = logged(said, KafkaLogLevel.DEBUG)
+    assert.strictEqual(debug.length, said.length)
+    assert.isTrue(debug.every((line) => line.startsWith("Debug: ")))
+    // The same words in another namespace keep their level.
+    assert.deepStrictEqual(logged([entry(KafkaLogLevel.ERROR, "Runner", "Crash: x")], KafkaLogLevel.WARN), [
+      `Error: "Crash: x" {"groupId":"g"}`
     ])
   })
 

@@ -9,6 +9,17 @@ describe("README", () => {
     assert.include(read("README.md"), optionsTable())
   })
 
+  it("shows the complete config file exactly as examples/pipeline.config.json, which a test loads", () => {
+    assert.include(read("README.md"), "```json\n" + read("examples/pipeline.config.json") + "```\n")
+  })
+
+  it("says which stops print the JSON summary: a configuration error (exit 2) prints none", () => {
+    const readme = read("README.md").replaceAll(/\s+/g, " ")
+    assert.include(readme, "A run that started, however it stops (exit 0 or 1), prints a one-line JSON summary")
+    assert.include(readme, "a configuration error (exit 2) prints none")
+    assert.notInclude(readme, "However it stops, `run` prints")
+  })
+
   it("shows the library example exactly as examples/library.ts, which the type check compiles", () => {
     assert.include(read("README.md"), "```ts\n" + read("examples/library.ts") + "```\n")
   })

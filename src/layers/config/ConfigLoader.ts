@@ -4,8 +4,9 @@
  *
  *     flags  >  env vars  >  config file  >  defaults
  *
- * then decoded with the `PipelineConfig` schema and, finally, the directories
- * checked on the `FileSystem` (they must exist, be directories, be writable).
+ * then decoded with the `PipelineConfig` schema, and the directories checked on
+ * the `FileSystem` (they must exist, be directories, be writable): every
+ * problem of them all in one `ConfigError`.
  *
  * Which options there are, their flags, env vars and kinds, is the option
  * table of `domain/ConfigOptions.ts`.
@@ -90,9 +91,21 @@ const fromOptions = (
   }
 }
 
+const optionsByKey: ReadonlyMap<string, ConfigOption> = new Map(configOptions.map((option) => [option.key, option]))
+
+/**
+ * A value of the config file, as its setting takes it (typed: `16`, `true`), except that a list
+ * (`brokers`, `topics`) may also be the comma-separated text its env var and flag take:
+ * `"a:9092,b:9092"` as `["a:9092", "b:9092"]`.
+ */
+const fileValue = (key: string, value: unknown): unknown =>
+  optionsByKey.get(key)?.kind === "list" && typeof value === "string" && given(value)
+    ? parseOptionValue("list", value)
+    : value
+
 const fromFile = (raw: Raw, file: Record<string, unknown>, path: string): void => {
   for (const [key, value] of Object.entries(file)) {
-    raw.values[key] = key === "processor" ? processorFromFile(value, path) : value
+    raw.values[key] = key === "processor" ? processorFromFile(value, path) : fileValue(key, value)
     raw.origins[key] = `config file ${path}`
     if (isGroup(key) && typeof value === "object" && value !== null && !Array.isArray(value)) {
       raw.values[key] = { ...(value as Record<string, unknown>) }
@@ -188,16 +201,22 @@ const withOrigins = (origins: Readonly<Record<string, Origin>>) =>
  * writable by this process. Both are checked; all problems are reported.
  */
 export const checkDirectories = (config: PipelineConfig): Effect.Effect<void, ConfigError, FileSystem.FileSystem> =>
+  Effect.flatMap(
+    directoryIssues({ backupDir: config.backupDir, dlqDir: config.dlqDir }),
+    (issues) => issues.length > 0 ? Effect.fail(new ConfigError({ issues })) : Effect.void
+  )
+
+/** The problems of the directories given as text (other values are the schema's to report). */
+const directoryIssues = (dirs: { readonly backupDir: unknown; readonly dlqDir: unknown }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const dirs: Array<readonly [string, string]> = [["dlqDir", config.dlqDir]]
-    if (config.backupDir !== undefined) dirs.unshift(["backupDir", config.backupDir])
     const issues: Array<string> = []
-    for (const [field, dir] of dirs) {
+    for (const [field, dir] of [["backupDir", dirs.backupDir], ["dlqDir", dirs.dlqDir]] as const) {
+      if (typeof dir !== "string" || dir.length === 0) continue
       const issue = yield* checkDirectory(fs, field, dir)
       if (issue !== undefined) issues.push(issue)
     }
-    if (issues.length > 0) return yield* Effect.fail(new ConfigError({ issues }))
+    return issues
   })
 
 const checkDirectory = (fs: FileSystem.FileSystem, field: string, dir: string) =>
@@ -241,16 +260,19 @@ export interface RunConfig {
 export const loadRunConfig = (sources: ConfigSources): Effect.Effect<RunConfig, ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const raw = yield* readRawConfig(sources)
-    const relabel = withOrigins(raw.origins)
     const { processor, ...fields } = raw.values
+    // Every problem at once: the processor, each setting, and the directories that were given.
+    const issues: Array<string> = []
     if (processor !== undefined && typeof processor !== "string") {
-      return yield* new ConfigError({
-        issues: [`processor: expected a module path or builtin name (a string), got ${showValue(processor)}`]
-      }).pipe(relabel)
+      issues.push(`processor: expected a module path or builtin name (a string), got ${showValue(processor)}`)
     }
-    const config = yield* decodePipelineConfig(fields).pipe(relabel)
-    yield* checkDirectories(config).pipe(relabel)
-    return { config, processor }
+    const decoded = yield* Effect.result(decodePipelineConfig(fields))
+    if (decoded._tag === "Failure") issues.push(...decoded.failure.issues)
+    issues.push(...yield* directoryIssues({ backupDir: fields.backupDir, dlqDir: fields.dlqDir }))
+    if (decoded._tag === "Failure" || issues.length > 0) {
+      return yield* new ConfigError({ issues }).pipe(withOrigins(raw.origins))
+    }
+    return { config: decoded.success, processor: processor as string | undefined }
   })
 
 /** `loadRunConfig` for a library: the settings only (a `processor` key is accepted and ignored). */

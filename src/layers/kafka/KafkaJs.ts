@@ -26,6 +26,9 @@
  * - Shutdown order (#751): interrupting `run` only pauses fetching, so the
  *   member stays in the group and the pipeline's final commit still works;
  *   leaving the group is the finalizer of the consumer's scope.
+ * - A negative `setTimeout` after every response (#1751: a `TimeoutNegativeWarning`
+ *   in every process, and a 1 ms timer loop per connection) is fixed in kafkajs's
+ *   request queue when this module loads (`KafkaJsRequestQueue`).
  *
  * @since 0.1.0
  */
@@ -42,6 +45,10 @@ import { connected, disconnect } from "./KafkaJsConnection.js"
 import { makeConsumer } from "./KafkaJsConsumer.js"
 import { kafkaError } from "./KafkaJsErrors.js"
 import { kafkaJsLevel, logEntry } from "./KafkaJsLog.js"
+import { fixRequestQueue } from "./KafkaJsRequestQueue.js"
+
+// Before any client of this module sends a request: the first response would warn.
+fixRequestQueue()
 
 export interface KafkaJsOptions {
   readonly brokers: ReadonlyArray<string>
@@ -89,7 +96,7 @@ export const layerConfig = (
 const make = Effect.fnUntraced(function*(options: KafkaJsOptions) {
   const kafka = new Kafka(kafkaConfig(options, Effect.runSyncWith(yield* Effect.context<never>())))
   const admin = yield* makeAdmin(kafka)
-  return KafkaClient.of({ consumer: makeConsumer(kafka), producer: makeProducer(kafka), ...admin })
+  return KafkaClient.of({ consumer: makeConsumer(kafka, options.brokers), producer: makeProducer(kafka), ...admin })
 })
 
 /** The `Kafka` instance's settings; its log entries go to `log`. */

@@ -14,8 +14,8 @@ import { partitionKey } from "../../domain/KafkaRecord.js"
 import * as RestartBudget from "../../domain/RestartBudget.js"
 import type { ConsumerHandlers, ConsumerOptions, KafkaConsumer } from "./KafkaClient.js"
 import { toAssignment, toTopicPartitions } from "./KafkaJsCodec.js"
-import { connected } from "./KafkaJsConnection.js"
-import { isCoordinatorNotFound, kafkaError, messageOf, notInGroupMessage } from "./KafkaJsErrors.js"
+import { connected, whileUnreachable } from "./KafkaJsConnection.js"
+import { isCoordinatorNotFound, isUnknownTopic, kafkaError, messageOf, notInGroupMessage } from "./KafkaJsErrors.js"
 import type { LifecycleCell, Running } from "./KafkaJsHandOver.js"
 import { announce, eachBatch } from "./KafkaJsHandOver.js"
 
@@ -35,7 +35,7 @@ interface Wiring {
   readonly now: () => number
 }
 
-export const makeConsumer = (kafka: KafkaJsClient) =>
+export const makeConsumer = (kafka: KafkaJsClient, brokers: ReadonlyArray<string>) =>
   Effect.fn("KafkaJs.consumer")(function*(options: ConsumerOptions) {
     const { groupId } = options
     const runSync = Effect.runSyncWith(yield* Effect.context<never>())
@@ -63,10 +63,11 @@ export const makeConsumer = (kafka: KafkaJsClient) =>
       maxWaitTimeInMs: maxFetchWaitMs,
       retry: { restartOnFailure }
     }
-    const client = yield* connected(`consumer of group ${groupId}`, () => kafka.consumer(config), async (client) => {
+    const what = `consumer of group ${groupId}`
+    const client = yield* connected(what, () => kafka.consumer(config), async (client) => {
       await client.connect()
-      await client.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning })
-    })
+      await subscribe(kafka, client, options)
+    }).pipe(whileUnreachable({ what, brokers, budgetMs: options.restartBudgetMs }))
     // Runs before the disconnect (finalizers run in reverse), which follows the pipeline's final commit.
     yield* Effect.addFinalizer(() => Effect.sync(() => cell.dispatch(ConsumerEvent.Closed())))
     const runConfig: ConsumerRunConfig = {
@@ -134,13 +135,47 @@ const crashed = (wiring: Wiring, error: Error, restarting: boolean) => {
       message: `Kafka consumer of group ${wiring.options.groupId} ${reason}: ${messageOf(error)}`,
       cause: error
     })
-    wiring.log(Effect.logError(failure.message, error))
+    // Not logged here: the run this failure ends logs it.
     run?.fork(Effect.fail(failure))
   }
 }
 
+/** One line per restart; kafkajs's error, with its stack, is a debug line. */
 const logRestart = (state: Lifecycle.ConsumerLifecycle<Running>, error: Error) =>
-  Effect.logError(`Kafka consumer crashed; restarting it (${RestartBudget.progress(state.budget)})`, error)
+  Effect.logError(`Kafka consumer crashed; restarting it (${RestartBudget.progress(state.budget)}): ${error.name}: ${error.message}`).pipe(
+    Effect.andThen(Effect.logDebug("Kafka consumer crash", error))
+  )
+
+/**
+ * Subscribes to the topics. A topic the brokers do not have fails the subscription with kafkajs's
+ * "This server does not host this topic-partition", which does not say which: the error names them.
+ */
+const subscribe = async (kafka: KafkaJsClient, client: Consumer, options: ConsumerOptions): Promise<void> => {
+  try {
+    await client.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning })
+  } catch (error) {
+    if (!isUnknownTopic(error)) throw error
+    const missing = await missingTopics(kafka, options.topics).catch(() => [])
+    if (missing.length === 0) throw error
+    const [these, verb, it] = missing.length === 1 ? ["topic", "does", "it"] : ["topics", "do", "them"]
+    throw new Error(
+      `${these} ${missing.join(", ")} ${verb} not exist on the brokers (of topics ${options.topics.join(", ")}): ` +
+        `create ${it}, or leave ${it} out of topics`,
+      { cause: error }
+    )
+  }
+}
+
+const missingTopics = async (kafka: KafkaJsClient, topics: ReadonlyArray<string>): Promise<ReadonlyArray<string>> => {
+  const admin = kafka.admin()
+  try {
+    await admin.connect()
+    const existing = new Set(await admin.listTopics())
+    return topics.filter((topic) => !existing.has(topic))
+  } finally {
+    await admin.disconnect()
+  }
+}
 
 /** Starts kafkajs again after a crash it does not restart from, as it restarts after the others. */
 const restart = (wiring: Wiring, run: Running): Effect.Effect<void, KafkaError> => {

@@ -1,7 +1,8 @@
 /**
- * kafkajs's errors as `KafkaError`s, and the two kinds the consumer tells
- * apart: "the group has moved on" (a rebalance rejection, never fatal) and
- * "no group coordinator found" (a crash kafkajs does not restart from, #1630).
+ * kafkajs's errors as `KafkaError`s, and the kinds the consumer tells apart:
+ * "the group has moved on" (a rebalance rejection, never fatal), "no group
+ * coordinator found" (a crash kafkajs does not restart from, #1630), "no broker
+ * could be reached" (retried within the restart budget) and "no such topic".
  */
 import { KafkaError } from "../../domain/Errors.js"
 
@@ -46,6 +47,23 @@ export const isRebalance = (error: unknown): boolean => {
 export const isCoordinatorNotFound = (error: unknown): boolean => {
   for (const cause of causes(error)) {
     if ((cause as { readonly name?: unknown }).name === "KafkaJSGroupCoordinatorNotFound") return true
+  }
+  return false
+}
+
+/** kafkajs could not reach a broker (refused, timed out, a name that does not resolve), as opposed to a broker's answer. */
+export const isConnectionFailure = (error: unknown): boolean => {
+  for (const cause of causes(error)) {
+    const name = (cause as { readonly name?: unknown }).name
+    if (name === "KafkaJSConnectionError" || name === "KafkaJSConnectionClosedError") return true
+  }
+  return false
+}
+
+/** A broker answered that a topic (or partition) does not exist; kafkajs does not say which. */
+export const isUnknownTopic = (error: unknown): boolean => {
+  for (const cause of causes(error)) {
+    if ((cause as { readonly type?: unknown }).type === "UNKNOWN_TOPIC_OR_PARTITION") return true
   }
   return false
 }

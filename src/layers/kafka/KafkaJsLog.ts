@@ -1,7 +1,8 @@
 /**
  * kafkajs's logs through the Effect logger: entries below the configured level
- * are dropped, and an OFFSET_OUT_OF_RANGE reset, which kafkajs does silently
- * (#1119), is logged as an error whatever the level.
+ * are dropped, those about what the pipeline reports itself are debug, and an
+ * OFFSET_OUT_OF_RANGE reset, which kafkajs does silently (#1119), is logged as
+ * an error whatever the level.
  */
 import { Effect } from "effect"
 import type { LogLevel } from "effect"
@@ -30,6 +31,29 @@ const severity = (level: KafkaLogLevel): LogLevel.Severity =>
   ? "Info"
   : "Debug"
 
+/**
+ * kafkajs entries about what reaches the pipeline anyway and is said there once, in its own
+ * words: they are the client's detail, at debug. kafkajs logs them at ERROR, most with a stack,
+ * one per retry: a dozen lines before the connect fails.
+ */
+const reportedElsewhere: ReadonlyArray<readonly [namespace: string, messageStart: string]> = [
+  // Error responses, also those kafkajs handles itself (a rebalance, a missing topic it retries
+  // on): what matters reaches the caller as a KafkaError, a crash or a warning.
+  ["Connection", "Response "],
+  // A broker out of reach, and kafkajs's retries: the connect fails (`whileUnreachable` says so
+  // once), or the consumer crashes (logged by the consumer, with its restart budget).
+  ["Connection", "Connection error"],
+  ["Connection", "Connection timeout"],
+  ["BrokerPool", ""],
+  ["Consumer", "Crash: "],
+  ["Consumer", "Restarting the consumer in "],
+  // The producer's bounded retries are deliberate (`KafkaJs.makeProducer` says why).
+  ["Producer", "Limiting retries for the idempotent producer"]
+]
+
+const saidByThePipeline = (namespace: string, message: string): boolean =>
+  reportedElsewhere.some(([ns, start]) => ns === namespace && message.startsWith(start))
+
 /** Fields of kafkajs log entries that never reach the log. */
 const hiddenFields: ReadonlySet<string> = new Set(["timestamp", "logger", "sasl", "password", "ssl"])
 
@@ -47,10 +71,7 @@ export const logEntry = (entry: LogEntry, threshold: KafkaLogLevel): Effect.Effe
       fields
     )
   }
-  // kafkajs logs every error response at ERROR, also those it handles itself (a
-  // rebalance, a missing topic it retries on); what matters reaches the caller as a
-  // KafkaError, a crash or a warning, so these are debug.
-  const level = entry.namespace === "Connection" && message.startsWith("Response ") ? KafkaLogLevel.DEBUG : entry.level
+  const level = saidByThePipeline(entry.namespace, message) ? KafkaLogLevel.DEBUG : entry.level
   if (level > threshold) return Effect.void
   return Effect.logWithLevel(severity(level))(message, fields).pipe(
     Effect.annotateLogs({ kafkajs: entry.namespace })

@@ -141,7 +141,7 @@ const crashed = (broker: MemoryBroker, member: MemoryMember, message: string): E
     const state = member.dispatch(MemberEvent.Crashed({ at: yield* Clock.currentTimeMillis }))
     if (Lifecycle.budgetSpent(state)) {
       broker.clearCrash()
-      yield* Effect.logError("Kafka consumer crashed; restart budget exhausted, giving up", message)
+      // Not logged here: the run this failure ends logs it.
       return yield* new KafkaError({
         message: `Kafka consumer of group ${member.options.groupId} ` +
           `${RestartBudget.spentMessage(state.budget)}; last crash: ${message}`
