@@ -120,8 +120,12 @@ const fileBytes = (fs: FileSystem.FileSystem, file: string): Stream.Stream<Uint8
 
 const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
-const columnName = (kind: ArchiveKind | undefined, column: number | undefined): string =>
-  column === undefined ? "" : `${(kind === "dlq" ? dlqHeader : backupHeader)[column - 1] ?? `column ${column}`}: `
+/** `key: ` for a column of a known archive, `column 5: ` before the header is known. */
+const columnName = (kind: ArchiveKind | undefined, column: number | undefined): string => {
+  if (column === undefined) return ""
+  const header = kind === undefined ? undefined : kind === "dlq" ? dlqHeader : backupHeader
+  return `${header?.[column - 1] ?? `column ${column}`}: `
+}
 
 /**
  * Streams `input`'s rows to `onItem`, in order, until the file ends or

@@ -77,8 +77,8 @@ export const makeSender = (options: SenderOptions): Effect.Effect<Sender, Replay
     const flush = Effect.suspend(() => {
       if (batch.length === 0) return Effect.void
       const sending = batch
+      // The answer and its bookkeeping as one: a stop waits for both, so `sent` is exact.
       return producer.send(sending.map(toProducerMessage)).pipe(
-        Effect.uninterruptible,
         Effect.mapError((error) =>
           new ReplayIncomplete({
             sent: counts.sent,
@@ -96,7 +96,8 @@ export const makeSender = (options: SenderOptions): Effect.Effect<Sender, Replay
             batch = []
             bytes = 0
           })
-        )
+        ),
+        Effect.uninterruptible
       )
     })
 
