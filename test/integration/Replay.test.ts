@@ -6,6 +6,8 @@
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Ref } from "effect"
+import { readFileSync } from "node:fs"
+import { replayOutage } from "../../examples/replay.js"
 import { jsonValidate } from "../../src/processors/builtin.js"
 import { KafkaClient, type ProducerMessage } from "../../src/layers/kafka/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/kafka/MemoryKafka.js"
@@ -183,6 +185,29 @@ describe("Replay — selection and targets", () => {
       const sends = yield* countingSends
       yield* Replay.run({ paths: ["/dlq"], batchRecords: 2, batchBytes: 1000 }).pipe(sends.provide)
       assert.deepStrictEqual(yield* sends.sizes, [2, 1, 2])
+    }))
+})
+
+describe("Replay — the library example (examples/replay.ts)", () => {
+  test("replays the timeouts of the outage's window, and the README shows the example as it is", (logs) =>
+    Effect.gen(function*() {
+      yield* (yield* KafkaClient).createTopic("orders", 1)
+      const at = (minute: number) => Date.UTC(2026, 10, 22, 10, minute)
+      yield* writeFile(
+        "/var/lib/orders-pipeline/dlq/dlq-2026-11-22T10.csv",
+        dlqText([
+          [archived(0), "ProcessingTimeout", at(1)],
+          [archived(1), "SyntaxError", at(2)],
+          [archived(2), "ProcessingTimeout", at(19)],
+          [archived(3), "ProcessingTimeout", at(20)]
+        ])
+      )
+      const summary = yield* replayOutage
+      assert.deepStrictEqual(summary, summaryOf({ read: 4, selected: 2, skippedByFilter: 2, sent: 2 }))
+      assert.deepStrictEqual((yield* recordsOf("orders")).map((record) => text(record.key)), ["k0", "k2"])
+      assert.isTrue(logs.has("Info", "replay completed: 2 of 2 sent"))
+      const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8")
+      assert.include(read("README.md"), "```ts\n" + read("examples/replay.ts") + "```\n")
     }))
 })
 

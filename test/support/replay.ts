@@ -26,13 +26,16 @@ export const archived = (offset: number, overrides: Partial<KafkaRecord> = {}): 
   ...overrides
 })
 
-/** A DLQ file's text: the header, then a row per record (error type `SyntaxError` unless told), detail on two lines. */
-export const dlqText = (rows: ReadonlyArray<KafkaRecord | readonly [KafkaRecord, string]>): string =>
+/**
+ * A DLQ file's text: the header, then a row per record (error type `SyntaxError` and failed at
+ * `FAILED_AT` unless told), its detail on two lines.
+ */
+export const dlqText = (rows: ReadonlyArray<KafkaRecord | readonly [KafkaRecord, string, number?]>): string =>
   [
     encodeRow(dlqHeader),
     ...rows.map((row) => {
-      const [record, errorType] = Array.isArray(row) ? row : [row as KafkaRecord, "SyntaxError"]
-      return encodeRow(dlqRow(record, { errorType, message: "bad", detail: "at line 1\nat line 2", attempts: 1 }, FAILED_AT))
+      const [record, errorType, failedAt = FAILED_AT] = Array.isArray(row) ? row : [row as KafkaRecord, "SyntaxError"]
+      return encodeRow(dlqRow(record, { errorType, message: "bad", detail: "at line 1\nat line 2", attempts: 1 }, failedAt))
     })
   ].join("")
 
