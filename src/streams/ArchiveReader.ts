@@ -127,62 +127,74 @@ const columnName = (kind: ArchiveKind | undefined, column: number | undefined): 
   return `${header?.[column - 1] ?? `column ${column}`}: `
 }
 
+/** Reads CSV rows as archive items: the first row must be an archive's header, each row after it a record. */
+class ItemReader {
+  kind: ArchiveKind | undefined
+  /** The line reached, for a read failure. */
+  line = 1
+  /** A header that is not an archive's, or torn: the rows after it cannot be told apart. */
+  stopped = false
+
+  /** The items of `rows`, in order; none after a bad header. */
+  items(rows: ReadonlyArray<CsvItem>): Array<ArchiveItem> {
+    const items: Array<ArchiveItem> = []
+    for (const row of rows) {
+      if (this.stopped) break
+      const item = this.item(row)
+      if (item !== undefined) items.push(item)
+    }
+    return items
+  }
+
+  item(csv: CsvItem): ArchiveItem | undefined {
+    this.line = csv.line
+    if (csv._tag === "Issue") {
+      if (this.kind === undefined) this.stopped = true
+      return { _tag: "Problem", line: csv.line, message: `${columnName(this.kind, csv.column)}${csv.message}` }
+    }
+    if (this.kind === undefined) {
+      this.kind = archiveKindOfHeader(csv.fields)
+      if (this.kind !== undefined) return undefined
+      this.stopped = true
+      return { _tag: "Problem", line: csv.line, message: `expected ${expectedHeaders}, got ${showText(csv.fields.join(","))}` }
+    }
+    const decoded = decodeRow(this.kind, csv.fields)
+    return isRowProblem(decoded)
+      ? { _tag: "Problem", line: csv.line, message: `${decoded.column}: ${decoded.message}` }
+      : { _tag: "Record", line: csv.line, record: decoded }
+  }
+}
+
 /**
- * Streams `input`'s rows to `onItem`, in order, until the file ends or
- * `onItem` answers false. A header row that is not an archive's is a problem
- * that ends the file (its rows could not be told apart).
+ * Streams `input`'s rows to `onItems`, a chunk's worth at a time, in order,
+ * until the file ends or `onItems` answers false. A header row that is not
+ * an archive's is a problem that ends the file.
  */
 export const readArchive = <E, R>(
   input: ArchiveInput,
-  onItem: (item: ArchiveItem) => Effect.Effect<boolean, E, R>
+  onItems: (items: ReadonlyArray<ArchiveItem>) => Effect.Effect<boolean, E, R>
 ): Effect.Effect<void, E, R | FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const reader = new CsvReader()
-    let kind: ArchiveKind | undefined
-    let line = 1
-
-    const problem = (at: number, message: string) => onItem({ _tag: "Problem", line: at, message })
-
-    const item = (csv: CsvItem): Effect.Effect<boolean, E, R> => {
-      line = csv.line
-      if (csv._tag === "Issue") {
-        // A torn header leaves no way to read the rows.
-        return kind === undefined
-          ? Effect.as(problem(csv.line, `${columnName(kind, csv.column)}${csv.message}`), false)
-          : problem(csv.line, `${columnName(kind, csv.column)}${csv.message}`)
-      }
-      if (kind === undefined) {
-        kind = archiveKindOfHeader(csv.fields)
-        return kind !== undefined
-          ? Effect.succeed(true)
-          : Effect.as(problem(csv.line, `expected ${expectedHeaders}, got ${showText(csv.fields.join(","))}`), false)
-      }
-      const decoded = decodeRow(kind, csv.fields)
-      return isRowProblem(decoded)
-        ? problem(csv.line, `${decoded.column}: ${decoded.message}`)
-        : onItem({ _tag: "Record", line: csv.line, record: decoded })
-    }
-
-    const chunk = (bytes: Uint8Array) =>
-      Effect.gen(function*() {
-        for (const csv of reader.push(bytes)) {
-          if (!(yield* item(csv))) return false
-        }
-        return true
-      })
+    const csv = new CsvReader()
+    const reader = new ItemReader()
+    const problem = (line: number, message: string) => onItems([{ _tag: "Problem", line, message }])
 
     let finished = true
     let failed = false
     yield* fileBytes(fs, input.path).pipe(
-      Stream.runForEachWhile((bytes) => Effect.map(chunk(bytes), (more) => (finished = more))),
+      Stream.runForEachWhile((bytes) => {
+        const items = reader.items(csv.push(bytes))
+        const more = items.length === 0 ? Effect.succeed(true) : onItems(items)
+        return Effect.map(more, (goOn) => (finished = goOn && !reader.stopped))
+      }),
       Effect.catchIf(isReadFailure, (failure) => {
         failed = true
-        return problem(line, failure.message)
+        return problem(reader.line, failure.message)
       })
     )
     if (failed || !finished) return
-    const torn = reader.end()
-    if (torn !== undefined) return yield* item(torn)
-    if (kind === undefined) yield* Effect.logInfo(`replay: ${input.path} is empty (not even a header row)`)
+    const torn = csv.end()
+    if (torn !== undefined) return yield* onItems([reader.item(torn)!])
+    if (reader.kind === undefined) yield* Effect.logInfo(`replay: ${input.path} is empty (not even a header row)`)
   })

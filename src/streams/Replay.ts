@@ -9,8 +9,6 @@
  * and row order, in batches through the project's (idempotent) producer;
  * when a batch fails, the replay stops and says how many were sent and where
  * to resume. `plan` is the dry run: the same passes, nothing sent.
- *
- * @since 0.2.0
  */
 import { Effect, Exit, Path } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
@@ -170,6 +168,26 @@ const prepare = Effect.fnUntraced(function*(options: ReplayOptions) {
   return { inputs, start: { fileIndex, line: resume.line } }
 })
 
+/** A file reads differently than in the first pass (a row, or at `line` 0 the whole file): it changed in between. */
+const changed = (
+  prepared: Prepared,
+  sender: Sender,
+  input: ArchiveInput,
+  { line, message }: { readonly line: number; readonly message: string }
+) => {
+  const where = line === 0 ? input.path : `${input.path}:${line}`
+  return Effect.fail(
+    new ReplayIncomplete({
+      sent: prepared.counts.sent,
+      selected: prepared.counts.selected,
+      // Nothing confirmed: from the start, as if never run.
+      resumeFrom: sender.resumeFrom() ?? `${prepared.inputs[prepared.start?.fileIndex ?? 0]!.path}:${prepared.start?.line ?? 1}`,
+      inFlight: 0,
+      reason: `${where} changed since it was checked: ${message}`
+    })
+  )
+}
+
 /** The second pass: each file again, up to the records the first pass read, the selected ones to the sender. */
 const send = (prepared: Prepared, options: ReplayOptions, sender: Sender) =>
   Effect.gen(function*() {
@@ -177,29 +195,23 @@ const send = (prepared: Prepared, options: ReplayOptions, sender: Sender) =>
     for (const [fileIndex, input] of prepared.inputs.entries()) {
       let left = prepared.survey.records[fileIndex] ?? 0
       if (left === 0 || (prepared.start !== undefined && fileIndex < prepared.start.fileIndex)) continue
-      yield* readArchive(input, (item) => {
-        if (item._tag === "Problem") {
-          return Effect.fail(
-            new ReplayIncomplete({
-              sent: prepared.counts.sent,
-              selected: prepared.counts.selected,
-              resumeFrom: sender.resumeFrom() ?? `${input.path}:${item.line}`,
-              inFlight: 0,
-              reason: `${input.path}:${item.line} changed since it was checked: ${item.message}`
+      yield* readArchive(input, (items) =>
+        Effect.gen(function*() {
+          for (const item of items) {
+            if (left === 0) return false
+            if (item._tag === "Problem") return yield* changed(prepared, sender, input, item)
+            left--
+            if (verdict(filter, prepared.start, fileIndex, item.line, item.record) !== "selected") continue
+            yield* sender.add({
+              file: input.path,
+              line: item.line,
+              record: item.record,
+              message: replayMessage(item.record, input.name, item.line, options.toTopic)
             })
-          )
-        }
-        left--
-        const add = verdict(filter, prepared.start, fileIndex, item.line, item.record) === "selected"
-          ? sender.add({
-            file: input.path,
-            line: item.line,
-            record: item.record,
-            message: replayMessage(item.record, input.name, item.line, options.toTopic)
-          })
-          : Effect.void
-        return Effect.as(add, left > 0)
-      })
+          }
+          return left > 0
+        }))
+      if (left > 0) return yield* changed(prepared, sender, input, { line: 0, message: "it has fewer rows than it had" })
     }
     yield* sender.flush
   })

@@ -74,23 +74,25 @@ export const survey = (
     const records: Array<number> = []
     for (const [fileIndex, input] of options.inputs.entries()) {
       let inFile = 0
-      yield* readArchive(input, (item) =>
+      yield* readArchive(input, (items) =>
         Effect.sync(() => {
-          if (item._tag === "Problem") {
-            counts.malformed++
-            if (problems.length < options.maxProblems) problems.push(`${input.path}:${item.line}: ${item.message}`)
-            return true
-          }
-          inFile++
-          counts.read++
-          const outcome = verdict(options.filter, options.start, fileIndex, item.line, item.record)
-          if (outcome === "beforeResume") counts.skippedBeforeResume++
-          else if (outcome === "filtered") counts.skippedByFilter++
-          else {
-            counts.selected++
-            const topic = options.toTopic ?? item.record.topic
-            const partition = topic === item.record.topic ? item.record.partition : -1
-            targets.set(topic, Math.max(targets.get(topic) ?? -1, partition))
+          for (const item of items) {
+            if (item._tag === "Problem") {
+              counts.malformed++
+              if (problems.length < options.maxProblems) problems.push(`${input.path}:${item.line}: ${item.message}`)
+              continue
+            }
+            inFile++
+            counts.read++
+            const outcome = verdict(options.filter, options.start, fileIndex, item.line, item.record)
+            if (outcome === "beforeResume") counts.skippedBeforeResume++
+            else if (outcome === "filtered") counts.skippedByFilter++
+            else {
+              counts.selected++
+              const topic = options.toTopic ?? item.record.topic
+              const partition = topic === item.record.topic ? item.record.partition : -1
+              targets.set(topic, Math.max(targets.get(topic) ?? -1, partition))
+            }
           }
           return true
         }))

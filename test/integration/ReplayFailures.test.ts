@@ -193,8 +193,29 @@ describe("Replay — targets, failures part-way, stops", () => {
       assert.deepStrictEqual(planned, ["2"])
       const error = failure(exit) as ReplayIncomplete
       assert.strictEqual(error.sent, 0)
-      assert.strictEqual(error.resumeFrom, `${NEXT}:2`)
-      assert.match(error.message, /^replay stopped: \/dlq\/dlq-2026-11-22T11\.csv:2 changed since it was checked: key_encoding: expected utf8, base64 or null, got "hex"\. Sent 0 of 2 selected records; the rest: --resume-from \/dlq\/dlq-2026-11-22T11\.csv:2\.$/)
+      assert.strictEqual(error.resumeFrom, `${FILE}:1`)
+      assert.strictEqual(
+        error.message,
+        `replay stopped: ${NEXT}:2 changed since it was checked: key_encoding: expected utf8, base64 or null, got "hex".` +
+          ` Sent 0 of 2 selected records; the rest: --resume-from ${FILE}:1.`
+      )
+    }))
+
+  test("a file with fewer rows than when it was checked stops the replay after what was sent", () =>
+    Effect.gen(function*() {
+      yield* (yield* KafkaClient).createTopic("orders", 1)
+      const fs = yield* MemoryFileSystem
+      yield* writeFile(FILE, dlqText([archived(0)]))
+      yield* writeFile(NEXT, dlqText([archived(1), archived(2)]))
+      const truncate = yield* withSend((messages, real) =>
+        Effect.andThen(real(messages), Effect.sync(() => fs.files.set(NEXT, utf8(dlqText([archived(1)])))))
+      )
+      const error = failure(yield* Effect.exit(Replay.run({ paths: ["/dlq"], batchRecords: 1 }).pipe(truncate))) as ReplayIncomplete
+      assert.strictEqual(
+        error.message,
+        `replay stopped: ${NEXT} changed since it was checked: it has fewer rows than it had.` +
+          ` Sent 2 of 3 selected records; the rest: --resume-from ${NEXT}:3.`
+      )
     }))
 
   test("bad options: no paths, a path that is not there, a bad filter, a resume point in no file read", () =>
