@@ -36,4 +36,5 @@ export type { PlannedRecord, PlanOptions, ReplayOptions, ReplayStopReason, Repla
 export type { ReplayFilter, ResumePoint, TimeColumn } from "./domain/ReplayFilter.js"
 export type { ArchivedRecord, ReplayMessage } from "./domain/ReplayRow.js"
 export { MalformedArchive, ReplayIncomplete, ReplayTargetError } from "./domain/ReplayErrors.js"
+export type { ReplayError } from "./domain/ReplayErrors.js"
 export { builtinProcessors, jsonValidate } from "./processors/builtin.js"

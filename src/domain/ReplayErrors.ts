@@ -47,8 +47,12 @@ export class ReplayIncomplete extends Schema.TaggedError<ReplayIncomplete>()("Re
       : ` The ${this.inFlight} records from there on were being sent when it failed and may have reached the topic:` +
         " resuming sends them again."
     return `replay stopped: ${this.reason}. Sent ${this.sent} of ${this.selected} selected records;` +
-      ` the rest: --resume-from ${this.resumeFrom}.${inFlight}`
+      ` the rest: --resume-from ${shellWord(this.resumeFrom)}.${inFlight}`
   }
 }
+
+/** Text as one shell word, to paste: quoted when it holds anything but the usual path characters. */
+export const shellWord = (text: string): string =>
+  /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`
 
 export type ReplayError = MalformedArchive | ReplayTargetError | ReplayIncomplete

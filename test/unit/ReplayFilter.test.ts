@@ -8,6 +8,7 @@ import {
   parseResumePoint,
   type ReplayFilter
 } from "../../src/domain/ReplayFilter.js"
+import { shellWord } from "../../src/domain/ReplayErrors.js"
 import type { ArchivedRecord } from "../../src/domain/ReplayRow.js"
 
 const T0 = Date.UTC(2026, 10, 22, 10)
@@ -240,5 +241,12 @@ describe("listArchiveFiles", () => {
       ]
     })
     assert.deepStrictEqual(listArchiveFiles(names, "backup").files, ["backup-2026-11-22T10.csv"])
+  })
+})
+
+describe("shellWord", () => {
+  it("leaves a plain path as it is and quotes anything else for the shell", () => {
+    assert.strictEqual(shellWord("dlq/dlq-2026-11-22T10.csv:17"), "dlq/dlq-2026-11-22T10.csv:17")
+    assert.strictEqual(shellWord("my dlq/it's.csv:3"), "'my dlq/it'\\''s.csv:3'")
   })
 })
