@@ -3,21 +3,29 @@
  *
  *   kafka-pipeline run --brokers … --topics … --group-id … --dlq-dir … --processor …
  *   kafka-pipeline offsets --brokers … --group-id … --topic …
+ *   kafka-pipeline replay [--dry-run] [--error-type …] [--topic …] [--partition …]
+ *                         [--from-offset …] [--to-offset …] [--from-time …] [--to-time …]
+ *                         [--time-column timestamp|failed_at] [--to-topic …] [--resume-from file:line]
+ *                         [--archive dlq|backup] --brokers … <file or directory>…
  *
  * Exit codes: 0 for a clean stop (stop-at offsets reached, or SIGTERM/SIGINT
- * once or many times), 2 for bad flags or configuration (one message, no
- * stack trace), 1 for a fatal runtime error (Kafka unreachable past the
- * restart budget, an archive that cannot be written).
+ * once or many times; a replay that sent everything it selected), 2 for bad
+ * flags or configuration (one message, no stack trace), 1 for a fatal
+ * runtime error (Kafka unreachable past the restart budget, an archive that
+ * cannot be written; a replay that sent nothing because of malformed rows or
+ * missing topics, or that stopped part-way, SIGINT/SIGTERM included).
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import type { Exit, Runtime } from "effect"
-import { Cause, Console, Effect, Layer } from "effect"
-import { CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
+import { Cause, Console, Effect, Layer, Option } from "effect"
+import { Argument, CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
 import { ConfigError } from "./domain/Errors.js"
 import type { PipelineConfig } from "./domain/PipelineConfig.js"
 import { cliDefaults } from "./domain/ConfigOptions.js"
+import { parseReplayFlags, TimeColumns } from "./domain/ReplayFilter.js"
+import { describeReplay } from "./domain/ReplayRow.js"
 import { flagOf, givenFlags, runFlags } from "./layers/config/CliFlags.js"
-import { loadRunConfig, loadSetting } from "./layers/config/ConfigLoader.js"
+import { loadRunConfig, loadSetting, loadSettings } from "./layers/config/ConfigLoader.js"
 import { groupLag } from "./layers/kafka/KafkaClient.js"
 import * as KafkaJs from "./layers/kafka/KafkaJs.js"
 import * as Logging from "./layers/Logging.js"
@@ -25,6 +33,7 @@ import { Observability, terminalProgress } from "./layers/Observability.js"
 import { PipelineSettings } from "./layers/config/PipelineSettings.js"
 import { loadProcessor } from "./processors/ProcessorLoader.js"
 import * as Pipeline from "./streams/Pipeline.js"
+import * as Replay from "./streams/Replay.js"
 
 const kafkaLayer = (config: PipelineConfig) =>
   KafkaJs.layer({
@@ -81,16 +90,120 @@ const offsets = Command.make(
   })
 ).pipe(Command.withDescription("Print committed offset, end offset and lag per partition of a group, then exit"))
 
+
+const optionalText = (name: string, metavar: string, description: string) =>
+  Flag.String(name).pipe(Flag.withMetavar(metavar), Flag.withDescription(description), Flag.optional)
+
+const replayFlags = {
+  paths: Argument.String("path").pipe(
+    Argument.withDescription("DLQ (or backup) archive files, .csv or .csv.gz, and directories of them"),
+    Argument.atLeast(1)
+  ),
+  brokers: flagOf("brokers"),
+  config: flagOf("config"),
+  ssl: flagOf("ssl"),
+  saslMechanism: flagOf("sasl.mechanism"),
+  saslUsername: flagOf("sasl.username"),
+  saslPassword: flagOf("sasl.password"),
+  logLevel: flagOf("logLevel"),
+  logFormat: flagOf("logFormat"),
+  archive: Flag.Literals("archive", ["dlq", "backup"]).pipe(
+    Flag.withMetavar("dlq|backup"),
+    Flag.withDescription("Which files of a directory are read; files named one by one are read whatever they hold"),
+    Flag.withDefault("dlq")
+  ),
+  errorType: optionalText("error-type", "type,…", "Only these DLQ error types (error_type column), comma-separated"),
+  topic: optionalText("topic", "topic,…", "Only records of these original topics, comma-separated"),
+  partition: optionalText("partition", "n,…", "Only records of these original partitions, comma-separated"),
+  fromOffset: optionalText("from-offset", "offset", "Only original offsets ≥ this"),
+  toOffset: optionalText("to-offset", "offset", "Only original offsets ≤ this"),
+  fromTime: optionalText("from-time", "time", "Only records at or after this ISO 8601 time (see --time-column)"),
+  toTime: optionalText("to-time", "time", "Only records before this ISO 8601 time (see --time-column)"),
+  timeColumn: optionalText("time-column", TimeColumns.join("|"), `The column --from-time/--to-time compare: ${TimeColumns.join(" (default) or ")}`),
+  toTopic: optionalText("to-topic", "topic", "Send every record to this topic (partition by key) instead of its own topic and partition"),
+  resumeFrom: optionalText("resume-from", "file:line", "Start at this row (file:line), as a replay that stopped part-way prints"),
+  dryRun: Flag.Boolean("dry-run").pipe(
+    Flag.withDescription("Print what would be sent (one line per record) and the counts; send nothing"),
+    Flag.withDefault(false)
+  )
+}
+
+/** A stop by SIGINT/SIGTERM is a clean exit for `run`; a replay stopped part-way is not. */
+let interruptedExitCode = 0
+
+const replay = Command.make(
+  "replay",
+  replayFlags,
+  Effect.fn("cli.replay")(function*(flags) {
+    interruptedExitCode = 1
+    const text = (value: Option.Option<string>) => Option.getOrUndefined(value)
+    const selection = parseReplayFlags({
+      "error-type": text(flags.errorType),
+      topic: text(flags.topic),
+      partition: text(flags.partition),
+      "from-offset": text(flags.fromOffset),
+      "to-offset": text(flags.toOffset),
+      "from-time": text(flags.fromTime),
+      "to-time": text(flags.toTime),
+      "time-column": text(flags.timeColumn),
+      "to-topic": text(flags.toTopic),
+      "resume-from": text(flags.resumeFrom)
+    })
+    if ("issues" in selection) return yield* new ConfigError({ issues: selection.issues })
+    const sources = {
+      flags: givenFlags({
+        brokers: flags.brokers,
+        config: flags.config,
+        ssl: flags.ssl,
+        "sasl-mechanism": flags.saslMechanism,
+        "sasl-username": flags.saslUsername,
+        "sasl-password": flags.saslPassword,
+        "log-level": flags.logLevel,
+        "log-format": flags.logFormat
+      }),
+      env: process.env
+    }
+    const options: Replay.ReplayOptions = {
+      paths: flags.paths,
+      archive: flags.archive,
+      ...selection,
+      onStopped: (summary) => Console.log(JSON.stringify(summary))
+    }
+    // A ConfigError is printed once, by `main`; the others (malformed rows, a failed send) here.
+    const report = <A, E extends { readonly message: string }, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.tapError(effect, (error) => error instanceof ConfigError ? Effect.void : Console.error(error.message))
+    if (flags.dryRun) {
+      const logs = yield* loadSettings(sources, ["logLevel", "logFormat"])
+      return yield* Replay.plan({
+        ...options,
+        onRecord: (planned) => Console.log(describeReplay(planned.file, planned.line, planned.record, planned.message))
+      }).pipe(report, Effect.provide(Logging.layer({ level: logs.logLevel, format: logs.logFormat, isTTY: process.stderr.isTTY === true })))
+    }
+    const settings = yield* loadSettings(sources, ["brokers", "ssl", "sasl", "logLevel", "logFormat"])
+    yield* Replay.run(options).pipe(
+      report,
+      Effect.provide(KafkaJs.layer({
+        brokers: settings.brokers,
+        clientId: "kafka-pipeline-replay",
+        ssl: settings.ssl,
+        ...(settings.sasl === undefined ? {} : { sasl: settings.sasl })
+      })),
+      Effect.provide(Logging.layer({ level: settings.logLevel, format: settings.logFormat, isTTY: process.stderr.isTTY === true }))
+    )
+  })
+).pipe(Command.withDescription("Produce archived (dead-lettered) records again, byte-exact, with an x-replayed-from header"))
+
 const cli = Command.make("kafka-pipeline").pipe(
   Command.withDescription("A Kafka consumer pipeline: parallel processing, contiguous commits, CSV archives, a DLQ"),
-  Command.withSubcommands([run, offsets])
+  Command.withSubcommands([run, offsets, replay])
 )
 
 const isUserError = (error: unknown) => error instanceof ConfigError || CliError.isCliError(error)
 
 /** A signal-driven stop that completed its graceful sequence is a clean exit. */
 const teardown: Runtime.Teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) => {
-  if (exit._tag === "Success" || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+  if (exit._tag === "Success") return onExit(0)
+  if (Cause.hasInterruptsOnly(exit.cause)) return onExit(interruptedExitCode)
   return onExit(isUserError(Cause.squash(exit.cause)) ? 2 : 1)
 }
 

@@ -21,6 +21,7 @@ import {
   loadConfig,
   loadRunConfig,
   loadSetting,
+  loadSettings,
   readRawConfig
 } from "../../src/layers/config/ConfigLoader.js"
 
@@ -510,6 +511,27 @@ describe("ConfigLoader", () => {
         const missing = yield* Effect.flip(loadSetting({ flags: {}, env: {} }, "brokers"))
         assertIssues(missing.issues, ["brokers: required, got nothing"])
       }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+    it.effect("loadSettings: several settings (as `replay` reads them), defaults applied, every issue at once", () =>
+      Effect.gen(function*() {
+        const { writeFile } = yield* workspace
+        const file = yield* writeFile("replay.json", JSON.stringify({ brokers: ["file:1"], ssl: true, logLevel: "Warn" }))
+        const settings = yield* loadSettings(
+          { flags: { config: file, "sasl-mechanism": "plain", "sasl-username": "u" }, env: { KAFKA_PIPELINE_SASL_PASSWORD: "p" } },
+          ["brokers", "ssl", "sasl", "logLevel", "logFormat"]
+        )
+        assert.deepStrictEqual(settings.brokers, ["file:1"])
+        assert.strictEqual(settings.ssl, true)
+        assert.strictEqual(settings.logLevel, "Warn")
+        assert.strictEqual(settings.logFormat, "auto")
+        assert.strictEqual(settings.sasl?.username, "u")
+        assert.strictEqual(Redacted.value(settings.sasl!.password), "p")
+        const bad = yield* Effect.flip(loadSettings({ flags: { "log-format": "xml" }, env: {} }, ["brokers", "logFormat"]))
+        assertIssues(bad.issues, [
+          "brokers: required, got nothing",
+          "logFormat: expected one of json, pretty, auto, got \"xml\" (from --log-format)"
+        ])
+      }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
   })
 
   describe("config file", () => {

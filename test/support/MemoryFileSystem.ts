@@ -4,8 +4,10 @@
  * archives. Write and open failures can be injected; files are read back
  * with a real CSV parser. `remove` unlinks like POSIX: a file open at the time
  * still takes writes (into nothing) and its handle's `stat` says `nlink` 0.
+ * Directories are the paths that files are under; `stat`, `readDirectory` and
+ * `stream` (in chunks of `streamChunkBytes`) read them back.
  */
-import { ByteSize, Context, Effect, FileSystem, Layer, Option, PlatformError } from "effect"
+import { ByteSize, Context, Effect, FileSystem, Layer, Option, PlatformError, Stream } from "effect"
 import { parse } from "csv-parse/sync"
 
 export interface MemoryFiles {
@@ -21,6 +23,10 @@ export interface MemoryFiles {
   partialWriteBytes: number | undefined
   /** When set, every write first waits for this (a slow disk), then writes. */
   writeGate: Effect.Effect<void> | undefined
+  /** Fail reading (`stream`) paths matching this predicate, after the first `afterBytes` bytes. */
+  failReads: { readonly path: (path: string) => boolean; readonly afterBytes: number } | undefined
+  /** Size of the chunks `stream` emits (default 64 KiB). */
+  streamChunkBytes: number
   /** The rows of a CSV file, parsed with csv-parse (header row included). */
   readonly rows: (path: string) => Array<Array<string>>
   readonly text: (path: string) => string
@@ -39,6 +45,8 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
         failOpens: undefined,
         partialWriteBytes: undefined,
         writeGate: undefined,
+        failReads: undefined,
+        streamChunkBytes: 64 * 1024,
         rows: (path) => parse(state.files.get(path) ?? new Uint8Array(), { relaxColumnCount: false }) as Array<Array<string>>,
         text: (path) => new TextDecoder().decode(state.files.get(path)),
         paths: () => Array.from(state.files.keys()).sort()
@@ -108,8 +116,48 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
         } as FileSystem.File
       }
 
+      const isDirectory = (path: string) => {
+        const prefix = path.endsWith("/") ? path : `${path}/`
+        return Array.from(state.files.keys()).some((file) => file.startsWith(prefix))
+      }
+
       const fs = FileSystem.makeNoop({
-        exists: (path) => Effect.succeed(state.files.has(path)),
+        exists: (path) => Effect.succeed(state.files.has(path) || isDirectory(path)),
+        stat: (path) =>
+          Effect.suspend(() => {
+            const content = state.files.get(path)
+            if (content === undefined && !isDirectory(path)) return Effect.fail(error("stat", path, "NotFound", "no such file"))
+            return Effect.succeed({
+              type: content === undefined ? "Directory" : "File",
+              nlink: Option.some(1n),
+              size: ByteSize.bytes(content?.byteLength ?? 0)
+            } as FileSystem.File.Info)
+          }),
+        readDirectory: (path) =>
+          Effect.suspend(() => {
+            if (!isDirectory(path)) return Effect.fail(error("readDirectory", path, "NotFound", "no such directory"))
+            const prefix = path.endsWith("/") ? path : `${path}/`
+            const names = new Set(Array.from(state.files.keys()).filter((file) => file.startsWith(prefix)).map((file) =>
+              file.slice(prefix.length).split("/")[0]!
+            ))
+            return Effect.succeed(Array.from(names))
+          }),
+        stream: (path, options) =>
+          Stream.suspend(() => {
+            const content = state.files.get(path)
+            if (content === undefined) return Stream.fail(error("stream", path, "NotFound", "no such file"))
+            const end = options?.bytesToRead === undefined ? content.byteLength : Number(options.bytesToRead)
+            const readable = content.subarray(0, end)
+            const failing = state.failReads?.path(path) === true ? state.failReads.afterBytes : undefined
+            const chunks: Array<Uint8Array> = []
+            for (let at = 0; at < (failing ?? readable.byteLength); at += state.streamChunkBytes) {
+              chunks.push(readable.slice(at, Math.min(at + state.streamChunkBytes, failing ?? readable.byteLength)))
+            }
+            const bytes = Stream.fromIterable(chunks)
+            return failing === undefined
+              ? bytes
+              : Stream.concat(bytes, Stream.fail(error("stream", path, "Unknown", "EIO: i/o error")))
+          }),
         remove: (path, options) =>
           Effect.sync(() => {
             const removed = (file: string) => file === path || (options?.recursive === true && file.startsWith(`${path}/`))

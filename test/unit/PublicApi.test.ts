@@ -18,6 +18,18 @@ describe("public API", () => {
     assert.strictEqual(Api.cliDefaults.metricsPort, 9464)
   })
 
+  it("exports the replay of archived records and its errors", () => {
+    assert.isFunction(Api.Replay.run)
+    assert.isFunction(Api.Replay.plan)
+    assert.strictEqual(Api.Replay.REPLAYED_FROM_HEADER, "x-replayed-from")
+    assert.strictEqual(new Api.MalformedArchive({ problems: [], count: 0 })._tag, "MalformedArchive")
+    assert.strictEqual(new Api.ReplayTargetError({ issues: [] })._tag, "ReplayTargetError")
+    assert.strictEqual(
+      new Api.ReplayIncomplete({ sent: 0, selected: 1, resumeFrom: "f.csv:2", inFlight: 0, reason: "x" })._tag,
+      "ReplayIncomplete"
+    )
+  })
+
   it.effect("Observability does nothing unless its layer is provided", () =>
     Effect.gen(function*() {
       for (const observability of [yield* Api.Observability, yield* Api.Observability.pipe(Effect.provide(Api.Observability.noop))]) {

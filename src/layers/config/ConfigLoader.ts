@@ -291,3 +291,25 @@ export const loadSetting = <K extends PipelineConfigKey>(
     const raw = yield* readRawConfig(sources)
     return yield* decodeSetting(key, raw.values[key]).pipe(withOrigins(raw.origins))
   })
+
+/**
+ * Several settings from the same sources, by the same rules, as in
+ * `loadRunConfig` (the config file read once; every issue reported at once):
+ * `kafka-pipeline replay` reads its connection settings with it.
+ */
+export const loadSettings = <K extends PipelineConfigKey>(
+  sources: ConfigSources,
+  keys: ReadonlyArray<K>
+): Effect.Effect<Pick<PipelineConfig, K>, ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const raw = yield* readRawConfig(sources)
+    const values: Partial<Pick<PipelineConfig, K>> = {}
+    const issues: Array<string> = []
+    for (const key of keys) {
+      const decoded = yield* Effect.result(decodeSetting(key, raw.values[key]).pipe(withOrigins(raw.origins)))
+      if (decoded._tag === "Success") values[key] = decoded.success
+      else issues.push(...decoded.failure.issues)
+    }
+    if (issues.length > 0) return yield* new ConfigError({ issues })
+    return values as Pick<PipelineConfig, K>
+  })
