@@ -12,7 +12,7 @@
 #   scripts/kafka.sh kill  [--dir D]                 SIGKILL (crash)
 #   scripts/kafka.sh status [--dir D]                running? prints KAFKA_BROKERS=… if so
 #   scripts/kafka.sh wait [B [S]]                    wait until the broker at B (any host, e.g.
-#                                                    a container's mapped port) is ready as
+#                                                    a container's) is ready as
 #                                                    `start` waits for it, S seconds at most
 #                                                    (default KAFKA_START_TIMEOUT)
 #   scripts/kafka.sh settings                        the settings every test broker gets (all but
@@ -493,7 +493,7 @@ cmd_status() {
   fi
 }
 
-# For a broker this script did not start (a container's mapped port): the readiness `start`
+# For a broker this script did not start (one in a container): the readiness `start`
 # waits for. Exit 0 once ready, 1 after the timeout.
 cmd_wait() {
   (($# <= 2)) || die "usage: $0 wait [B [S]]"
