@@ -87,7 +87,7 @@ const consumeWithKafkajs = async (brokers: string, topic: string, group: string,
   }
 }
 
-describe("real Kafka broker harness", () => {
+describe("real Kafka broker harness", { tags: ["testcontainers"] }, () => {
   let broker: Broker
   let scratch: string
 
