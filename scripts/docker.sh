@@ -45,7 +45,7 @@ cmd_install() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   [[ -x /bin/busybox || -x /usr/bin/busybox ]] || missing+=(busybox-static)
   ((${#missing[@]})) || return 0
-  command -v apt-get >/dev/null || die "install ${missing[*]} (Docker Engine and a static busybox)"
+  command -v apt-get >/dev/null && ((EUID == 0)) || die "install ${missing[*]} (Docker Engine and a static busybox)"
   log "apt-get install ${missing[*]}"
   # The package would start the system's daemon; a policy-rc.d that says no keeps it stopped.
   local policy=/usr/sbin/policy-rc.d added=""
@@ -132,6 +132,7 @@ cmd_start() {
   fi
   # A unix socket path has 107 bytes at most; containerd's lives under the exec root.
   ((${#CONTAINERD_SOCK} <= 100)) || die "$DIR is too long a path for the engine's sockets; set DOCKER_ENGINE_DIR"
+  ((EUID == 0)) || die "a private dockerd runs as root; or set DOCKER_HOST to an engine of yours"
   cmd_install
   command -v docker >/dev/null || die "no docker command (Debian's docker.io has one)"
   (cmd_stop) >/dev/null 2>&1 || true # a dockerd of ours that no longer answers, or its leftovers
