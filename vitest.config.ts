@@ -14,6 +14,13 @@ export default defineConfig({
     // Starts nothing by itself: the shared broker starts on the first e2e test that needs it,
     // and this stops it at the end of the run.
     globalSetup: ["test/support/broker.ts"],
+    tags: [
+      {
+        name: "testcontainers",
+        description:
+          "Also run by CI against brokers in Docker containers: npm run test:testcontainers (KAFKA_TESTCONTAINERS=1, .ci/run)"
+      }
+    ],
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],

@@ -12,11 +12,16 @@
 #   scripts/kafka.sh kill  [--dir D]                 SIGKILL (crash)
 #   scripts/kafka.sh status [--dir D]                running? prints KAFKA_BROKERS=… if so
 #   scripts/kafka.sh wait [B [S]]                    wait until the broker at B (any host, e.g.
-#                                                    a container's mapped port) is ready as
+#                                                    a container's) is ready as
 #                                                    `start` waits for it, S seconds at most
 #                                                    (default KAFKA_START_TIMEOUT)
 #   scripts/kafka.sh settings                        the settings every test broker gets (all but
 #                                                    node id, listeners and data dir), as k=v
+#   scripts/kafka.sh settings --port P --controller-port C --data-dir D
+#                                                    a whole node's: those of a broker on
+#                                                    127.0.0.1:P (controller :C), data in D
+#   scripts/kafka.sh free-port [EXCEPT]              a loopback port nobody uses (not EXCEPT),
+#                                                    below the ephemeral range
 #   scripts/kafka.sh version                         the Kafka version, from pom.xml
 #   scripts/kafka.sh topic NAME PARTITIONS [--brokers B]   create a topic (Kafka's TopicCommand)
 #   scripts/kafka.sh groups --group G [--brokers B]        committed offsets of a group
@@ -269,10 +274,11 @@ log.segment.bytes=268435456
 EOF
 }
 
-write_server_properties() {
-  local dir="$1" port="$2" cport="$3"
-  cat >"$dir/server.properties" <<EOF
-# written by scripts/kafka.sh — single node, KRaft combined mode, loopback only
+# The node's identity, listeners and data dir: single node, KRaft combined mode, loopback only
+# (a container on the host network gets the same, with its own ports and data dir).
+node_settings() {
+  local port="$1" cport="$2" data="$3"
+  cat <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
@@ -281,7 +287,15 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$dir/data
+log.dirs=$data
+EOF
+}
+
+write_server_properties() {
+  local dir="$1" port="$2" cport="$3"
+  cat >"$dir/server.properties" <<EOF
+# written by scripts/kafka.sh — single node, KRaft combined mode, loopback only
+$(node_settings "$port" "$cport" "$dir/data")
 
 $(broker_settings)
 EOF
@@ -479,7 +493,7 @@ cmd_status() {
   fi
 }
 
-# For a broker this script did not start (a container's mapped port): the readiness `start`
+# For a broker this script did not start (one in a container): the readiness `start`
 # waits for. Exit 0 once ready, 1 after the timeout.
 cmd_wait() {
   (($# <= 2)) || die "usage: $0 wait [B [S]]"
@@ -493,6 +507,23 @@ cmd_wait() {
     sleep 0.2
   done
   echo "KAFKA_BROKERS=$host:$port"
+}
+
+# `settings` alone: the shared settings; with a node's ports and data dir, its own first.
+cmd_settings() {
+  (($#)) || { broker_settings; return; }
+  local port="" cport="" data=""
+  while (($#)); do
+    case "$1" in
+      --port) port="$2"; shift 2 ;;
+      --controller-port) cport="$2"; shift 2 ;;
+      --data-dir) data="$2"; shift 2 ;;
+      *) die "unknown argument: $1" ;;
+    esac
+  done
+  [[ -n "$port" && -n "$cport" && -n "$data" ]] || die "usage: $0 settings [--port P --controller-port C --data-dir D]"
+  node_settings "$port" "$cport" "$data"
+  broker_settings
 }
 
 # ---------------------------------------------------------------- tools
@@ -573,7 +604,8 @@ main() {
     kill) cmd_kill "$@" ;;
     status) cmd_status "$@" ;;
     wait) cmd_wait "$@" ;;
-    settings) broker_settings ;;
+    settings) cmd_settings "$@" ;;
+    free-port) free_port "$@" ;;
     version) kafka_version ;;
     topic) cmd_topic "$@" ;;
     groups) cmd_groups "$@" ;;

@@ -1,6 +1,7 @@
 /**
  * The real-broker harness itself: scripts/kafka.sh + test/support/broker.ts + kcat.
  * kafkajs, kcat (librdkafka) and Kafka's own ConsumerGroupCommand check one another.
+ * With KAFKA_TESTCONTAINERS=1 the same contract holds for brokers in containers (CI runs it so).
  */
 import { randomBytes } from "node:crypto"
 import { execFile } from "node:child_process"
@@ -19,9 +20,11 @@ import {
   uniqueName,
   type Broker
 } from "../support/broker.js"
+import { brokerSource } from "../support/brokerSource.js"
 import { kcatConsume, kcatProduce, kcatProduceFile, kcatVersion } from "../support/kcat.js"
 
 const external = Boolean(process.env["KAFKA_BROKERS"]?.trim())
+const inContainers = brokerSource(process.env, true) === "testcontainers"
 const BIG = 9.5 * 1024 * 1024
 
 const kafka = (brokers: string) =>
@@ -84,7 +87,7 @@ const consumeWithKafkajs = async (brokers: string, topic: string, group: string,
   }
 }
 
-describe("real Kafka broker harness", () => {
+describe("real Kafka broker harness", { tags: ["testcontainers"] }, () => {
   let broker: Broker
   let scratch: string
 
@@ -101,7 +104,7 @@ describe("real Kafka broker harness", () => {
   it("starts a broker that answers metadata on loopback", async () => {
     expect(broker.brokers).toMatch(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/)
     if (!external) {
-      expect(broker.kind).toBe("local")
+      expect(broker.kind).toBe(inContainers ? "container" : "local")
       expect(broker.brokers).toMatch(/^127\.0\.0\.1:\d+$/)
     }
     const admin = kafka(broker.brokers).admin()

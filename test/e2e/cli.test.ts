@@ -108,10 +108,10 @@ const sigtermMidStream = async (signals: number) => {
 }
 
 describe.concurrent("kafka-pipeline CLI process", () => {
-  it("6. SIGTERM mid-stream: exit 0, whole rows, nothing committed unhandled; a restart resumes at the commit", async () => {
+  it("6. SIGTERM mid-stream: exit 0, whole rows, nothing committed unhandled; a restart resumes at the commit", { timeout: 90_000, tags: ["testcontainers"] }, async () => {
     const r = await sigtermMidStream(1)
     console.log(`SIGTERM x1: ${JSON.stringify(r)}`)
-  }, 90_000)
+  })
 
   it("6. SIGTERM three times in quick succession: same guarantees", async () => {
     const r = await sigtermMidStream(3)

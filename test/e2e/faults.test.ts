@@ -100,7 +100,7 @@ describe("fault scenarios against a real broker", () => {
     console.log(`scenario 5: ${elapsed} ms`)
   }, 120_000)
 
-  it("7. SIGKILL mid-stream five times in one 50,000-record run: every offset backed up, no commit ahead of a backup row, duplicates bounded", async () => {
+  it("7. SIGKILL mid-stream five times in one 50,000-record run: every offset backed up, no commit ahead of a backup row, duplicates bounded", { timeout: 300_000, tags: ["testcontainers"] }, async () => {
     const broker = e2e.broker()
     const topic = uniqueName("sigkill")
     const group = uniqueName("g")
@@ -197,7 +197,7 @@ describe("fault scenarios against a real broker", () => {
     expect(readRows(dlqDir, "dlq")).toEqual([])
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, N]]))
     console.log(`scenario 7: commits at kills ${commits.join(",")}; rows read again ${duplicates.join(",")} (bound ${BOUND} each)`)
-  }, 300_000)
+  })
 
   it("9. rebalance: three members, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record handled, no commit for a partition not owned", async () => {
     const broker = e2e.broker()

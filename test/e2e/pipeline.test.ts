@@ -32,7 +32,7 @@ const bytesOf = (text: string, encoding: string) => {
 
 // Concurrent CLI runs on two cores: generous timeouts, these wait on real processes.
 describe.concurrent("kafka-pipeline run against a real broker", { timeout: 120_000 }, () => {
-  it("1. happy path: 1,000 records → 1,000 backup rows, no DLQ rows, committed 1,000, exit 0", async () => {
+  it("1. happy path: 1,000 records → 1,000 backup rows, no DLQ rows, committed 1,000, exit 0", { tags: ["testcontainers"] }, async () => {
     const broker = e2e.broker()
     const topic = uniqueName("happy")
     const group = uniqueName("g")
@@ -191,7 +191,7 @@ describe.concurrent("kafka-pipeline run against a real broker", { timeout: 120_0
     }
   })
 
-  it("13. hostile payloads round-trip byte-exact; null → NullValue, invalid UTF-8 → InvalidUtf8", async () => {
+  it("13. hostile payloads round-trip byte-exact; null → NullValue, invalid UTF-8 → InvalidUtf8", { tags: ["testcontainers"] }, async () => {
     const broker = e2e.broker()
     const topic = uniqueName("hostile")
     const group = uniqueName("g")

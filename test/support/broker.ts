@@ -18,56 +18,59 @@
  * Both honour `KAFKA_BROKERS`: when it is set, that broker is used as is and
  * `stop` / `kill` / `start` / `restart` throw `BrokerControlUnsupported`.
  *
- * With `KAFKA_TESTCONTAINERS=1` (and no `KAFKA_BROKERS`) the shared broker is instead an
- * `apache/kafka` container (kafkaContainer.ts; the order is in brokerSource.ts): started
- * by the first test file that asks, like the local one, its address recorded in the
- * shared dir with its container id, and stopped by `teardown`. Asked for with no Docker
- * engine answering, `setup` (and `sharedBroker`) fail at once with `NoDockerEngine`.
- * `startBroker()` still starts a local broker then: a stopped or killed container comes
- * back on another host port, and these tests need the same address after a restart.
+ * With `KAFKA_TESTCONTAINERS=1` (and no `KAFKA_BROKERS`) both are containers instead
+ * (kafkaContainer.ts, containerBroker.ts; the order is in brokerSource.ts) on the host's
+ * network, configured as the local ones: the shared one started by the first test file that
+ * asks, like the local one, and a test's own stopped, killed and started with Docker (same
+ * port, same data). Every container of the run carries its id as a label; `teardown`
+ * removes them all. Asked for with no Docker engine answering, `setup` (and `sharedBroker`)
+ * fail at once with `NoDockerEngine`. CI runs the broker contract and a slice of the e2e
+ * tests this way (.ci/run); see the README for the engine and image (scripts/docker.sh).
  *
  * Committed offsets are read with Kafka's own ConsumerGroupCommand (from the same
  * jars, via `kafka.sh groups`), never with kafkajs, so they check kafkajs independently.
  */
-import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { isMainThread } from "node:worker_threads"
-import { Kafka, logLevel } from "kafkajs"
-import { resolveBrokerSource } from "./brokerSource.js"
+import {
+  BROKER_START_TIMEOUT_MS,
+  committedOffsetsOf,
+  createTopicWithKafkajs,
+  kafkaSh,
+  parseBrokers,
+  runKafkaSh
+} from "./brokerClient.js"
+import { brokerSource, resolveBrokerSource } from "./brokerSource.js"
+import { containerBroker, startContainer } from "./containerBroker.js"
+import { removeRunContainers } from "./kafkaContainer.js"
 
-/** Absolute path of `scripts/kafka.sh`. */
-export const KAFKA_SH = fileURLToPath(new URL("../../scripts/kafka.sh", import.meta.url))
+export { BROKER_START_TIMEOUT_MS, KAFKA_SH, parseConsumerGroupOffsets } from "./brokerClient.js"
 
-/**
- * Give `beforeAll` hooks that start a broker this long (vitest's default hook timeout is
- * 10 s; a first start takes ~3 s, a restart after SIGKILL ~7 s, a cold JVM on a busy
- * machine more).
- */
-export const BROKER_START_TIMEOUT_MS = 120_000
-
-export type BrokerKind = "local" | "shared" | "external"
+export type BrokerKind = "local" | "container" | "shared" | "external"
 
 export interface Broker {
   /** Bootstrap servers, `host:port[,host:port]`. */
   readonly brokers: string
-  /** `local`: this test's own; `shared`: the run's shared one; `external`: `KAFKA_BROKERS`. */
+  /**
+   * `local` / `container`: this test's own (with `KAFKA_TESTCONTAINERS=1`, in a container);
+   * `shared`: the run's shared one; `external`: `KAFKA_BROKERS`.
+   */
   readonly kind: BrokerKind
-  /** Data dir of a local or shared broker (holds `kafka.log`, `server.properties`). */
+  /** Data dir of a local broker, shared or not (holds `kafka.log`, `server.properties`). */
   readonly dir: string | undefined
-  /** The broker's log file, for debugging a failed test. */
+  /** The broker's log file, for debugging a failed test (a container's: `docker logs`). */
   readonly logFile: string | undefined
-  /** SIGTERM and wait for a clean shutdown. Local brokers only. */
+  /** SIGTERM and wait for a clean shutdown. A test's own broker only. */
   stop(): Promise<void>
-  /** SIGKILL (a crash). Local brokers only. */
+  /** SIGKILL (a crash). A test's own broker only. */
   kill(): Promise<void>
-  /** Start again after `stop`/`kill`: same port, same data. Local brokers only. */
+  /** Start again after `stop`/`kill`: same port, same data. A test's own broker only. */
   start(): Promise<void>
-  /** `stop()` (if running) then `start()`: same port, same data. Local brokers only. */
+  /** `stop()` (if running) then `start()`: same port, same data. A test's own broker only. */
   restart(): Promise<void>
   /** Creates a topic (replication factor 1) and waits for its partition leaders. */
   createTopic(name: string, partitions: number, configs?: Readonly<Record<string, string>>): Promise<void>
@@ -77,7 +80,7 @@ export interface Broker {
    * group gives an empty map.
    */
   committedOffsets(group: string, topic: string): Promise<Map<number, number>>
-  /** Local: stop and delete the data dir. Shared / external: nothing. */
+  /** Local: stop and delete the data dir; container: remove it. Shared / external: nothing. */
   close(): Promise<void>
 }
 
@@ -89,125 +92,7 @@ export class BrokerControlUnsupported extends Error {
 export const uniqueName = (prefix: string): string =>
   `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`
 
-// ------------------------------------------------------------------ kafka.sh
-
-interface ShResult {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const runKafkaSh = (args: ReadonlyArray<string>, timeoutMs = BROKER_START_TIMEOUT_MS): Promise<ShResult> =>
-  new Promise((resolve, reject) => {
-    execFile(
-      KAFKA_SH,
-      [...args],
-      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: process.env },
-      (error, stdout, stderr) => {
-        if (error === null) return resolve({ code: 0, stdout, stderr })
-        const code = typeof error.code === "number" ? error.code : -1
-        if (code > 0) return resolve({ code, stdout, stderr })
-        reject(new Error(`scripts/kafka.sh ${args.join(" ")}: ${error.message}\n${tail(stderr)}`))
-      }
-    )
-  })
-
-const tail = (text: string, lines = 40): string => text.trimEnd().split("\n").slice(-lines).join("\n")
-
-const kafkaSh = async (args: ReadonlyArray<string>, timeoutMs?: number): Promise<string> => {
-  const r = await runKafkaSh(args, timeoutMs)
-  if (r.code !== 0) {
-    throw new Error(`scripts/kafka.sh ${args.join(" ")} failed (exit ${r.code}):\n${tail(r.stderr)}`)
-  }
-  return r.stdout
-}
-
-const parseBrokers = (stdout: string): string => {
-  const m = /^KAFKA_BROKERS=(\S+)$/m.exec(stdout)
-  if (m?.[1] === undefined) throw new Error(`scripts/kafka.sh start printed no KAFKA_BROKERS line:\n${stdout}`)
-  return m[1]
-}
-
-/** Parses `kafka-consumer-groups --describe --offsets` output for one topic. */
-export const parseConsumerGroupOffsets = (output: string, topic: string): Map<number, number> => {
-  const result = new Map<number, number>()
-  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
-  const headerAt = lines.findIndex((l) => /^GROUP\s+TOPIC\s+PARTITION\s/.test(l))
-  if (headerAt < 0) return result
-  const header = lines[headerAt]!.split(/\s+/)
-  const topicCol = header.indexOf("TOPIC")
-  const partitionCol = header.indexOf("PARTITION")
-  const offsetCol = header.indexOf("CURRENT-OFFSET")
-  if (topicCol < 0 || partitionCol < 0 || offsetCol < 0) {
-    throw new Error(`unexpected ConsumerGroupCommand header: ${lines[headerAt]}`)
-  }
-  for (const line of lines.slice(headerAt + 1)) {
-    const cols = line.split(/\s+/)
-    if (cols[topicCol] !== topic) continue
-    const partition = Number(cols[partitionCol])
-    const offset = cols[offsetCol]
-    if (!Number.isInteger(partition) || offset === undefined || offset === "-") continue
-    result.set(partition, Number(offset))
-  }
-  return result
-}
-
 // ------------------------------------------------------------------ brokers
-
-const createTopicWithKafkajs = async (
-  brokers: string,
-  name: string,
-  partitions: number,
-  configs: Readonly<Record<string, string>> | undefined
-): Promise<void> => {
-  const admin = new Kafka({
-    clientId: "test-support-broker",
-    brokers: brokers.split(","),
-    logLevel: logLevel.NOTHING
-  }).admin()
-  await admin.connect()
-  try {
-    await admin.createTopics({
-      waitForLeaders: false,
-      timeout: 30_000,
-      topics: [
-        {
-          topic: name,
-          numPartitions: partitions,
-          replicationFactor: 1,
-          configEntries: Object.entries(configs ?? {}).map(([name, value]) => ({ name, value }))
-        }
-      ]
-    })
-    // kafkajs's own wait for leaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a busy broker
-    // answers for a moment after creating a topic; this wait retries on any error.
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      const found = await admin.fetchTopicMetadata({ topics: [name] }).then(
-        ({ topics }) => topics[0]?.partitions,
-        (error: unknown) => {
-          if (Date.now() > deadline) throw error
-          return undefined
-        }
-      )
-      if (found !== undefined && found.length > 0 && found.every((p) => p.leader >= 0)) {
-        if (found.length === partitions) return
-        throw new Error(`topic ${name} already exists with ${found.length} partitions, not ${partitions}`)
-      }
-      if (Date.now() > deadline) throw new Error(`topic ${name}: its partitions have no leader after 30 s`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  } finally {
-    await admin.disconnect()
-  }
-}
-
-const committedOffsetsOf = async (brokers: string, group: string, topic: string): Promise<Map<number, number>> => {
-  const r = await runKafkaSh(["groups", "--group", group, "--brokers", brokers], 60_000)
-  if (r.code === 3) return new Map() // the group does not exist: nothing committed
-  if (r.code !== 0) throw new Error(`kafka.sh groups --group ${group} failed (exit ${r.code}):\n${tail(r.stderr)}`)
-  return parseConsumerGroupOffsets(r.stdout, topic)
-}
 
 const uncontrollable = (brokers: string, kind: "shared" | "external", dir?: string): Broker => {
   const refuse = (what: string) => (): Promise<void> =>
@@ -241,13 +126,16 @@ const externalBroker = (): Broker | undefined => {
 }
 
 /**
- * A broker this test controls: `KAFKA_BROKERS` if set (then not controllable), else a
- * new local broker in a fresh temp dir (or `options.dir`). It is stopped when this
- * process exits even if `close()` is never called (kafka.sh's owner-pid watchdog).
+ * A broker this test controls: `KAFKA_BROKERS` if set (then not controllable), else with
+ * `KAFKA_TESTCONTAINERS=1` a new container (removed by the run's teardown if `close()` is
+ * never called), else a new local broker in a fresh temp dir (or `options.dir`, and
+ * `options.port`: local only), stopped when this process exits even if `close()` is never
+ * called (kafka.sh's owner-pid watchdog).
  */
 export const startBroker = async (options: { readonly dir?: string; readonly port?: number } = {}): Promise<Broker> => {
   const external = externalBroker()
   if (external !== undefined) return external
+  if ((await resolveBrokerSource()) === "testcontainers") return containerBroker(runId())
 
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "ekp-kafka-")))
   // Stopped (and a temp dir deleted) by kafka.sh's watchdog if this process dies first.
@@ -326,21 +214,9 @@ const localShared: SharedStarter = {
   brokerDir: (dir) => dir
 }
 
-/** In the shared dir: the id of the shared broker's container, when it is one. */
-const CONTAINER_ID_FILE = "container-id"
-
+// Removed by `teardown` with the run's other containers (found by its label).
 const containerShared: SharedStarter = {
-  start: async (dir, id) => {
-    const { containerEnv, kafkaImage, startKafkaContainer } = await import("./kafkaContainer.js")
-    const container = await startKafkaContainer({
-      image: kafkaImage((await kafkaSh(["version"])).trim()),
-      env: containerEnv(await kafkaSh(["settings"])),
-      labels: { "effect-kafka-pipeline.test-run": id }
-    })
-    await writeFile(join(dir, CONTAINER_ID_FILE), container.id)
-    await kafkaSh(["wait", container.brokers])
-    return container.brokers
-  },
+  start: async (_dir, id) => (await startContainer(id)).brokers,
   alive: async (_dir, brokers) => (await runKafkaSh(["wait", brokers, "0"], 30_000)).code === 0,
   brokerDir: () => undefined
 }
@@ -421,12 +297,13 @@ export const setup = async (): Promise<() => Promise<void>> => {
   return teardown
 }
 
+/** Stops the shared broker, and removes every container of the run (a test's not closed too). */
 export const teardown = async (): Promise<void> => {
   const id = process.env[RUN_ID_ENV] ?? String(process.pid)
   const dir = sharedDir(id)
+  const inContainers = brokerSource(process.env, true) === "testcontainers"
+  if (inContainers) await removeRunContainers(id)
   if (!existsSync(dir)) return
-  const containerId = await readFile(join(dir, CONTAINER_ID_FILE), "utf8").catch(() => undefined)
-  if (containerId === undefined) await kafkaSh(["stop", "--dir", dir], 60_000)
-  else await (await import("./kafkaContainer.js")).stopKafkaContainer(containerId.trim())
+  if (!inContainers) await kafkaSh(["stop", "--dir", dir], 60_000)
   await rm(dir, { recursive: true, force: true })
 }

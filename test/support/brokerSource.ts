@@ -2,9 +2,9 @@
  * Which Kafka broker the tests' shared broker is (issue 3), in this order:
  *
  * 1. `external`: `KAFKA_BROKERS` when set — an existing broker, used as is;
- * 2. `testcontainers`: when `KAFKA_TESTCONTAINERS=1` asks for it — an `apache/kafka`
- *    container (test/support/kafkaContainer.ts), which needs a Docker engine: asked for
- *    with none answering, the run fails at once with `NoDockerEngine`;
+ * 2. `testcontainers`: when `KAFKA_TESTCONTAINERS=1` asks for it — Kafka containers
+ *    (test/support/kafkaContainer.ts), which need a Docker engine: asked for with none
+ *    answering, the run fails at once with `NoDockerEngine`;
  * 3. `local`: otherwise — the single-node broker of `scripts/kafka.sh` (Maven Central jars).
  *
  * A Docker engine counts as available when it answers `GET /_ping` at `DOCKER_HOST`, else

@@ -1,11 +1,10 @@
 /**
- * Which broker the tests use (test/support/brokerSource.ts) and the pure parts of the
- * testcontainers broker (test/support/kafkaContainer.ts). No Docker engine is needed:
+ * Which broker the tests use (test/support/brokerSource.ts). No Docker engine is needed:
  * the engine probe runs against real sockets here (an HTTP server standing in for the
- * engine, and paths and ports where nothing answers).
+ * engine, and paths and ports where nothing answers). The container's configuration:
+ * KafkaContainer.test.ts.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
 import { createServer as createNetServer, type AddressInfo, type Server } from "node:net"
@@ -24,17 +23,6 @@ import {
   TESTCONTAINERS_ENV,
   testcontainersRequested
 } from "../support/brokerSource.js"
-import {
-  CLUSTER_ID,
-  containerEnv,
-  kafkaImage,
-  parseSettings,
-  settingEnvName,
-  starterScript
-} from "../support/kafkaContainer.js"
-
-const kafkaSh = (...args: Array<string>) =>
-  execFileSync(new URL("../../scripts/kafka.sh", import.meta.url).pathname, args, { encoding: "utf8" })
 
 const listen = <S extends Server | HttpServer>(server: S, at: string | number): Promise<S> =>
   new Promise((resolve, reject) => {
@@ -202,53 +190,4 @@ describe("resolveBrokerSource and the test harness: asked for, no Docker engine,
       await failsFast(setup)
       await failsFast(sharedBroker)
     }))
-})
-
-describe("the testcontainers broker's configuration (kafkaContainer.ts)", () => {
-  /** How the apache/kafka image reads a KAFKA_ variable back (its KafkaDockerWrapper). */
-  const imageReadsBack = (name: string) =>
-    name.replaceAll("KAFKA_", "").toLowerCase().replaceAll("_", ".").replaceAll("...", "-").replaceAll("..", "_")
-  /** Variables the image does not turn into settings. */
-  const notSettings = ["KAFKA_VERSION", "KAFKA_HEAP_OPT", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS"]
-
-  it("is the apache/kafka image of the version the jar broker runs (pom.xml)", () => {
-    const version = kafkaSh("version").trim()
-    assert.match(version, /^\d+\.\d+\.\d+$/)
-    assert.strictEqual(kafkaImage(version), `apache/kafka:${version}`)
-  })
-
-  it("gives the container every setting the local broker gets, under names the image reads back", () => {
-    const settings = kafkaSh("settings")
-    const env = containerEnv(settings)
-    const fromEnv = new Map(
-      Object.entries(env)
-        .filter(([name]) => name.startsWith("KAFKA_"))
-        .map(([name, value]) => [imageReadsBack(name), value])
-    )
-    const expected = parseSettings(settings)
-    assert.isAbove(expected.length, 20)
-    for (const [setting, value] of expected) assert.strictEqual(fromEnv.get(setting), value, setting)
-    assert.strictEqual(fromEnv.get("message.max.bytes"), "16777216")
-    assert.strictEqual(fromEnv.get("auto.create.topics.enable"), "false")
-    assert.strictEqual(fromEnv.get("process.roles"), "broker,controller")
-    assert.strictEqual(fromEnv.get("controller.quorum.voters"), "1@localhost:9094")
-    for (const name of notSettings) assert.notProperty(env, name)
-    assert.strictEqual(env["CLUSTER_ID"], CLUSTER_ID)
-    assert.strictEqual(Buffer.from(CLUSTER_ID, "base64url").length, 16) // a Kafka Uuid
-  })
-
-  it("names settings with dots, underscores and dashes as the image expects", () => {
-    for (const setting of ["log.dirs", "a_b.c", "x-y.z_w"]) assert.strictEqual(imageReadsBack(settingEnvName(setting)), setting)
-    assert.strictEqual(settingEnvName("group.min.session.timeout.ms"), "KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS")
-    assert.throws(() => parseSettings("no-equals-sign"), /not a k=v setting/)
-    assert.deepStrictEqual(parseSettings("# c\n\n a=b=c \n"), [["a", "b=c"]])
-  })
-
-  it("starts Kafka advertising the mapped address to clients, the container's own to itself", () => {
-    assert.strictEqual(
-      starterScript("localhost:49153", "c0ffee"),
-      "#!/bin/sh\nexport KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:49153,BROKER://c0ffee:9093\n" +
-        "exec /etc/kafka/docker/run\n"
-    )
-  })
 })
