@@ -75,7 +75,7 @@ export const awaitExit = async (run: CliRun, timeoutMs: number): Promise<CliResu
 export const runCli = (
   args: ReadonlyArray<string>,
   options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number } = {}
-): Promise<CliResult> => awaitExit(spawnCli(args, options.env), options.timeoutMs ?? 60_000)
+): Promise<CliResult> => awaitExit(spawnCli(args, options.env), options.timeoutMs ?? 150_000)
 
 /**
  * The common `run` flags for a test: fast commits and flushes, and no metrics
