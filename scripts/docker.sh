@@ -218,7 +218,7 @@ java_home() {
 }
 
 # What the image is made of, hashed: a new Kafka version, Java build, busybox or recipe
-# (this script, the entrypoint) makes a new image.
+# (this script, the entrypoint, the broker's log settings) makes a new image.
 cmd_image_key() {
   local bb
   {
@@ -227,6 +227,7 @@ cmd_image_key() {
     if bb="$(busybox_bin 2>/dev/null)"; then sha256sum <"$bb"; else echo "no busybox"; fi
     sed -n '/^# ---------------------------------------------------------------- the image/,$p' "${BASH_SOURCE[0]}"
     cat "$RUN_SCRIPT"
+    "$KAFKA_SH" log4j
   } | sha256sum | cut -c1-16
 }
 
@@ -273,19 +274,7 @@ assemble_root() {
   install -m 755 "$RUN_SCRIPT" "$root/kafka/run"
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
   printf 'root:x:0:\n' >"$root/etc/group"
-  cat >"$root/kafka/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.out.ref = STDOUT
-logger.state.name = state.change.logger
-logger.state.level = warn
-logger.request.name = kafka.request.logger
-logger.request.level = warn
-EOF
+  "$KAFKA_SH" log4j >"$root/kafka/log4j2.properties"
 }
 
 engine_host() {

@@ -22,6 +22,7 @@
 #                                                    127.0.0.1:P (controller :C), data in D
 #   scripts/kafka.sh free-port [EXCEPT]              a loopback port nobody uses (not EXCEPT),
 #                                                    below the ephemeral range
+#   scripts/kafka.sh log4j                           a broker's log4j2 settings (what `start` writes)
 #   scripts/kafka.sh version                         the Kafka version, from pom.xml
 #   scripts/kafka.sh topic NAME PARTITIONS [--brokers B]   create a topic (Kafka's TopicCommand)
 #   scripts/kafka.sh groups --group G [--brokers B]        committed offsets of a group
@@ -299,7 +300,12 @@ $(node_settings "$port" "$cport" "$dir/data")
 
 $(broker_settings)
 EOF
-  cat >"$dir/log4j2.properties" <<'EOF'
+  broker_log4j >"$dir/log4j2.properties"
+}
+
+# A broker's log4j2 settings: to stdout, the chatty loggers at warn.
+broker_log4j() {
+  cat <<'EOF'
 status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
@@ -606,6 +612,7 @@ main() {
     wait) cmd_wait "$@" ;;
     settings) cmd_settings "$@" ;;
     free-port) free_port "$@" ;;
+    log4j) broker_log4j ;;
     version) kafka_version ;;
     topic) cmd_topic "$@" ;;
     groups) cmd_groups "$@" ;;

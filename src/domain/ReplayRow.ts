@@ -11,18 +11,10 @@
 import type { ArchiveKind } from "./ArchiveFile.js"
 import { isTopicName } from "./ConfigValues.js"
 import { backupHeader, type BytesEncoding, decodeBytes, dlqHeader } from "./Csv.js"
-import type { RecordHeader } from "./KafkaRecord.js"
+import type { KafkaRecord, RecordHeader } from "./KafkaRecord.js"
 
-/** A record read back from an archive row. */
-export interface ArchivedRecord {
-  readonly topic: string
-  readonly partition: number
-  readonly offset: number
-  /** The record's own timestamp (epoch ms), from the `timestamp` column. */
-  readonly timestamp: number
-  readonly key: Uint8Array | null
-  readonly value: Uint8Array | null
-  readonly headers: ReadonlyArray<RecordHeader>
+/** A record read back from an archive row (its `timestamp` from the `timestamp` column). */
+export interface ArchivedRecord extends KafkaRecord {
   /** DLQ rows only: `error_type` and `failed_at` (epoch ms). */
   readonly errorType: string | undefined
   readonly failedAt: number | undefined
