@@ -39,9 +39,6 @@ const kafkaLayer = (config: PipelineConfig) =>
   KafkaJs.layer({
     brokers: config.brokers,
     clientId: config.clientId,
-    // kafkajs's own lines (its retries, the brokers' error responses) with `--log-level debug`;
-    // above that only its warnings: the pipeline says what matters in its own words.
-    logLevel: config.logLevel === "Debug" || config.logLevel === "Trace" ? config.logLevel : "Warn",
     ssl: config.ssl,
     ...(config.sasl === undefined ? {} : { sasl: config.sasl })
   })

@@ -26,6 +26,10 @@
  * - Shutdown order (#751): interrupting `run` only pauses fetching, so the
  *   member stays in the group and the pipeline's final commit still works;
  *   leaving the group is the finalizer of the consumer's scope.
+ * - Brokers out of reach when the consumer connects: tried again until the
+ *   restart budget is spent (`whileUnreachable`), said once; kafkajs's own
+ *   lines about it (one per retry, with a stack) are debug. A topic the
+ *   brokers do not have is named (kafkajs's error does not say which).
  * - A negative `setTimeout` after every response (#1751: a `TimeoutNegativeWarning`
  *   in every process, and a 1 ms timer loop per connection) is fixed in kafkajs's
  *   request queue when this module loads (`KafkaJsRequestQueue`).

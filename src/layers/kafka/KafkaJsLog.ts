@@ -57,7 +57,7 @@ const saidByThePipeline = (namespace: string, message: string): boolean =>
 /** Fields of kafkajs log entries that never reach the log. */
 const hiddenFields: ReadonlySet<string> = new Set(["timestamp", "logger", "sasl", "password", "ssl"])
 
-/** One kafkajs log entry as an Effect log line; nothing when below `threshold`. */
+/** One kafkajs log entry as an Effect log line; nothing when below `threshold` (but for those it reports at debug). */
 export const logEntry = (entry: LogEntry, threshold: KafkaLogLevel): Effect.Effect<void> => {
   const { message } = entry.log
   const fields: Record<string, unknown> = {}
@@ -71,9 +71,13 @@ export const logEntry = (entry: LogEntry, threshold: KafkaLogLevel): Effect.Effe
       fields
     )
   }
-  const level = saidByThePipeline(entry.namespace, message) ? KafkaLogLevel.DEBUG : entry.level
-  if (level > threshold) return Effect.void
-  return Effect.logWithLevel(severity(level))(message, fields).pipe(
+  // Debug whatever kafkajs's threshold: the logger's minimum level decides (`--log-level debug`).
+  // These come only when something fails; kafkajs's own debug lines (every request) stay off.
+  if (saidByThePipeline(entry.namespace, message)) {
+    return Effect.logDebug(message, fields).pipe(Effect.annotateLogs({ kafkajs: entry.namespace }))
+  }
+  if (entry.level > threshold) return Effect.void
+  return Effect.logWithLevel(severity(entry.level))(message, fields).pipe(
     Effect.annotateLogs({ kafkajs: entry.namespace })
   )
 }
