@@ -5,7 +5,8 @@ export default defineConfig({
   // The examples import the package by name, as users do: the sources, not a build.
   resolve: { alias: { "effect-kafka-pipeline": fileURLToPath(new URL("./src/index.ts", import.meta.url)) } },
   test: {
-    include: ["test/**/*.test.ts"],
+    // examples/processor.test.ts: how a user tests a processor (docs/TESTING.md shows it).
+    include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 30_000,
     // kafkajs 2.2.4 calls setTimeout with a negative delay: `KafkaJs` fixes that in kafkajs when it
     // loads, but the test helpers (a producer, the broker's readiness check) use kafkajs without it.

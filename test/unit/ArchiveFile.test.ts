@@ -75,6 +75,13 @@ describe("ArchiveFile", () => {
       for (const time of [firstMs - 1, lastMs + 1, Number.NaN, Number.POSITIVE_INFINITY]) {
         assert.throws(() => archiveFileName("backup", time, 0), RangeError)
       }
+      assert.throws(() => archiveFileName("dlq", 0, -1), "archive file sequence must be a non-negative integer, got -1")
+      assert.throws(() => archiveFileName("dlq", lastMs + 1, 0), `archive file time out of range: ${lastMs + 1}`)
+    })
+
+    it("reads no name whose sequence is past the safe integers (it could not be written back)", () => {
+      assert.isUndefined(parseArchiveFileName("backup-2026-11-22T10.99999999999999999999.csv"))
+      assert.strictEqual(parseArchiveFileName("backup-2026-11-22T10.9007199254740991.csv")?.sequence, 2 ** 53 - 1)
     })
   })
 

@@ -51,6 +51,7 @@ describe("ConsumerLifecycle", () => {
     }
     const twice = after([ConsumerEvent.Committed({ at: 2 }), ConsumerEvent.Committed({ at: 3 })], joined)
     assert.strictEqual(twice.commits, 2)
+    assert.strictEqual(after([ConsumerEvent.Heartbeat({ at: 4 })], twice).commits, 2, "a heartbeat is not a commit")
   })
 
   it("a paused partition is not handed over, the others are", () => {
@@ -159,8 +160,10 @@ describe("ConsumerLifecycle", () => {
   })
 
   it("closing is for good: a pending restart is called off, nothing rejoins", () => {
+    assert.isFalse(Lifecycle.isClosed(member()))
     const closed = after([coordinatorLost(2_000), ConsumerEvent.Closed()], member())
     assert.isTrue(Lifecycle.isClosed(closed))
+    assert.strictEqual(Lifecycle.transition(closed, coordinatorLost(2_500)), closed, "a crash after the close changes nothing")
     assert.isFalse(Lifecycle.restartsFor(closed, "a"))
     const later = after([ConsumerEvent.StartFailed(), ConsumerEvent.Joined({ assignment: both, at: 3_000 })], closed)
     assert.isTrue(Lifecycle.isClosed(later))

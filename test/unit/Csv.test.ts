@@ -89,6 +89,11 @@ describe("Csv", () => {
       assert.deepStrictEqual(readCsv(text), [tricky, tricky.toReversed()])
     })
 
+    it("a row of one empty field is a quoted empty string, not an empty line", () => {
+      assert.strictEqual(encodeRow([""]), "\"\"\r\n")
+      assert.strictEqual(encodeRow(["", ""]), ",\r\n")
+    })
+
     it("round-trips each tricky value alone, including a row of one empty field", () => {
       for (const value of tricky) {
         assert.deepStrictEqual(readCsv(encodeRow([value]) + encodeRow(["after"])), [[value], ["after"]], JSON.stringify(value))
@@ -274,6 +279,24 @@ describe("Csv", () => {
         record({ timestamp: -1 })
       ]
       assert.deepStrictEqual(written(records), asText(records))
+    })
+
+    it("quotes or encodes a key or value with one special byte anywhere, short (up to 32 bytes) or long", () => {
+      const specials: Array<[string, number]> = [["quote", 0x22], ["comma", 0x2c], ["CR", 0x0d], ["LF", 0x0a], ["a lone 0x80", 0x80]]
+      const records: Array<KafkaRecord> = []
+      for (const [, special] of specials) {
+        for (const length of [1, 2, 32, 33, 100]) {
+          for (const at of new Set([0, length >> 1, length - 1])) {
+            const payload = new Uint8Array(length).fill(0x61)
+            payload[at] = special
+            records.push(record({ offset: records.length, key: payload, value: utf8("v") }))
+            records.push(record({ offset: records.length, key: utf8("k"), value: payload }))
+          }
+        }
+      }
+      for (const r of records) {
+        assert.deepStrictEqual(written([r]), asText([r]), JSON.stringify([...(r.key ?? [])].concat([...(r.value ?? [])])))
+      }
     })
 
     it("gives the bytes of the text row for any record, however many share a buffer (property)", () => {

@@ -54,6 +54,16 @@ describe("Failure", () => {
       assert.strictEqual(describeError(new NullValue()).errorType, "NullValue")
     })
 
+    it("any object with a string _tag is named by it; an Error without a stack is detailed by its cause", () => {
+      assert.strictEqual(describeError({ _tag: "OutOfStock", sku: "A-1" }).errorType, "OutOfStock")
+      assert.strictEqual(describeError({ _tag: 7 }).errorType, "object")
+      const stackless = new Error("no stack here")
+      Reflect.deleteProperty(stackless, "stack")
+      const described = describeError(stackless)
+      assert.strictEqual(described.errorType, "Error")
+      assert.include(described.detail, "no stack here")
+    })
+
     it("a tagged error without a message keeps its fields as the message (they are the reason)", () => {
       const data = describeError(new StockMissing({ sku: "A-1" }))
       assert.strictEqual(data.errorType, "StockMissing")

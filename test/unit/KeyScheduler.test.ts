@@ -46,7 +46,56 @@ describe("Fifo", () => {
   })
 })
 
+describe("Fifo, as a queue", () => {
+  type Op = { readonly _tag: "push"; readonly item: number } | { readonly _tag: "shift" } | { readonly _tag: "clear" }
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { arbitrary: fc.nat().map((item): Op => ({ _tag: "push", item })), weight: 5 },
+    { arbitrary: fc.constant<Op>({ _tag: "shift" }), weight: 4 },
+    { arbitrary: fc.constant<Op>({ _tag: "clear" }), weight: 1 }
+  )
+
+  it("any pushes, shifts and clears: the same items, lengths and heads as an array (property)", () => {
+    fc.assert(fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      const fifo = new Fifo<number>()
+      const model: Array<number> = []
+      for (const next of ops) {
+        if (next._tag === "push") {
+          fifo.push(next.item)
+          model.push(next.item)
+        } else if (next._tag === "shift") {
+          assert.strictEqual(fifo.shift(), model.shift())
+        } else {
+          fifo.clear()
+          model.length = 0
+        }
+        assert.strictEqual(fifo.length, model.length)
+        assert.strictEqual(fifo.peek(), model[0])
+      }
+    }))
+  })
+
+  it("shifting 1,000,000 items while one stays queued is linear: each item is copied a bounded number of times", () => {
+    const fifo = new Fifo<number>()
+    const count = 1_000_000
+    for (let i = 0; i <= count; i++) fifo.push(i)
+    let sum = 0
+    for (let i = 0; i < count; i++) sum += fifo.shift()!
+    assert.strictEqual(sum, (count * (count - 1)) / 2)
+    assert.strictEqual(fifo.length, 1)
+    assert.strictEqual(fifo.peek(), count)
+  })
+})
+
 describe("keyString", () => {
+  it("a 1 MB key becomes a string of one character per byte", () => {
+    const key = new Uint8Array(1_000_000).map((_, i) => i % 256)
+    const string = keyString(key)
+    assert.strictEqual(string.length, key.length)
+    assert.strictEqual(string.charCodeAt(999_999), 999_999 % 256)
+    assert.strictEqual(string.charCodeAt(1_024), 0)
+  })
+
+
   it("tells keys apart byte for byte, long ones included", () => {
     const long = new Uint8Array(5_000).map((_, i) => i % 251)
     const other = long.slice()
@@ -119,6 +168,76 @@ describe("KeyScheduler", () => {
     assert.isTrue(scheduler.complete(first[0]!))
     assert.deepStrictEqual(offsets(takeAll(scheduler)), [2])
     assert.strictEqual(scheduler.retain([]), 0)
+  })
+
+  it("key: colliding keys of different lengths, one the start of the other, are two keys", () => {
+    const scheduler = new KeyScheduler("key", { keyHash: () => 7 })
+    scheduler.add(record(0, 0, "ab"), 1)
+    scheduler.add(record(0, 1, "abc"), 1)
+    scheduler.add(record(0, 2, "a"), 1)
+    assert.deepStrictEqual(offsets(takeAll(scheduler)), [0, 1, 2])
+    assert.strictEqual(scheduler.waitingBehindKey, 0)
+  })
+
+  it("key: the lane of a colliding key, once done, leaves the lane that holds the hash alone", () => {
+    const scheduler = new KeyScheduler("key", { keyHash: () => 7 })
+    scheduler.add(record(0, 0, "a"), 1) // a holds the hash's place
+    scheduler.add(record(0, 1, "b"), 1) // b collides with it
+    const [a0, b0] = takeAll(scheduler)
+    assert.isFalse(scheduler.complete(b0!), "b has nothing waiting: its lane ends")
+    scheduler.add(record(0, 2, "a"), 1)
+    assert.isUndefined(scheduler.take(), "a's record 0 is still in flight: its record 2 waits")
+    assert.strictEqual(scheduler.waitingBehindKey, 1)
+    scheduler.add(record(0, 3, "b"), 1)
+    assert.deepStrictEqual(offsets(takeAll(scheduler)), [3], "b's new record starts a new lane, ready at once")
+    assert.isTrue(scheduler.complete(a0!))
+    assert.deepStrictEqual(offsets(takeAll(scheduler)), [2])
+  })
+
+  it("in-flight records and bytes go up when taken and down when completed", () => {
+    const scheduler = new KeyScheduler("key")
+    scheduler.add(record(0, 0, "a"), 10)
+    scheduler.add(record(0, 1, "b"), 5)
+    const [first, second] = takeAll(scheduler)
+    assert.strictEqual(scheduler.inFlight, 2)
+    assert.strictEqual(scheduler.inFlightBytes, 15)
+    scheduler.complete(first!)
+    assert.strictEqual(scheduler.inFlight, 1)
+    assert.strictEqual(scheduler.inFlightBytes, 5)
+    scheduler.complete(second!)
+    assert.strictEqual(scheduler.inFlightBytes, 0)
+    assert.strictEqual(scheduler.keysInFlight, 0)
+  })
+
+  it("clear drops the records ready to be taken too", () => {
+    const scheduler = new KeyScheduler("unordered")
+    for (let offset = 0; offset < 3; offset++) scheduler.add(record(0, offset, null), 1)
+    assert.strictEqual(scheduler.clear(), 3)
+    assert.isFalse(scheduler.hasReady)
+    assert.isUndefined(scheduler.take())
+    assert.strictEqual(scheduler.queued, 0)
+    assert.strictEqual(scheduler.queuedBytes, 0)
+  })
+
+  it("retain counts out the waiting records of every lane it drops: lanes with and without waiting records, colliding or not", () => {
+    // a, c and e share a hash (a holds its place); b has its own.
+    const scheduler = new KeyScheduler("key", { keyHash: (key) => key[0]! % 2 })
+    for (const [offset, key] of ["a", "c", "b", "a", "c", "e"].entries()) scheduler.add(record(0, offset, key), 1)
+    assert.deepStrictEqual(offsets(takeAll(scheduler)), [0, 1, 2, 5])
+    assert.strictEqual(scheduler.waitingBehindKey, 2)
+    assert.strictEqual(scheduler.retain([]), 2)
+    assert.strictEqual(scheduler.waitingBehindKey, 0)
+    assert.strictEqual(scheduler.queued, 0)
+  })
+
+  it("records of two topics with the same partition number are two partitions", () => {
+    const scheduler = new KeyScheduler("key")
+    scheduler.add(record(0, 0, "a", "orders"), 1)
+    scheduler.add(record(0, 0, "a", "payments"), 1)
+    scheduler.add(record(0, 1, "a", "orders"), 1)
+    assert.deepStrictEqual(takeAll(scheduler).map((job) => job.record.topic), ["orders", "payments"])
+    assert.strictEqual(scheduler.retain([{ topic: "payments", partition: 0 }]), 1, "orders:0's waiting record")
+    assert.strictEqual(scheduler.queued, 0)
   })
 
   it("keyHash: equal keys hash alike, and the hash is a safe integer", () => {

@@ -602,6 +602,17 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed", attempts: 2 })
       }))
 
+    it.effect("whatever a plain function returns that is not a promise (null, an object, a number) is a success", () =>
+      Effect.gen(function*() {
+        const results: ReadonlyArray<unknown> = [null, undefined, { ok: true }, { then: "not a function" }, 0, "done"]
+        const p = counting((_input, _signal, call) => results[call - 1])
+        const handle = yield* RecordHandler.makeDirect(p.processor, options)
+        for (const offset of results.keys()) {
+          assert.deepStrictEqual(handle(record("x", offset)), { _tag: "Processed", attempts: 1 }, JSON.stringify(results[offset]))
+        }
+        assert.strictEqual(p.calls(), results.length)
+      }))
+
     it.effect("a promise that settles after its timeout changes nothing; one settled before the Effect runs is taken as is", () =>
       Effect.gen(function*() {
         let resolveLate: (() => void) | undefined

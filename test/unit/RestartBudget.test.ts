@@ -13,6 +13,13 @@ describe("RestartBudget", () => {
     assert.deepStrictEqual(budget, { budgetMs: 10_000, crashingSince: undefined, crashingFor: 0 })
   })
 
+  it("only a crash spends it: a budget of 0 is spent by the first crash, not before", () => {
+    const budget = RestartBudget.make(0)
+    assert.isFalse(RestartBudget.isSpent(budget))
+    assert.isTrue(RestartBudget.isSpent(RestartBudget.crashed(budget, 5)))
+    assert.isFalse(RestartBudget.isSpent(RestartBudget.fetched(RestartBudget.crashed(budget, 5))))
+  })
+
   it("a streak starts at its first crash and is spent once it has lasted the budget", () => {
     assert.deepStrictEqual(crashesAt(10_000, [5_000]), { budgetMs: 10_000, crashingSince: 5_000, crashingFor: 0 })
     assert.isFalse(RestartBudget.isSpent(crashesAt(10_000, [5_000, 9_000, 14_999])))

@@ -49,6 +49,11 @@ describe("RowBatch", () => {
     assert.isFalse(byBytes.isFull)
     byBytes.append("x", writeLine)
     assert.isTrue(byBytes.isFull, "10 bytes in 2 rows")
+
+    const exactly = batchOf({ maxRows: 100, maxBytes: 10 })
+    exactly.append("1234", writeLine)
+    exactly.append("5678", writeLine)
+    assert.isTrue(exactly.isFull, "exactly maxBytes")
   })
 
   it("cuts off a row whose writing throws halfway: the error goes on, the record is not added, the rows around it stay whole", () => {
@@ -103,6 +108,16 @@ describe("RowBatch", () => {
     batch.recycle(small.rows) // 5000 bytes for a 6-byte batch
     batch.take()
     assert.notStrictEqual(batch.take().rows, burst.rows, "dropped: it would hold that memory for good")
+  })
+
+  it("keeps a buffer of exactly maxKeptCapacity, however little it held", () => {
+    const batch = batchOf({ minCapacity: 1024, maxKeptCapacity: 1024 })
+    batch.append("a", writeLine)
+    const taken = batch.take()
+    assert.strictEqual(taken.rows.capacity, 1024)
+    batch.recycle(taken.rows)
+    batch.take()
+    assert.strictEqual(batch.take().rows, taken.rows)
   })
 
   it("keeps any buffer up to maxKeptCapacity, however little it held", () => {
