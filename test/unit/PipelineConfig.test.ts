@@ -645,7 +645,48 @@ describe("PipelineConfig", () => {
       assert.strictEqual(showValue(cyclic), "an object that cannot be shown")
     })
 
+    it("names that are not identifiers are quoted in paths; long values are cut at 120 characters", () => {
+      assert.strictEqual(formatPath(["1st"]), "[\"1st\"]")
+      assert.strictEqual(formatPath(["sasl", "user-name"]), "sasl[\"user-name\"]")
+      assert.strictEqual(formatPath(["sasl", "username"]), "sasl.username")
+      const exactly = "x".repeat(118)
+      assert.strictEqual(showValue(exactly), JSON.stringify(exactly), "120 characters with the quotes: shown whole")
+      const long = showValue("y".repeat(500))
+      assert.strictEqual(long.length, 120)
+      assert.strictEqual(long, "\"" + "y".repeat(118) + "…")
+    })
+
+    it.effect("an unknown key gets a suggestion only at the top level and within two edits", () =>
+      Effect.gen(function*() {
+        assertIssues(yield* issuesOf({ ...required, concurency: 4 }), ["concurency: not a known setting (did you mean concurrency?), got 4"])
+        assertIssues(yield* issuesOf({ ...required, brokerzzz: 1 }), ["brokerzzz: not a known setting, got 1"])
+        assertIssues(
+          yield* issuesOf({ ...required, sasl: { mechanism: "plain", username: "u", password: "p", sasl: 1 } }),
+          ["sasl.sasl: not a known setting, got 1"]
+        )
+      }))
+
+    it.effect("stopAtOffsets: null is refused by the schema; an offset that is not an integer, by the object form's rule", () =>
+      Effect.gen(function*() {
+        const refused = yield* issuesOf({ ...required, stopAtOffsets: null })
+        assert.strictEqual(refused.length, 1)
+        assert.match(refused[0]!, /^stopAtOffsets: expected .*, got null$/)
+        assertIssues(yield* issuesOf({ ...required, stopAtOffsets: { "orders:0": 1.5 } }), [
+          "stopAtOffsets[\"orders:0\"]: expected an offset that is an integer ≥ 0, got 1.5"
+        ])
+      }))
+
+    it.effect("choices are read whatever the case and the spaces around them", () =>
+      Effect.gen(function*() {
+        const config = yield* decodePipelineConfig({ ...required, logLevel: " warning ", logFormat: " JSON ", ordering: "Partition " })
+        assert.strictEqual(config.logLevel, "Warn")
+        assert.strictEqual(config.logFormat, "json")
+        assert.strictEqual(config.ordering, "partition")
+      }))
+
     it("host:port and topic name rules", () => {
+      assert.isTrue(isHostPort("localhost:65535"))
+      assert.isFalse(isHostPort("localhost:0"))
       assert.isTrue(isHostPort("localhost:9092"))
       assert.isTrue(isHostPort("[::1]:9092"))
       assert.isFalse(isHostPort("localhost:"))
