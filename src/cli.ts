@@ -35,16 +35,16 @@ import { loadProcessor } from "./processors/ProcessorLoader.js"
 import * as Pipeline from "./streams/Pipeline.js"
 import * as Replay from "./streams/Replay.js"
 
-const kafkaLayer = (config: PipelineConfig) =>
+const kafkaLayer = (settings: Pick<PipelineConfig, "brokers" | "ssl" | "sasl">, clientId: string) =>
   KafkaJs.layer({
-    brokers: config.brokers,
-    clientId: config.clientId,
-    ssl: config.ssl,
-    ...(config.sasl === undefined ? {} : { sasl: config.sasl })
+    brokers: settings.brokers,
+    clientId,
+    ssl: settings.ssl,
+    ...(settings.sasl === undefined ? {} : { sasl: settings.sasl })
   })
 
-const loggingLayer = (config: PipelineConfig) =>
-  Logging.layer({ level: config.logLevel, format: config.logFormat, isTTY: process.stderr.isTTY === true })
+const loggingLayer = (settings: Pick<PipelineConfig, "logLevel" | "logFormat">) =>
+  Logging.layer({ level: settings.logLevel, format: settings.logFormat, isTTY: process.stderr.isTTY === true })
 
 const run = Command.make(
   "run",
@@ -61,7 +61,7 @@ const run = Command.make(
       // A fatal error is logged by the run itself, once; a metrics port that cannot be listened on
       // is a configuration error, printed by `main` (exit 2).
       Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
-      Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config))),
+      Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config, config.clientId))),
       Effect.provide(loggingLayer(config))
     )
   })
@@ -174,18 +174,13 @@ const replay = Command.make(
       return yield* Replay.plan({
         ...options,
         onRecord: (planned) => Console.log(describeReplay(planned.file, planned.line, planned.record, planned.message))
-      }).pipe(report, Effect.provide(Logging.layer({ level: logs.logLevel, format: logs.logFormat, isTTY: process.stderr.isTTY === true })))
+      }).pipe(report, Effect.provide(loggingLayer(logs)))
     }
     const settings = yield* loadSettings(sources, ["brokers", "ssl", "sasl", "logLevel", "logFormat"])
     yield* Replay.run(options).pipe(
       report,
-      Effect.provide(KafkaJs.layer({
-        brokers: settings.brokers,
-        clientId: "kafka-pipeline-replay",
-        ssl: settings.ssl,
-        ...(settings.sasl === undefined ? {} : { sasl: settings.sasl })
-      })),
-      Effect.provide(Logging.layer({ level: settings.logLevel, format: settings.logFormat, isTTY: process.stderr.isTTY === true }))
+      Effect.provide(kafkaLayer(settings, "kafka-pipeline-replay")),
+      Effect.provide(loggingLayer(settings))
     )
   })
 ).pipe(Command.withDescription("Produce archived (dead-lettered) records again, byte-exact, with an x-replayed-from header"))

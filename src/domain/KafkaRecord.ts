@@ -33,8 +33,8 @@ export interface TopicPartitionOffset extends TopicPartition {
 /** Topic names are `[a-zA-Z0-9._-]+`, so `:` cannot collide. */
 export const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`
 
-/** Bytes a record occupies in the pipeline's queues: key, value and headers. */
-export const recordSize = (record: KafkaRecord): number => {
+/** Bytes a record occupies in the pipeline's queues (and, roughly, in a produce request): key, value and headers. */
+export const recordSize = (record: Pick<KafkaRecord, "key" | "value" | "headers">): number => {
   let size = (record.key?.byteLength ?? 0) + (record.value?.byteLength ?? 0)
   for (const header of record.headers) size += header.key.length + (header.value?.byteLength ?? 0)
   return size

@@ -201,13 +201,6 @@ export const replayMessage = (
   }
 }
 
-/** Bytes a message takes in a produce request, roughly: key, value, headers. */
-export const messageSize = (message: ReplayMessage): number => {
-  let size = (message.key?.byteLength ?? 0) + (message.value?.byteLength ?? 0)
-  for (const header of message.headers) size += header.key.length + (header.value?.byteLength ?? 0)
-  return size
-}
-
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 const PRINTABLE = /^[\x20-\x7e\u00a0-\uffff]*$/
 

@@ -1,9 +1,10 @@
 /**
  * One record's journey through the user's processor: size check, UTF-8
- * validation (the text is decoded when the processor reads it), the call
- * itself under a timeout that interrupts it, retries with exponential backoff
- * and jitter for retryable failures. The result is an outcome, never an
- * error: a failing record must not stop the pipeline.
+ * validation (the text is decoded when the processor reads it), each call
+ * admitted first (`Admission`: the circuit breaker, the rate limit) and run
+ * under a timeout that interrupts it, retries with exponential backoff and
+ * jitter for retryable failures. The result is an outcome, never an error: a
+ * failing record must not stop the pipeline.
  *
  * The common cases cost little, because the pipeline runs them for every
  * record: a plain function that returns costs no Effect at all; a promise that

@@ -8,8 +8,8 @@
 import type { Scope } from "effect"
 import { Effect } from "effect"
 import type { KafkaError } from "../domain/Errors.js"
+import { recordSize } from "../domain/KafkaRecord.js"
 import { ReplayIncomplete, ReplayTargetError } from "../domain/ReplayErrors.js"
-import { messageSize } from "../domain/ReplayRow.js"
 import type { KafkaClient, ProducerMessage } from "../layers/kafka/KafkaClient.js"
 import type { PlannedRecord } from "./Replay.js"
 import type { ReplayCounts, Survey } from "./ReplaySurvey.js"
@@ -103,7 +103,7 @@ export const makeSender = (options: SenderOptions): Effect.Effect<Sender, Replay
 
     const add = (planned: PlannedRecord) =>
       Effect.suspend(() => {
-        const size = messageSize(planned.message)
+        const size = recordSize(planned.message)
         // A record that would take the batch past its bytes goes in the next one (alone if it is that large).
         const room = batch.length > 0 && bytes + size > options.batchBytes ? flush : Effect.void
         return Effect.andThen(room, () => {

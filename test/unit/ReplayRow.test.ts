@@ -2,14 +2,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../../src/domain/Csv.js"
 import { CsvReader } from "../../src/domain/CsvReader.js"
-import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
+import { type KafkaRecord, recordSize } from "../../src/domain/KafkaRecord.js"
 import {
   archiveKindOfHeader,
   type ArchivedRecord,
   decodeRow,
   describeReplay,
   keyPreview,
-  messageSize,
   REPLAYED_FROM_HEADER,
   replayedFrom,
   replayMessage
@@ -166,7 +165,7 @@ describe("replayMessage", () => {
 
   it("measures keys, values and headers", () => {
     const message = replayMessage({ ...archived, key: null, headers: [{ key: "k", value: null }] }, "f.csv", 2, undefined)
-    assert.strictEqual(messageSize(message), 14 + 1 + REPLAYED_FROM_HEADER.length + "orders:3:1042 f.csv:2".length)
+    assert.strictEqual(recordSize(message), 14 + 1 + REPLAYED_FROM_HEADER.length + "orders:3:1042 f.csv:2".length)
   })
 
   it("describes a record for a dry run", () => {

@@ -280,19 +280,6 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<PipelineConfig
   Effect.map(loadRunConfig(sources), (run) => run.config)
 
 /**
- * One setting from the same sources, by the same rules, as in `loadRunConfig`:
- * `kafka-pipeline offsets` reads its brokers with it.
- */
-export const loadSetting = <K extends PipelineConfigKey>(
-  sources: ConfigSources,
-  key: K
-): Effect.Effect<PipelineConfig[K], ConfigError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const raw = yield* readRawConfig(sources)
-    return yield* decodeSetting(key, raw.values[key]).pipe(withOrigins(raw.origins))
-  })
-
-/**
  * Several settings from the same sources, by the same rules, as in
  * `loadRunConfig` (the config file read once; every issue reported at once):
  * `kafka-pipeline replay` reads its connection settings with it.
@@ -313,3 +300,10 @@ export const loadSettings = <K extends PipelineConfigKey>(
     if (issues.length > 0) return yield* new ConfigError({ issues })
     return values as Pick<PipelineConfig, K>
   })
+
+/** One setting, as `loadSettings` reads it: `kafka-pipeline offsets` reads its brokers with it. */
+export const loadSetting = <K extends PipelineConfigKey>(
+  sources: ConfigSources,
+  key: K
+): Effect.Effect<PipelineConfig[K], ConfigError, FileSystem.FileSystem> =>
+  Effect.map(loadSettings(sources, [key]), (settings) => settings[key])
