@@ -9,7 +9,7 @@
  */
 import type { ArchiveKind } from "./ArchiveFile.js"
 
-export type ArchiveOperation = "open" | "write" | "rotate" | "close"
+export type ArchiveOperation = "open" | "write" | "close"
 
 interface Explanation {
   /** Why, in words, with the errno: `no space left on device (ENOSPC)`. */
@@ -93,7 +93,6 @@ const explain = (archive: ArchiveKind, cause: unknown): Explanation => {
 
 const verbs: Readonly<Record<ArchiveOperation, string>> = {
   open: "create",
-  rotate: "create the next hourly file",
   write: "write",
   close: "close"
 }

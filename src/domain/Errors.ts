@@ -12,7 +12,7 @@ export class KafkaError extends Schema.TaggedError<KafkaError>()("KafkaError", {
 export class ArchiveError extends Schema.TaggedError<ArchiveError>()("ArchiveError", {
   archive: Schema.Literals(["backup", "dlq"]),
   path: Schema.String,
-  operation: Schema.Literals(["open", "write", "rotate", "close"]),
+  operation: Schema.Literals(["open", "write", "close"]),
   cause: Schema.Defect()
 }) {
   override get message(): string {

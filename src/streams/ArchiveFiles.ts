@@ -1,12 +1,15 @@
 /**
  * An archive's files: one per hour, named by the hour the `Clock` is in, each
- * created (`wx`) with its header row, synced, before it takes any. The current
- * one takes the batches until a rotation closes it and opens the next.
+ * created (`wx`) with its header row, synced, before it takes any. A file is
+ * created when the first rows are written to it, not before: a run (or an
+ * hour) that archives nothing leaves no file holding only a header. The
+ * current one takes the batches until a rotation closes it; the next rows
+ * open the next.
  *
  * A restart within the same hour takes the next sequence number: it never
  * appends after a tail that a crash may have torn.
  */
-import { Clock, Effect, Exit, FileSystem, Option, Path, Scope } from "effect"
+import { Effect, Exit, FileSystem, Option, Path, Scope } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { archiveFileName } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
@@ -28,11 +31,12 @@ export interface ArchiveFilesOptions {
 }
 
 export interface ArchiveFiles {
-  /** The file rows go to: none once closed, or after a rotation whose open failed. */
-  readonly current: () => OpenFile | undefined
-  /** Closes the current file, if any, and opens the next one, for the hour the `Clock` is in. */
-  readonly openNext: (operation: "open" | "rotate") => Effect.Effect<OpenFile, ArchiveError>
+  /** The file rows go to: the current one, or a new one for the hour holding `epochMs`. */
+  readonly current: (epochMs: number) => Effect.Effect<OpenFile, ArchiveError>
+  /** Closes the current file, if any: the next rows go to a new one. */
   readonly closeCurrent: Effect.Effect<void>
+  /** The current file's path, if one is open. */
+  readonly currentPath: () => string | undefined
   /** Appends whole rows to `file` and syncs it; a write that fails is cut back to the last whole row. */
   readonly write: (file: OpenFile, bytes: Uint8Array) => Effect.Effect<void, ArchiveError>
   /** Every file created, oldest first. */
@@ -53,7 +57,7 @@ export const make = Effect.fnUntraced(function*(
     new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
 
   /** Creates `filePath` with the header; undefined if it exists already. */
-  const create = (filePath: string, operation: "open" | "rotate") =>
+  const create = (filePath: string) =>
     Effect.flatMap(Scope.make(), (scope) =>
       fs.open(filePath, { flag: "wx" }).pipe(
         Scope.provide(scope),
@@ -68,13 +72,13 @@ export const make = Effect.fnUntraced(function*(
         Effect.catchTag("PlatformError", (error) =>
           error.reason._tag === "AlreadyExists"
             ? Effect.succeed(undefined)
-            : Effect.fail(failed(operation, filePath)(error)))
+            : Effect.fail(failed("open", filePath)(error)))
       ))
 
-  const openFor = Effect.fnUntraced(function*(now: number, operation: "open" | "rotate") {
+  const openFor = Effect.fnUntraced(function*(now: number) {
     for (let sequence = 0;; sequence++) {
       const filePath = path.join(options.dir, archiveFileName(options.kind, now, sequence))
-      const opened = yield* create(filePath, operation)
+      const opened = yield* create(filePath)
       if (opened === undefined) continue
       created.push(filePath)
       options.onOpened?.(filePath)
@@ -89,12 +93,14 @@ export const make = Effect.fnUntraced(function*(
     return Scope.close(file.scope, Exit.void)
   })
 
-  const openNext = Effect.fnUntraced(function*(operation: "open" | "rotate") {
-    yield* closeCurrent
-    const file = yield* openFor(yield* Clock.currentTimeMillis, operation)
-    current = file
-    return file
-  })
+  const currentFile = (epochMs: number) =>
+    current !== undefined ? Effect.succeed(current) : openFor(epochMs).pipe(
+      Effect.tap((file) =>
+        Effect.sync(() => {
+          current = file
+        })
+      )
+    )
 
   const write = Effect.fnUntraced(function*(file: OpenFile, bytes: Uint8Array) {
     const writeFailed = failed("write", file.path)
@@ -113,5 +119,11 @@ export const make = Effect.fnUntraced(function*(
     file.size += bytes.byteLength
   })
 
-  return { current: () => current, openNext, closeCurrent, write, created: () => created }
+  return {
+    current: currentFile,
+    closeCurrent,
+    currentPath: () => current?.path,
+    write,
+    created: () => created
+  }
 })

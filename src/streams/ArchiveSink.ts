@@ -28,12 +28,11 @@
 import { Clock, Effect, Exit, Fiber, Schedule, Scope, Semaphore } from "effect"
 import * as ArchiveLifecycle from "../domain/ArchiveLifecycle.js"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import { nextHourStart } from "../domain/ArchiveFile.js"
+import { hourStart, nextHourStart } from "../domain/ArchiveFile.js"
 import { ArchiveError } from "../domain/Errors.js"
 import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { RowBatch } from "../domain/RowBatch.js"
 import type { RowBuffer } from "../domain/RowBuffer.js"
-import type { OpenFile } from "./ArchiveFiles.js"
 import * as ArchiveFiles from "./ArchiveFiles.js"
 
 export type { ArchiveKind }
@@ -46,7 +45,7 @@ export interface ArchiveSinkOptions {
   readonly flushIntervalMs: number
   /** Row bytes that may wait behind a write on its way to disk before `append` waits for it (at least `MAX_BATCH_BYTES`). */
   readonly maxPendingBytes: number
-  /** Each file opened (at the start, then at each hourly rotation). */
+  /** Each file opened (when the first rows of a run, or of an hour, are written). */
   readonly onOpened?: ((path: string) => void) | undefined
   /** The records whose rows are now on disk. */
   readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
@@ -84,10 +83,18 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const report = lifecycle.report
   let rowsWritten = 0
 
-  /** Writes the pending rows to `file`, then reports them. */
-  const writeBatch = Effect.fnUntraced(function*(file: OpenFile) {
+  /**
+   * Writes the pending rows to the current file, then reports them. Without one, it opens the file
+   * of the hour holding `at` (the Clock's, or the closing hour's for a rotation).
+   */
+  const writeBatch = Effect.fnUntraced(function*(at: number) {
+    // Taken out first: rows appended while the file opens go to the next write.
     const taken = batch.take()
-    yield* files.write(file, taken.rows.contents).pipe(Effect.catch(report))
+    const file = yield* files.current(at).pipe(Effect.catch(report))
+    yield* files.write(file, taken.rows.contents).pipe(
+      Effect.catchDefect((cause) => Effect.fail(new ArchiveError({ archive: options.kind, path: file.path, operation: "write", cause }))),
+      Effect.catch(report)
+    )
     batch.recycle(taken.rows)
     rowsWritten += taken.records.length
     yield* options.onFlushed(taken.records)
@@ -99,31 +106,34 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   // A defect (a bug, in `onFlushed` say) fails the archive like a failed write: the background
   // writer, the interval flush and the rotation have nobody to join them, and a defect lost there
   // would leave the batch's records unreported, their partitions' commits stuck with no error.
-  const writePending = Effect.uninterruptible(Effect.suspend(() => {
-    const failure = lifecycle.failure()
-    if (failure !== undefined) return Effect.fail(failure)
-    const file = files.current()
-    if (batch.size === 0 || file === undefined) return Effect.void
-    return writeBatch(file).pipe(Effect.catchDefect((cause) =>
-      report(new ArchiveError({ archive: options.kind, path: file.path, operation: "write", cause }))
-    ))
-  }))
+  const writePendingAt = (at: Effect.Effect<number>) =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      const failure = lifecycle.failure()
+      if (failure !== undefined) return Effect.fail(failure)
+      if (batch.size === 0) return Effect.void
+      return Effect.flatMap(at, writeBatch).pipe(Effect.catchDefect((cause) =>
+        report(new ArchiveError({ archive: options.kind, path: files.currentPath() ?? options.dir, operation: "write", cause }))
+      ))
+    }))
+  const writePending = writePendingAt(Clock.currentTimeMillis)
   const flush = lock.withPermits(1)(writePending)
 
-  // Not without a file (a rotation cut short by a stop): `writePending` would write nothing, and
-  // the loop would never end.
+  // Each round writes the batch or fails the archive: the loop ends.
   const writeWhileFull: Effect.Effect<void, ArchiveError> = Effect.suspend(() =>
-    batch.isFull && files.current() !== undefined ? Effect.andThen(flush, writeWhileFull) : Effect.void
+    batch.isFull ? Effect.andThen(flush, writeWhileFull) : Effect.void
   )
   const writer = backgroundWriter(yield* Effect.scope, writeWhileFull)
   const maxPendingBytes = Math.max(MAX_BATCH_BYTES, options.maxPendingBytes)
 
+  // The ending hour's rows go to its file; the next rows open the next hour's.
   const rotate = lock.withPermits(1)(Effect.gen(function*() {
     if (lifecycle.state()._tag !== "Open") return
-    yield* writePending
-    const file = yield* files.openNext("rotate").pipe(Effect.catch(report))
-    yield* Effect.annotateCurrentSpan("file", file.path)
-    yield* Effect.logDebug(`${options.kind} archive rotated to ${file.path}`)
+    yield* writePendingAt(Effect.map(Clock.currentTimeMillis, (now) => hourStart(now) - 1))
+    const closing = files.currentPath()
+    if (closing === undefined) return
+    yield* files.closeCurrent
+    yield* Effect.annotateCurrentSpan("file", closing)
+    yield* Effect.logDebug(`${options.kind} archive: closed ${closing} at the end of its hour`)
   })).pipe(Effect.withSpan("ArchiveSink.rotate", { root: true, attributes: { archive: options.kind } }))
 
   const close = lock.withPermits(1)(Effect.suspend(() => {
@@ -139,7 +149,6 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     onFull: writer.startOrJoin
   })
 
-  yield* files.openNext("open").pipe(Effect.catch(report))
   yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
   yield* startTimers(rotate, flush, options.flushIntervalMs)
 

@@ -95,15 +95,21 @@ const header = [...backupHeader]
 
 describe("ArchiveSink", () => {
   describe("Backup CSV (seed §5 test_csv_writers.py)", () => {
-    it.effect("Backup CSV - Initial Creation: the file is named by the UTC hour and starts with the header row", () =>
+    it.effect("Backup CSV - Initial Creation: no file until rows are written; then it is named by the UTC hour and starts with the header row", () =>
       withArchive(() =>
         Effect.gen(function*() {
           const files = yield* MemoryFileSystem
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink } = yield* makeSink()
+          yield* sink.flush
+          assert.deepStrictEqual(files.paths(), [], "nothing to write: no file holding only a header")
+          assert.deepStrictEqual(sink.files(), [])
+          yield* TestClock.adjust("20 minutes")
+          yield* sink.append(record(7), writeBackupRow)
+          yield* sink.flush
           assert.deepStrictEqual(files.paths(), [backupFile("10")])
           assert.deepStrictEqual(sink.files(), [backupFile("10")])
-          assert.deepStrictEqual(files.rows(backupFile("10")), [[
+          assert.deepStrictEqual(files.rows(backupFile("10"))[0], [
             "topic",
             "partition",
             "offset",
@@ -113,10 +119,11 @@ describe("ArchiveSink", () => {
             "value",
             "value_encoding",
             "headers"
-          ]])
-          assert.strictEqual(files.text(backupFile("10")), `${backupHeader.join(",")}\r\n`)
+          ])
+          assert.isTrue(files.text(backupFile("10")).startsWith(`${backupHeader.join(",")}\r\n`))
+          expectBackupRow(files.rows(backupFile("10"))[1], record(7))
           assert.deepStrictEqual(files.closed, [], "the file stays open for rows")
-          assert.strictEqual(sink.rowsWritten(), 0)
+          assert.strictEqual(sink.rowsWritten(), 1)
         })
       ))
 
@@ -239,7 +246,7 @@ describe("ArchiveSink", () => {
           const { sink, flushed } = yield* makeSink({ batchSize: 100, flushIntervalMs: 5_000 })
           yield* appendBackup(sink, range(0, 5))
           yield* TestClock.adjust(4_999)
-          assert.deepStrictEqual(files.rows(backupFile("10")), [header])
+          assert.deepStrictEqual(files.paths(), [], "nothing written yet")
           assert.deepStrictEqual(flushed, [])
 
           yield* TestClock.adjust(1)
@@ -269,16 +276,15 @@ describe("ArchiveSink", () => {
           yield* appendBackup(sink, range(0, 3))
           yield* TestClock.adjust(5_000) // 10:59:55
           yield* appendBackup(sink, range(3, 2))
-          assert.deepStrictEqual(files.rows(backupFile("10")), [header], "nothing written before the hour ends")
+          assert.deepStrictEqual(files.paths(), [], "nothing written before the hour ends")
 
           yield* TestClock.adjust(5_000) // 11:00:00: rotation
           assert.deepStrictEqual(files.closed, [backupFile("10")], "the old file is closed")
-          assert.deepStrictEqual(files.paths(), [backupFile("10"), backupFile("11")])
-          assert.deepStrictEqual(sink.files(), [backupFile("10"), backupFile("11")])
+          assert.deepStrictEqual(files.paths(), [backupFile("10")], "the next hour's file waits for its first rows")
+          assert.deepStrictEqual(sink.files(), [backupFile("10")])
           const old = files.rows(backupFile("10"))
           assert.strictEqual(old.length, 1 + 5, "rows appended before 11:00 went to the T10 file")
           range(0, 5).forEach((r, i) => expectBackupRow(old[i + 1], r))
-          assert.deepStrictEqual(files.rows(backupFile("11")), [header], "the new file starts with its header")
           assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4]], "rotation flushes and reports the old hour's rows")
 
           yield* TestClock.adjust(5_000) // 11:00:05
@@ -296,7 +302,7 @@ describe("ArchiveSink", () => {
         })
       ))
 
-    it.effect("Backup CSV - Rotation Failure Triggers Shutdown: open fails on rotation → onFatal(ArchiveError rotate), no log line of its own, later appends fail", () =>
+    it.effect("Backup CSV - Rotation Failure Triggers Shutdown: the next hour's file cannot be created → onFatal(ArchiveError open), no log line of its own, later appends fail", () =>
       withArchive((logs) =>
         Effect.gen(function*() {
           const files = yield* MemoryFileSystem
@@ -306,15 +312,17 @@ describe("ArchiveSink", () => {
           files.failOpens = (path) => path === backupFile("11")
 
           yield* TestClock.adjust(20_000) // past 11:00:00
+          assert.deepStrictEqual(fatal, [], "the rotation closes the old file; the next opens with its first rows")
+          yield* appendBackup(sink, range(2, 1))
+          const error = yield* Effect.flip(sink.flush)
 
-          assert.strictEqual(fatal.length, 1)
-          const error = fatal[0]!
+          assert.deepStrictEqual(fatal, [error])
           assert.instanceOf(error, ArchiveError)
-          assert.strictEqual(error.operation, "rotate")
+          assert.strictEqual(error.operation, "open")
           assert.strictEqual(error.archive, "backup")
           assert.strictEqual(error.path, backupFile("11"))
           assert.include(error.message, "EACCES")
-          assert.include(error.message, "backup archive: cannot create the next hourly file /archive/backup-2026-11-22T11.csv")
+          assert.include(error.message, "backup archive: cannot create /archive/backup-2026-11-22T11.csv")
           assert.deepStrictEqual(logs.filter((line) => line.startsWith("Error: ")), [], "the run it stops logs it")
 
           // The old hour's rows were flushed and its file closed before the open failed.
@@ -323,7 +331,7 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(files.closed, [backupFile("10")])
           assert.deepStrictEqual(files.paths(), [backupFile("10")])
 
-          const appended = yield* Effect.flip(sink.append(record(2), writeBackupRow))
+          const appended = yield* Effect.flip(sink.append(record(3), writeBackupRow))
           assert.strictEqual(appended, error, "later appends fail with the fatal error")
           assert.strictEqual(yield* Effect.flip(sink.flush), error)
           assert.strictEqual(fatal.length, 1, "onFatal is called once")
@@ -343,7 +351,8 @@ describe("ArchiveSink", () => {
           const files = yield* MemoryFileSystem
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed, fatal } = yield* makeSink({ batchSize: 10 })
-          files.failWrites = () => true
+          // The header goes in (the file is created); the rows do not.
+          files.failWrites = (path) => files.text(path).length > 0
 
           const records = range(0, 10)
           yield* appendBackup(sink, records.slice(0, 9))
@@ -500,7 +509,7 @@ describe("ArchiveSink", () => {
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed, fatal } = yield* makeSink({ batchSize: 10, flushIntervalMs: 5_000 })
           yield* appendBackup(sink, range(0, 5))
-          assert.deepStrictEqual(files.rows(backupFile("10")), [header])
+          assert.deepStrictEqual(files.paths(), [])
 
           yield* sink.close
           const rows = files.rows(backupFile("10"))
@@ -618,8 +627,9 @@ describe("ArchiveSink", () => {
 
           yield* TestClock.adjust("10 minutes")
           const two = yield* makeSink({ batchSize: 10 })
-          assert.deepStrictEqual(two.sink.files(), [backupFile("10", ".1")])
           yield* appendBackup(two.sink, range(2, 3))
+          yield* two.sink.flush
+          assert.deepStrictEqual(two.sink.files(), [backupFile("10", ".1")])
           yield* two.sink.close
 
           assert.strictEqual(files.text(backupFile("10")), firstText)
@@ -629,7 +639,12 @@ describe("ArchiveSink", () => {
           range(2, 3).forEach((r, i) => expectBackupRow(rows[i + 1], r))
 
           const three = yield* makeSink({ batchSize: 10 })
-          assert.deepStrictEqual(three.sink.files(), [backupFile("10", ".2")])
+          yield* three.sink.close
+          assert.deepStrictEqual(three.sink.files(), [], "a run that archives nothing leaves no file")
+          const four = yield* makeSink({ batchSize: 10 })
+          yield* appendBackup(four.sink, range(5, 1))
+          yield* four.sink.flush
+          assert.deepStrictEqual(four.sink.files(), [backupFile("10", ".2")])
           assert.sameMembers(files.paths(), [backupFile("10"), backupFile("10", ".1"), backupFile("10", ".2")])
         })
       ))
@@ -706,7 +721,7 @@ describe("ArchiveSink", () => {
           const files = yield* MemoryFileSystem
           yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
           const { sink, flushed, fatal } = yield* dlqSink({ batchSize: 100, flushIntervalMs: 5_000 })
-          files.failWrites = (path) => path === dlqFile("10")
+          files.failWrites = (path) => path === dlqFile("10") && files.text(path).length > 0
           yield* sink.append(record(1), (out, x) => writeDlqRow(out, x, failure(1), 0))
           // The interval flush is the one that fails: the error reaches onFatal, not a caller.
           yield* TestClock.adjust(5_000)
@@ -780,7 +795,7 @@ describe("ArchiveSink", () => {
         })
       ))
 
-    it.effect("CSV Rotation - Rotation During Shutdown: close first at the rotation instant → pending rows stay in the old hour, no new file is opened", () =>
+    it.effect("CSV Rotation - Rotation During Shutdown: close first at the rotation instant → the pending rows go to one file, nothing lost, no empty file", () =>
       withArchive(() =>
         Effect.gen(function*() {
           const files = yield* MemoryFileSystem
@@ -798,9 +813,10 @@ describe("ArchiveSink", () => {
           yield* TestClock.adjust(10_000)
           yield* Fiber.join(shutdown)
 
-          assert.deepStrictEqual(files.paths(), [backupFile("10")])
-          assert.deepStrictEqual(files.closed, [backupFile("10")])
-          const rows = files.rows(backupFile("10"))
+          // Written at 11:00:00 by the close: the file of the hour they were written in.
+          assert.deepStrictEqual(files.paths(), [backupFile("11")])
+          assert.deepStrictEqual(files.closed, [backupFile("11")])
+          const rows = files.rows(backupFile("11"))
           assert.strictEqual(rows.length, 1 + 3)
           range(0, 3).forEach((r, i) => expectBackupRow(rows[i + 1], r))
           assert.deepStrictEqual(harness.flushed, [[0, 1, 2]])

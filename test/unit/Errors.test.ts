@@ -33,8 +33,8 @@ describe("ArchiveError", () => {
     expect(failure(nodeError("EPERM", "denied"))).toContain("operation not permitted (EPERM)")
     expect(failure(nodeError("EROFS", "ro"))).toContain("read-only file system (EROFS)")
     expect(failure(nodeError("EIO", "io"))).toContain("input/output error: the disk or its file system failed (EIO)")
-    expect(failure(nodeError("ENOENT", "gone"), "backup", "rotate")).toBe(
-      "backup archive: cannot create the next hourly file /data/backup/backup-2026-11-22T10.csv: no such file or " +
+    expect(failure(nodeError("ENOENT", "gone"), "backup", "open")).toBe(
+      "backup archive: cannot create /data/backup/backup-2026-11-22T10.csv: no such file or " +
         `directory: the directory was removed (ENOENT). Create backupDir again, ${AGAIN}`
     )
     expect(failure(nodeError("EMFILE", "many"), "dlq", "open")).toContain("cannot create /data")
