@@ -24,8 +24,14 @@ export const nextHourStart = (epochMs: number): number => hourStart(epochMs) + H
 
 const pad = (value: number, width: number): string => String(value).padStart(width, "0")
 
+/**
+ * How long after its hour ends a file may still take rows: a rotation that runs late, and the
+ * clocks of hosts that share a directory, which may differ by as much.
+ */
+export const HOUR_CLOSE_MARGIN_MS = 10 * 60_000
+
 /** `yyyy-mm-ddThh`, or undefined outside years 0000–9999 (which a four-digit name cannot hold). */
-const hourLabel = (epochMs: number): string | undefined => {
+export const hourLabel = (epochMs: number): string | undefined => {
   const date = new Date(epochMs)
   const year = date.getUTCFullYear()
   if (!(year >= 0 && year <= 9999)) return undefined
@@ -55,23 +61,32 @@ const formatName = (kind: ArchiveKind, epochMs: number, sequence: number): strin
   return sequence === 0 ? `${kind}-${label}.csv` : `${kind}-${label}.${sequence}.csv`
 }
 
-const NAME = /^(backup|dlq)-(\d{4})-(\d{2})-(\d{2})T(\d{2})(?:\.([1-9]\d*))?\.csv$/
+const NAME = /^(backup|dlq)-(\d{4}-\d{2}-\d{2}T\d{2})(?:\.([1-9]\d*))?\.csv$/
+const LABEL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})$/
 
-/** The parts of an archive file name, or undefined for any other name (including impossible dates and non-canonical forms). */
-export const parseArchiveFileName = (name: string): ArchiveFileName | undefined => {
-  const match = NAME.exec(name)
+/** The start of the hour a `yyyy-mm-ddThh` label names, or undefined for any other text (an impossible date too). */
+export const parseHourLabel = (label: string): number | undefined => {
+  const match = LABEL.exec(label)
   if (match === null) return undefined
-  const [, kind, year, month, day, hour, sequenceText] = match
-  const sequence = sequenceText === undefined ? 0 : Number(sequenceText)
-  if (!Number.isSafeInteger(sequence)) return undefined
+  const [, year, month, day, hour] = match
   // Date.UTC maps years 0–99 to 1900–1999, so set the year on its own.
   const date = new Date(0)
   date.setUTCFullYear(Number(year), Number(month) - 1, Number(day))
   date.setUTCHours(Number(hour))
   const start = date.getTime()
-  const parsed: ArchiveFileName = { kind: kind as ArchiveKind, hourStart: start, sequence }
-  // Month 13, 31 February or hour 24 roll over into another hour: the name would not be ours.
-  return formatName(parsed.kind, start, sequence) === name ? parsed : undefined
+  // Month 13, 31 February or hour 24 roll over into another hour: the label would not be ours.
+  return hourLabel(start) === label ? start : undefined
+}
+
+/** The parts of an archive file name, or undefined for any other name (including impossible dates and non-canonical forms). */
+export const parseArchiveFileName = (name: string): ArchiveFileName | undefined => {
+  const match = NAME.exec(name)
+  if (match === null) return undefined
+  const [, kind, label, sequenceText] = match
+  const sequence = sequenceText === undefined ? 0 : Number(sequenceText)
+  if (!Number.isSafeInteger(sequence)) return undefined
+  const start = parseHourLabel(label!)
+  return start === undefined ? undefined : { kind: kind as ArchiveKind, hourStart: start, sequence }
 }
 
 /** The first sequence not taken by `existingNames` for the hour holding `epochMs`. */

@@ -30,6 +30,14 @@ export interface TopicPartitionOffset extends TopicPartition {
   readonly offset: number
 }
 
+/**
+ * A committed offset with the metadata string Kafka keeps beside it (the pipeline's: where
+ * in the archive the partition's rows past the offset are, see `ArchivePosition`).
+ */
+export interface CommittedOffset extends TopicPartitionOffset {
+  readonly metadata?: string | undefined
+}
+
 /** Topic names are `[a-zA-Z0-9._-]+`, so `:` cannot collide. */
 export const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`
 

@@ -15,6 +15,7 @@
 import type { Fiber } from "effect"
 import { Clock, Context, Deferred, Effect, Layer, SubscriptionRef } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
+import { ArchiveIndex } from "../domain/ArchiveIndex.js"
 import type { BreakerState } from "../domain/CircuitBreaker.js"
 import { initialBreaker } from "../domain/CircuitBreaker.js"
 import type { PipelineError } from "../domain/Errors.js"
@@ -90,6 +91,8 @@ export interface RunSnapshot {
 export class RunState extends Context.Service<RunState, {
   readonly counts: RunCounts
   readonly ledger: OffsetLedger
+  /** What the archive already holds of the assigned partitions past their committed offsets. */
+  readonly archiveIndex: ArchiveIndex
   readonly work: KeyScheduler
   readonly targets: StopAtTargets
   readonly phase: SubscriptionRef.SubscriptionRef<RunPhase>
@@ -147,6 +150,7 @@ export class RunState extends Context.Service<RunState, {
       return RunState.of({
         counts,
         ledger,
+        archiveIndex: new ArchiveIndex(),
         work,
         targets: new StopAtTargets(options.stopAtOffsets),
         phase,

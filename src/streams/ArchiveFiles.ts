@@ -11,7 +11,7 @@
  */
 import { Effect, Exit, FileSystem, Option, Path, Scope } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import { archiveFileName } from "../domain/ArchiveFile.js"
+import { archiveFileName, hourStart as hourStartOf } from "../domain/ArchiveFile.js"
 import { encodeRow } from "../domain/Csv.js"
 import { ArchiveError } from "../domain/Errors.js"
 
@@ -19,6 +19,8 @@ export interface OpenFile {
   readonly path: string
   readonly handle: FileSystem.File
   readonly scope: Scope.Closeable
+  /** Start of the UTC hour it is named by. */
+  readonly hourStart: number
   /** Bytes up to its last whole row. */
   size: number
 }
@@ -57,7 +59,7 @@ export const make = Effect.fnUntraced(function*(
     new ArchiveError({ archive: options.kind, path: filePath, operation, cause })
 
   /** Creates `filePath` with the header; undefined if it exists already. */
-  const create = (filePath: string) =>
+  const create = (filePath: string, hourStart: number) =>
     Effect.flatMap(Scope.make(), (scope) =>
       fs.open(filePath, { flag: "wx" }).pipe(
         Scope.provide(scope),
@@ -65,7 +67,7 @@ export const make = Effect.fnUntraced(function*(
           const headerBytes = encoder.encode(encodeRow(options.header))
           return handle.writeAll(headerBytes).pipe(
             Effect.andThen(handle.sync),
-            Effect.as<OpenFile>({ path: filePath, handle, scope, size: headerBytes.byteLength })
+            Effect.as<OpenFile>({ path: filePath, handle, scope, hourStart, size: headerBytes.byteLength })
           )
         }),
         Effect.onError(() => Scope.close(scope, Exit.void)),
@@ -78,7 +80,7 @@ export const make = Effect.fnUntraced(function*(
   const openFor = Effect.fnUntraced(function*(now: number) {
     for (let sequence = 0;; sequence++) {
       const filePath = path.join(options.dir, archiveFileName(options.kind, now, sequence))
-      const opened = yield* create(filePath)
+      const opened = yield* create(filePath, hourStartOf(now))
       if (opened === undefined) continue
       created.push(filePath)
       options.onOpened?.(filePath)

@@ -47,8 +47,8 @@ export interface ArchiveSinkOptions {
   readonly maxPendingBytes: number
   /** Each file opened (when the first rows of a run, or of an hour, are written). */
   readonly onOpened?: ((path: string) => void) | undefined
-  /** The records whose rows are now on disk. */
-  readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void>
+  /** The records whose rows are now on disk, in a file of the hour starting at `hourStart`. */
+  readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>, hourStart: number) => Effect.Effect<void>
   /** The archive's first failure, once: the sink does not log it (the run it stops does). */
   readonly onFatal: (error: ArchiveError) => Effect.Effect<void>
 }
@@ -97,7 +97,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     )
     batch.recycle(taken.rows)
     rowsWritten += taken.records.length
-    yield* options.onFlushed(taken.records)
+    yield* options.onFlushed(taken.records, file.hourStart)
   })
 
   // Uninterruptible: once the batch is taken out, it must reach the file and `onFlushed` (a

@@ -17,9 +17,10 @@
  * while targets remain, after each commit tick.
  */
 import type { Scope } from "effect"
-import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Schedule } from "effect"
+import { encodeArchivePosition } from "../domain/ArchivePosition.js"
 import type { KafkaError, PipelineError } from "../domain/Errors.js"
-import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import type { CommittedOffset, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import type { KafkaClient, KafkaConsumer } from "../layers/kafka/KafkaClient.js"
 import type { ObservabilityService } from "../layers/Observability.js"
@@ -76,13 +77,22 @@ export const make = Effect.fnUntraced(function*(deps: {
     )
   )
 
+  /** Each offset with its archive position: where the next owner's recovery starts reading. */
+  const withPositions = (offsets: ReadonlyArray<TopicPartitionOffset>) =>
+    Effect.map(Clock.currentTimeMillis, (now) =>
+      offsets.map((offset): CommittedOffset => ({
+        ...offset,
+        metadata: encodeArchivePosition(runState.archiveIndex.position(offset, now))
+      })))
+
   const commitOffsets = Effect.fn("Pipeline.commit", { root: true })(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
     const described = describe(offsets)
     yield* Effect.annotateCurrentSpan("offsets", described)
     if (options.devMode) {
       yield* Effect.logInfo(`devMode: skipped commit of ${described}`)
     } else {
-      const committed = yield* consumer.commit(offsets).pipe(
+      const committed = yield* withPositions(offsets).pipe(
+        Effect.flatMap(consumer.commit),
         Effect.as(true),
         Effect.catch((error) => {
           counts.recordCommitFailure(error.rebalance === true)

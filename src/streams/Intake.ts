@@ -14,18 +14,25 @@
  * number of backup rows.)
  *
  * Each join's assignment drops the ledger state, the queued records and the
- * key state of the partitions this member lost.
+ * key state of the partitions this member lost. The partitions it gained are
+ * recovered first (`ArchiveRecovery`, in the background: their batches wait
+ * for it, heartbeating): a record whose backup row the archive already holds
+ * is not backed up again, and one whose DLQ row it holds is handled already
+ * (not processed again).
  */
 import type { Scope } from "effect"
 import { Deferred, Effect, Fiber, SubscriptionRef } from "effect"
+import type { Found } from "../domain/ArchiveIndex.js"
 import { writeBackupRow } from "../domain/Csv.js"
 import type { PipelineError } from "../domain/Errors.js"
 import type { KafkaRecord, TopicPartition } from "../domain/KafkaRecord.js"
 import { partitionKey, recordSize } from "../domain/KafkaRecord.js"
+import { Ack } from "../domain/OffsetLedger.js"
 import type { ConsumerHandlers, KafkaConsumer } from "../layers/kafka/KafkaClient.js"
 import type { ObservabilityService } from "../layers/Observability.js"
 import type { RunState } from "../layers/RunState.js"
 import type { ArchiveSink } from "./ArchiveSink.js"
+import type { Committer } from "./Committer.js"
 import type { Dispatch } from "./Dispatch.js"
 
 const describe = (partitions: ReadonlyArray<TopicPartition>) =>
@@ -37,6 +44,9 @@ export interface IntakeDeps {
   readonly consumer: KafkaConsumer
   readonly backup: ArchiveSink | undefined
   readonly observability: ObservabilityService
+  readonly committer: Pick<Committer, "acknowledge">
+  /** What the archive holds of newly assigned partitions past their committed offsets, by `partitionKey`. */
+  readonly recover: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<ReadonlyMap<string, Found>>
 }
 
 /**
@@ -49,7 +59,7 @@ export const run = Effect.fnUntraced(function*(
   deps: IntakeDeps & { readonly stop: Deferred.Deferred<"stopAtOffsets", PipelineError> }
 ): Effect.fn.Return<void, never, Scope.Scope> {
   const { consumer, runState, stop } = deps
-  const poll = yield* consumer.run(make(deps)).pipe(
+  const poll = yield* consumer.run(make(deps, yield* Effect.scope)).pipe(
     Effect.catch((error) => Deferred.fail(stop, error)),
     Effect.forkScoped
   )
@@ -63,9 +73,11 @@ export const run = Effect.fnUntraced(function*(
 })
 
 /** The consumer's handlers: batches in, assignments announced. */
-export const make = (deps: IntakeDeps): ConsumerHandlers => {
-  const { backup, consumer, dispatch, observability, runState } = deps
-  const { counts, ledger, targets } = runState
+export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => {
+  const { backup, committer, consumer, dispatch, observability, runState } = deps
+  const { archiveIndex, counts, ledger, targets } = runState
+  /** The recovery each newly assigned partition's batches wait for, by `partitionKey`; gone once done. */
+  const recoveries = new Map<string, Fiber.Fiber<void>>()
 
   /**
    * Queues `records` (their sizes in `sizes`) chunk by chunk as room frees; false when the backup
@@ -87,7 +99,10 @@ export const make = (deps: IntakeDeps): ConsumerHandlers => {
         counts.recordConsumed(chunk.length, bytes)
         observability.consumed(chunk)
         if (backup !== undefined) {
-          const appended = yield* backup.appendAll(chunk, writeBackupRow).pipe(
+          const rows = archiveIndex.hasFound(chunk[0]!.topic, chunk[0]!.partition)
+            ? chunk.filter((r) => !archiveIndex.isArchived(r.topic, r.partition, r.offset))
+            : chunk
+          const appended = yield* backup.appendAll(rows, writeBackupRow).pipe(
             Effect.as(true),
             Effect.catch(() => Effect.succeed(false))
           )
@@ -110,30 +125,91 @@ export const make = (deps: IntakeDeps): ConsumerHandlers => {
     )
   }
 
-  const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
+  /** Takes a batch of a partition whose recovery is done. */
+  const take = (records: ReadonlyArray<KafkaRecord>) =>
     Effect.suspend(() => {
-      if (!dispatch.isOpen() || records.length === 0) return Effect.void
+      if (!dispatch.isOpen()) return Effect.void
       const { partition, topic } = records[0]!
       const cut = targets.cut(records)
+      const recovered = archiveIndex.hasFound(topic, partition)
       const taken: Array<KafkaRecord> = []
       // Each record's size, once: the queue's byte bound and the consumed bytes both need it.
       const sizes: Array<number> = []
+      const handledAlready: Array<KafkaRecord> = []
       for (let index = 0; index < cut.take; index++) {
         const record = records[index]!
         if (!ledger.track(record.topic, record.partition, record.offset)) continue
+        if (recovered && archiveIndex.isDeadLettered(topic, partition, record.offset)) {
+          handledAlready.push(record)
+          continue
+        }
         taken.push(record)
         sizes.push(recordSize(record))
       }
       const pauseAtTarget = cut.reached ? consumer.pause([{ topic, partition }]) : Effect.void
-      if (taken.length === 0) return pauseAtTarget
-      return Effect.flatMap(handOver(taken, sizes), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
+      const accounted = recovered ? accountRecovered(taken, handledAlready) : Effect.succeed(true)
+      return Effect.flatMap(accounted, (ok) => {
+        if (!ok) return Effect.void
+        if (taken.length === 0) return pauseAtTarget
+        return Effect.flatMap(handOver(taken, sizes), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
+      })
+    })
+
+  /**
+   * Acknowledges what the archive holds already: the backup rows found (their records are still
+   * processed) and the records dead-lettered (handled: not processed again; backed up if their
+   * backup row is missing). False when the backup archive failed.
+   */
+  const accountRecovered = (taken: ReadonlyArray<KafkaRecord>, handledAlready: ReadonlyArray<KafkaRecord>) => {
+    const isArchived = (r: KafkaRecord) => archiveIndex.isArchived(r.topic, r.partition, r.offset)
+    committer.acknowledge(taken.filter(isArchived), Ack.Archived)
+    committer.acknowledge(handledAlready, Ack.Processed)
+    const rowsMissing = handledAlready.filter((r) => !isArchived(r))
+    committer.acknowledge(handledAlready.filter(isArchived), Ack.Archived)
+    if (backup === undefined || rowsMissing.length === 0) return Effect.succeed(true)
+    return backup.appendAll(rowsMissing, writeBackupRow).pipe(Effect.as(true), Effect.catch(() => Effect.succeed(false)))
+  }
+
+  const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
+    Effect.suspend(() => {
+      if (!dispatch.isOpen() || records.length === 0) return Effect.void
+      const key = partitionKey(records[0]!.topic, records[0]!.partition)
+      const recovery = recoveries.get(key)
+      if (recovery === undefined) return take(records)
+      if (recovery.pollUnsafe() !== undefined) {
+        recoveries.delete(key)
+        return take(records)
+      }
+      return Effect.andThen(Fiber.await(recovery), take(records))
+    })
+
+  /** Starts the recovery of the partitions gained, which their batches wait for. */
+  const recoverGained = (previous: ReadonlyArray<TopicPartition>, partitions: ReadonlyArray<TopicPartition>) =>
+    Effect.gen(function*() {
+      const kept = new Set(partitions.map((p) => partitionKey(p.topic, p.partition)))
+      for (const key of recoveries.keys()) if (!kept.has(key)) recoveries.delete(key)
+      const had = new Set(previous.map((p) => partitionKey(p.topic, p.partition)))
+      const gained = partitions.filter((p) => !had.has(partitionKey(p.topic, p.partition)))
+      if (gained.length === 0) return
+      const recovery = yield* deps.recover(gained).pipe(
+        Effect.map((found) => {
+          for (const p of gained) {
+            const partitionFound = found.get(partitionKey(p.topic, p.partition))
+            if (partitionFound !== undefined) archiveIndex.adopt(p.topic, p.partition, partitionFound)
+          }
+        }),
+        Effect.forkIn(scope)
+      )
+      for (const p of gained) recoveries.set(partitionKey(p.topic, p.partition), recovery)
     })
 
   const onAssignment = (partitions: ReadonlyArray<TopicPartition>) =>
     Effect.gen(function*() {
-      yield* SubscriptionRef.set(runState.assignment, partitions)
+      const previous = yield* SubscriptionRef.getAndSet(runState.assignment, partitions)
       const dropped = ledger.retain(partitions)
       const left = dispatch.retain(partitions)
+      archiveIndex.retain(partitions)
+      yield* recoverGained(previous, partitions)
       yield* Effect.logInfo("partitions assigned").pipe(
         Effect.annotateLogs({ assigned: describe(partitions), dropped: describe(dropped), ...(left > 0 ? { queuedDropped: left } : {}) })
       )

@@ -14,8 +14,8 @@
  * flight (the queued ones are left for the next run) → flush and close the
  * archives → final commit → leave the group.
  */
-import type { FileSystem, Path, Scope } from "effect"
-import { Cause, Deferred, Effect, Exit, Layer, SubscriptionRef } from "effect"
+import type { Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, FileSystem, Layer, Path, SubscriptionRef } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import type { ArchiveError, PipelineError } from "../domain/Errors.js"
 import { backupHeader, dlqHeader } from "../domain/Csv.js"
@@ -31,6 +31,7 @@ import { PipelineSettings } from "../layers/config/PipelineSettings.js"
 import type { PipelineSummary } from "../layers/RunState.js"
 import { RunState } from "../layers/RunState.js"
 import * as Admission from "./Admission.js"
+import * as ArchiveRecovery from "./ArchiveRecovery.js"
 import * as ArchiveSink from "./ArchiveSink.js"
 import * as Committer from "./Committer.js"
 import * as DeadLetter from "./DeadLetter.js"
@@ -174,7 +175,19 @@ const stages = (
       stop,
       options: config
     })
-    yield* Intake.run({ runState, dispatch, consumer, backup, observability, stop })
+    const files = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
+    const recoveryOptions = { groupId: config.groupId, backupDir: config.backupDir, dlqDir: config.dlqDir }
+    yield* Intake.run({
+      runState,
+      dispatch,
+      consumer,
+      backup,
+      observability,
+      committer,
+      recover: (partitions) =>
+        ArchiveRecovery.recover(kafka, recoveryOptions, partitions).pipe(Effect.provideContext(files)),
+      stop
+    })
 
     // Last acquired, first released: from here on no stage takes new work.
     yield* Effect.addFinalizer(() =>
@@ -228,9 +241,10 @@ const archives = Effect.fnUntraced(function*(
       maxPendingBytes: config.queueBytes,
       onFatal: archiveFailed(runState, stop),
       onOpened: (path) => runState.counts.recordFileOpened(kind, path),
-      onFlushed: (records) =>
+      onFlushed: (records, hourStart) =>
         Effect.sync(() => {
           runState.counts.recordArchived(kind, records.length)
+          runState.archiveIndex.noteWritten(records, hourStart)
           committer.acknowledge(records, ack)
         })
     })

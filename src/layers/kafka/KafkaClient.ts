@@ -10,7 +10,7 @@
 import type { Scope } from "effect"
 import { Context, Effect } from "effect"
 import type { KafkaError } from "../../domain/Errors.js"
-import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
+import type { CommittedOffset, KafkaRecord, RecordHeader, TopicPartition } from "../../domain/KafkaRecord.js"
 
 export interface ConsumerOptions {
   readonly groupId: string
@@ -40,10 +40,10 @@ export interface KafkaConsumer {
   /** Fetches until interrupted. Fails only when the client cannot recover within its restart budget. */
   readonly run: (handlers: ConsumerHandlers) => Effect.Effect<never, KafkaError>
   /**
-   * Commits `offset` (the next offset to read) for each partition. A rejection
-   * because the group is rebalancing fails with `KafkaError({ rebalance: true })`.
+   * Commits `offset` (the next offset to read) for each partition, with its metadata. A
+   * rejection because the group is rebalancing fails with `KafkaError({ rebalance: true })`.
    */
-  readonly commit: (offsets: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void, KafkaError>
+  readonly commit: (offsets: ReadonlyArray<CommittedOffset>) => Effect.Effect<void, KafkaError>
   /** Stops fetching the given partitions (stop-at-offsets reached, shutdown). */
   readonly pause: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
   /**
@@ -78,11 +78,11 @@ export class KafkaClient extends Context.Service<KafkaClient, {
   readonly producer: Effect.Effect<KafkaProducer, KafkaError, Scope.Scope>
   readonly createTopic: (topic: string, partitions: number) => Effect.Effect<void, KafkaError>
   readonly topicOffsets: (topic: string) => Effect.Effect<ReadonlyArray<PartitionOffsets>, KafkaError>
-  /** Committed offsets of a group for a topic; partitions without a commit are absent. */
+  /** Committed offsets of a group for a topic, with their metadata; partitions without a commit are absent. */
   readonly committedOffsets: (
     groupId: string,
     topic: string
-  ) => Effect.Effect<ReadonlyArray<TopicPartitionOffset>, KafkaError>
+  ) => Effect.Effect<ReadonlyArray<CommittedOffset>, KafkaError>
 }>()("effect-kafka-pipeline/KafkaClient") {}
 
 /** A partition's committed offset (absent without a commit), end offset (high watermark) and lag. */

@@ -14,7 +14,7 @@ import type {
   TopicPartitions
 } from "kafkajs"
 import { Buffer } from "node:buffer"
-import type { KafkaRecord, RecordHeader, TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
+import type { KafkaRecord, RecordHeader, TopicPartition, CommittedOffset } from "../../domain/KafkaRecord.js"
 import type { PartitionOffsets, ProducerMessage } from "./KafkaClient.js"
 
 /**
@@ -136,10 +136,15 @@ export const toPartitionOffsets = (
 /** A group's committed offsets (`fetchOffsets`), by partition; those without a commit (-1) left out. */
 export const toCommittedOffsets = (
   topics: ReadonlyArray<{ readonly topic: string; readonly partitions: ReadonlyArray<FetchOffsetsPartition> }>
-): ReadonlyArray<TopicPartitionOffset> =>
+): ReadonlyArray<CommittedOffset> =>
   topics
     .flatMap(({ partitions, topic }) =>
-      partitions.map(({ offset, partition }) => ({ topic, partition, offset: Number(offset) }))
+      partitions.map(({ metadata, offset, partition }) => ({
+        topic,
+        partition,
+        offset: Number(offset),
+        ...(metadata ? { metadata } : {})
+      }))
     )
     .filter(({ offset }) => offset >= 0)
     .sort((a, b) => a.partition - b.partition)

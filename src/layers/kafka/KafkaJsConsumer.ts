@@ -9,7 +9,7 @@ import type { Kafka as KafkaJsClient } from "kafkajs"
 import * as Lifecycle from "../../domain/ConsumerLifecycle.js"
 import { ConsumerEvent } from "../../domain/ConsumerLifecycle.js"
 import { KafkaError } from "../../domain/Errors.js"
-import type { TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
+import type { CommittedOffset, TopicPartition } from "../../domain/KafkaRecord.js"
 import { partitionKey } from "../../domain/KafkaRecord.js"
 import * as RestartBudget from "../../domain/RestartBudget.js"
 import type { ConsumerHandlers, ConsumerOptions, KafkaConsumer } from "./KafkaClient.js"
@@ -256,13 +256,18 @@ const resume = (wiring: Wiring, run: Running, state: Lifecycle.ConsumerLifecycle
 
 // One commit at a time, so that the COMMIT_OFFSETS count belongs to this call.
 const commit = ({ cell, client, options }: Wiring, lock: Semaphore.Semaphore) =>
-  Effect.fn("KafkaJs.commit")(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
+  Effect.fn("KafkaJs.commit")(function*(offsets: ReadonlyArray<CommittedOffset>) {
     if (offsets.length === 0) return
     yield* lock.withPermits(1)(Effect.tryPromise({
       try: async () => {
         const before = cell.get().commits
         await client.commitOffsets(
-          offsets.map(({ offset, partition, topic }) => ({ topic, partition, offset: String(offset) }))
+          offsets.map(({ metadata, offset, partition, topic }) => ({
+            topic,
+            partition,
+            offset: String(offset),
+            metadata: metadata ?? null
+          }))
         )
         if (cell.get().commits === before) {
           throw new Error(`${notInGroupMessage}: kafkajs skipped the commit (not in the group)`)

@@ -5,14 +5,14 @@
  * admin calls and the control surface all read and change it through here.
  */
 import { Deferred, Effect } from "effect"
-import type { KafkaRecord, TopicPartition, TopicPartitionOffset } from "../../../domain/KafkaRecord.js"
+import type { KafkaRecord, CommittedOffset, TopicPartition } from "../../../domain/KafkaRecord.js"
 import { partitionKey } from "../../../domain/KafkaRecord.js"
 import type { AppendedMessage, PartitionLog } from "./PartitionLog.js"
 import * as Log from "./PartitionLog.js"
 
 /** One call of `KafkaConsumer.commit`, as `MemoryKafka.commits` reports it. */
 export interface CommitCall {
-  readonly offsets: ReadonlyArray<TopicPartitionOffset>
+  readonly offsets: ReadonlyArray<CommittedOffset>
   /** `Clock` time of the call, in milliseconds. */
   readonly at: number
   /** Present when the call failed: an injected failure, or a commit after the consumer closed. */
@@ -33,6 +33,8 @@ export interface GroupMember {
 export interface Group {
   /** By `partitionKey`. */
   readonly committed: Map<string, number>
+  /** The metadata of the committed offsets that carry one, by `partitionKey`. */
+  readonly metadata: Map<string, string>
   readonly commits: Array<CommitCall>
   /** Records handed to `onBatch` that it returned from. */
   fetched: number
@@ -134,24 +136,31 @@ export class MemoryBroker {
   group(groupId: string): Group {
     let group = this.groups.get(groupId)
     if (group === undefined) {
-      group = { committed: new Map(), commits: [], fetched: 0, member: undefined, assignment: undefined }
+      group = { committed: new Map(), metadata: new Map(), commits: [], fetched: 0, member: undefined, assignment: undefined }
       this.groups.set(groupId, group)
     }
     return group
   }
 
-  commit(group: Group, offsets: ReadonlyArray<TopicPartitionOffset>): void {
-    for (const { offset, partition, topic } of offsets) group.committed.set(partitionKey(topic, partition), offset)
+  commit(group: Group, offsets: ReadonlyArray<CommittedOffset>): void {
+    for (const { metadata, offset, partition, topic } of offsets) {
+      const key = partitionKey(topic, partition)
+      group.committed.set(key, offset)
+      if (metadata === undefined) group.metadata.delete(key)
+      else group.metadata.set(key, metadata)
+    }
     this.signal()
   }
 
   /** The group's committed offsets of one topic, by partition. */
-  committedOn(groupId: string, topic: string): Array<TopicPartitionOffset> {
-    const offsets: Array<TopicPartitionOffset> = []
-    for (const [key, offset] of this.group(groupId).committed) {
+  committedOn(groupId: string, topic: string): Array<CommittedOffset> {
+    const offsets: Array<CommittedOffset> = []
+    const group = this.group(groupId)
+    for (const [key, offset] of group.committed) {
       const separator = key.lastIndexOf(":")
       if (key.slice(0, separator) !== topic) continue
-      offsets.push({ topic, partition: Number(key.slice(separator + 1)), offset })
+      const metadata = group.metadata.get(key)
+      offsets.push({ topic, partition: Number(key.slice(separator + 1)), offset, ...(metadata === undefined ? {} : { metadata }) })
     }
     return offsets.sort((a, b) => a.partition - b.partition)
   }

@@ -5,7 +5,7 @@
  */
 import { Clock, Effect } from "effect"
 import { KafkaError } from "../../../domain/Errors.js"
-import type { KafkaRecord, TopicPartitionOffset } from "../../../domain/KafkaRecord.js"
+import type { CommittedOffset, KafkaRecord } from "../../../domain/KafkaRecord.js"
 import { partitionKey } from "../../../domain/KafkaRecord.js"
 import * as RestartBudget from "../../../domain/RestartBudget.js"
 import type { ConsumerHandlers, ConsumerOptions, KafkaConsumer } from "../KafkaClient.js"
@@ -161,10 +161,15 @@ const crashed = (broker: MemoryBroker, member: MemoryMember, message: string): E
  * after kafkajs has left the group.
  */
 const makeCommit = (broker: MemoryBroker, member: MemoryMember) =>
-  Effect.fn("MemoryKafka.commit")(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
+  Effect.fn("MemoryKafka.commit")(function*(offsets: ReadonlyArray<CommittedOffset>) {
     const { group, options: { groupId } } = member
     const at = yield* Clock.currentTimeMillis
-    const copied = offsets.map(({ offset, partition, topic }) => ({ topic, partition, offset }))
+    const copied = offsets.map(({ metadata, offset, partition, topic }) => ({
+      topic,
+      partition,
+      offset,
+      ...(metadata === undefined ? {} : { metadata })
+    }))
     const call: CommitCall = { offsets: copied, at }
     if (Lifecycle.isClosed(member.state)) {
       group.commits.push({ ...call, rejected: "closed" })
