@@ -68,11 +68,13 @@ export interface ArchiveDirectoryListing {
 export const listArchiveDirectory = (names: ReadonlyArray<string>): ArchiveDirectoryListing => {
   const backup = listArchiveFiles(names, "backup")
   const dlq = listArchiveFiles(names, "dlq")
-  // Each listing skips the other kind's files: those are kept from the listing of their own kind.
+  // Each listing skips the other kind's files: those are kept from the listing of their own kind, the names
+  // of neither kind from the backup listing (once). Names in a
+  // directory are unique, so the sort never compares a name with itself.
   const ownOrForeign = (kind: ArchiveKind) => (skipped: SkippedFile) => {
     const file = parse(skipped.name)
     return file === undefined ? kind === "backup" : file.kind === kind
   }
   const skipped = [...backup.skipped.filter(ownOrForeign("backup")), ...dlq.skipped.filter(ownOrForeign("dlq"))]
-  return { backup: backup.files, dlq: dlq.files, skipped: skipped.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0) }
+  return { backup: backup.files, dlq: dlq.files, skipped: skipped.sort((a, b) => (a.name < b.name ? -1 : 1)) }
 }

@@ -47,7 +47,8 @@ export interface VerifyOptions {
   readonly failOnDuplicates?: boolean | undefined
 }
 
-const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`
+const noun = (count: number, one: string) => count === 1 ? one : `${one}s`
+const plural = (count: number, one: string) => `${count} ${noun(count, one)}`
 
 const duplicateRows = (kind: KindReport) => kind.partitions.reduce((sum, partition) => sum + partition.duplicateRows, 0)
 
@@ -70,8 +71,11 @@ export const failures = (report: ArchiveReport, options: VerifyOptions = {}): Ar
 /** Gaps and duplicates listed per partition in the text; `--json` lists them all. */
 const MAX_LISTED = 10
 
-const offsets = (range: OffsetRange) =>
-  range.from === range.to ? `offset ${range.from}` : `offsets ${range.from}–${range.to} (${range.to - range.from + 1})`
+/** `offset 7`, `offsets 5–9`, with `counted` `offsets 5–9 (5)`. */
+const offsets = (range: OffsetRange, counted = true) =>
+  range.from === range.to
+    ? `offset ${range.from}`
+    : `offsets ${range.from}–${range.to}${counted ? ` (${range.to - range.from + 1})` : ""}`
 
 const lines = (from: number, to: number) => from === to ? `${from}` : `${from}–${to}`
 
@@ -82,7 +86,9 @@ const duplicateLine = (duplicate: DuplicateRange) =>
 
 const listed = <A>(items: ReadonlyArray<A>, show: (item: A) => string, what: string): Array<string> => [
   ...items.slice(0, MAX_LISTED).map(show),
-  ...(items.length > MAX_LISTED ? [`    … ${plural(items.length - MAX_LISTED, what)} more (--json lists all)`] : [])
+  ...(items.length > MAX_LISTED
+    ? [`    … ${items.length - MAX_LISTED} more ${noun(items.length - MAX_LISTED, what)} (--json lists all)`]
+    : [])
 ]
 
 const partitionLines = (partition: PartitionSummary): Array<string> => {
@@ -91,9 +97,9 @@ const partitionLines = (partition: PartitionSummary): Array<string> => {
     ...(partition.missingOffsets > 0 ? [`${plural(partition.missingOffsets, "offset")} missing`] : [])
   ]
   return [
-    `  ${partition.topic}:${partition.partition}  ${plural(partition.rows, "row")}, offsets ${partition.lowestOffset}–${partition.highestOffset}${
-      notes.length === 0 ? "" : `; ${notes.join(", ")}`
-    }`,
+    `  ${partition.topic}:${partition.partition}  ${plural(partition.rows, "row")}, ${
+      offsets({ from: partition.lowestOffset, to: partition.highestOffset }, false)
+    }${notes.length === 0 ? "" : `; ${notes.join(", ")}`}`,
     ...listed(partition.duplicates, duplicateLine, "duplicate range"),
     ...listed(partition.gaps, (gap) => `    gap: ${offsets(gap)}`, "gap")
   ]

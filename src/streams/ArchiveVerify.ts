@@ -15,6 +15,7 @@ import { backupHeader, dlqHeader } from "../domain/Csv.js"
 import { ConfigError } from "../domain/Errors.js"
 import { showValue } from "../domain/PipelineConfig.js"
 import type { ArchivedRecord } from "../domain/ReplayRow.js"
+import { directoryIssue } from "../layers/config/ConfigLoader.js"
 import { readArchive } from "./ArchiveReader.js"
 
 export { failures, formatReport } from "../domain/ArchiveReport.js"
@@ -35,21 +36,15 @@ const headerOf = (kind: ArchiveKind) =>
 /** Only DLQ rows have a `failed_at` column. */
 const kindOfRow = (record: ArchivedRecord): ArchiveKind => record.failedAt === undefined ? "backup" : "dlq"
 
-/** The directory's names, or a `ConfigError` saying why it is not a directory that can be read. */
+/** The directory's names, or a `ConfigError` saying why it is not a directory that can be listed. */
 const directoryNames = Effect.fnUntraced(function*(directory: string) {
   const fs = yield* FileSystem.FileSystem
-  const issue = (what: string) => new ConfigError({ issues: [`directory: ${showValue(directory)} ${what}`] })
-  const info = yield* Effect.result(fs.stat(directory))
-  if (info._tag === "Failure") {
-    return yield* issue(
-      info.failure.reason._tag === "NotFound" ? "does not exist" : `cannot be read: ${info.failure.message}`
-    )
-  }
-  if (info.success.type !== "Directory") {
-    return yield* issue("is not a directory (expected a directory of archive files)")
-  }
+  const issue = yield* directoryIssue(fs, "archive verify", directory)
+  if (issue !== undefined) return yield* new ConfigError({ issues: [issue] })
   return yield* fs.readDirectory(directory).pipe(
-    Effect.mapError((error) => issue(`cannot be listed: ${error.message}`))
+    Effect.mapError((error) =>
+      new ConfigError({ issues: [`archive verify: directory ${showValue(directory)} cannot be listed: ${error.message}`] })
+    )
   )
 })
 
