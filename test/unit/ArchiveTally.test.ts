@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { ArchiveTally, type PartitionSummary, type TalliedRow } from "../../src/domain/ArchiveTally.js"
+import { ArchiveTally, type TalliedRow } from "../../src/domain/ArchiveTally.js"
+import { assertAgrees, naiveOffsets } from "../support/archiveTally.js"
 
 /** Rows of `file` for `offsets` of orders:0, one per line from `line`. */
 const rows = (file: string, offsets: ReadonlyArray<number>, line = 2, partition = 0): Array<TalliedRow> =>
@@ -84,37 +85,8 @@ describe("ArchiveTally", () => {
 })
 
 // -----------------------------------------------------------------------------
-// Against a naive reading: every offset's copies in a Map, every offset in a Set
+// Against a naive reading: every offset's copies in a Map
 // -----------------------------------------------------------------------------
-
-interface Copy {
-  readonly file: string
-  readonly line: number
-}
-
-const naive = (all: ReadonlyArray<TalliedRow>) => {
-  const byPartition = new Map<string, Map<number, Array<Copy>>>()
-  for (const row of all) {
-    const key = `${row.topic}:${row.partition}`
-    const offsets = byPartition.get(key) ?? new Map<number, Array<Copy>>()
-    byPartition.set(key, offsets)
-    offsets.set(row.offset, [...(offsets.get(row.offset) ?? []), { file: row.file, line: row.line }])
-  }
-  return byPartition
-}
-
-/** The summary as the naive reading has it: each duplicated offset's copies, each missing offset. */
-const expand = (summary: PartitionSummary) => {
-  const copies = new Map<number, Array<Copy>>()
-  for (const duplicate of summary.duplicates) {
-    for (const copy of duplicate.copies) assert.strictEqual(copy.toLine - copy.fromLine, duplicate.to - duplicate.from)
-    for (let offset = duplicate.from; offset <= duplicate.to; offset++) {
-      copies.set(offset, duplicate.copies.map((copy) => ({ file: copy.file, line: copy.fromLine + offset - duplicate.from })))
-    }
-  }
-  const missing = summary.gaps.flatMap((gap) => range(gap.from, gap.to))
-  return { copies, missing }
-}
 
 /** Files of batches: runs of consecutive offsets of one partition, rows spanning one line or more. */
 const files = fc.array(
@@ -147,29 +119,7 @@ describe("ArchiveTally, property", () => {
     fc.assert(
       fc.property(files, (batchesByFile) => {
         const all = rowsOf(batchesByFile)
-        const expected = naive(all)
-        const summaries = tally(all)
-        assert.deepStrictEqual(summaries.map((s) => `${s.topic}:${s.partition}`).sort(), [...expected.keys()].sort())
-        for (const summary of summaries) {
-          const offsets = expected.get(`${summary.topic}:${summary.partition}`)!
-          const present = [...offsets.keys()]
-          const lowest = Math.min(...present)
-          const highest = Math.max(...present)
-          const { copies, missing } = expand(summary)
-          assert.strictEqual(summary.rows, [...offsets.values()].reduce((sum, c) => sum + c.length, 0))
-          assert.strictEqual(summary.offsets, offsets.size)
-          assert.strictEqual(summary.lowestOffset, lowest)
-          assert.strictEqual(summary.highestOffset, highest)
-          assert.deepStrictEqual(missing, range(lowest, highest).filter((offset) => !offsets.has(offset)))
-          assert.strictEqual(summary.missingOffsets, missing.length)
-          assert.deepStrictEqual(
-            copies,
-            new Map([...offsets].filter(([, c]) => c.length > 1).sort(([a], [b]) => a - b))
-          )
-          assert.strictEqual(summary.duplicateRows, summary.rows - summary.offsets)
-          // Gaps are maximal and in order: none touches the next.
-          summary.gaps.forEach((gap, i) => i > 0 && assert.isAbove(gap.from, summary.gaps[i - 1]!.to + 1))
-        }
+        assertAgrees(tally(all), naiveOffsets(all))
       }),
       { numRuns: 300 }
     )
