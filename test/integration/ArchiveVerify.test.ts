@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterAll } from "vitest"
 import { backupHeader, dlqHeader, dlqRow, encodeRow } from "../../src/domain/Csv.js"
+import { checkBeforeLoading } from "../../examples/archive-verify.js"
 import { ConfigError } from "../../src/domain/Errors.js"
 import * as ArchiveVerify from "../../src/streams/ArchiveVerify.js"
 import { archived, backupText, dlqText } from "../support/replay.js"
@@ -215,5 +216,20 @@ describe("ArchiveVerify.run on a directory", () => {
       const denied = yield* ArchiveVerify.run(unlisted).pipe(Effect.provideService(FileSystem.FileSystem, cannotList), Effect.flip)
       assert.instanceOf(denied, ConfigError)
       assert.match(denied.issues[0]!, new RegExp(`^archive verify: directory "${unlisted}" cannot be listed: PermissionDenied`))
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect("the README's example (examples/archive-verify.ts): ok for every offset once, not ok for one twice", () =>
+    Effect.gen(function*() {
+      const clean = directory({ "backup-2026-12-03T16.csv": backupText(p0(range(0, 4))) })
+      const once = yield* checkBeforeLoading(clean)
+      assert.isTrue(once.ok)
+      assert.deepStrictEqual(once.partitions.map((p) => [p.rows, p.lowestOffset, p.highestOffset]), [[5, 0, 4]])
+      const twice = directory({
+        "backup-2026-12-03T16.csv": backupText(p0(range(0, 4))),
+        "backup-2026-12-03T16.1.csv": backupText(p0([4]))
+      })
+      const duplicated = yield* checkBeforeLoading(twice)
+      assert.isFalse(duplicated.ok)
+      assert.deepStrictEqual(duplicated.failures, ["1 duplicate row in the backup archive"])
     }).pipe(Effect.provide(NodeServices.layer)))
 })
