@@ -128,7 +128,8 @@ describe("ArchiveVerify.run on a directory", () => {
       const wholeGzip = gzip(dlqText(p1(range(100, 299))))
       const dir = directory({
         "backup-2026-12-03T17.csv": `${backupText(p0([0, 1]))}orders,0,2,2026-12-`,
-        "backup-2026-12-03T18.csv": dlqText([archived(5)]),
+        // DLQ rows (one of them bad) in a file named backup: the header's error comes first, at line 1.
+        "backup-2026-12-03T18.csv": `${dlqText([archived(5)])}${encodeRow(badAttempts)}`,
         "backup-2026-12-03T19.csv": "",
         "backup-2026-12-03T20.csv": backupText(p0([9])).slice(encodeRow(backupHeader).length),
         "dlq-2026-12-03T17.csv": `${dlqText([archived(6)])}${encodeRow(badAttempts)}`,
@@ -145,6 +146,7 @@ describe("ArchiveVerify.run on a directory", () => {
           line: 1,
           message: `expected ${backupHeaderRow}, got the header row of a DLQ archive (${dlqHeader.join(",")})`
         },
+        { file: "backup-2026-12-03T18.csv", line: 4, message: "attempts: expected an integer from 0 to 9007199254740991, got \"x\"" },
         { file: "backup-2026-12-03T19.csv", line: 1, message: `expected ${backupHeaderRow}, got an empty file` },
         {
           file: "backup-2026-12-03T20.csv",
@@ -161,7 +163,7 @@ describe("ArchiveVerify.run on a directory", () => {
       ])
       assert.deepStrictEqual(report.files.map((file) => [file.name, file.rows, file.errors]), [
         ["backup-2026-12-03T17.csv", 2, 1],
-        ["backup-2026-12-03T18.csv", 1, 1],
+        ["backup-2026-12-03T18.csv", 1, 2],
         ["backup-2026-12-03T19.csv", 0, 1],
         ["backup-2026-12-03T20.csv", 0, 1],
         ["dlq-2026-12-03T17.csv", 1, 1],
@@ -177,7 +179,7 @@ describe("ArchiveVerify.run on a directory", () => {
       ])
       assert.deepStrictEqual(report.backup.partitions.map((p) => [p.partition, p.lowestOffset, p.highestOffset, p.rows]), [[0, 0, 1, 2]])
       assert.deepStrictEqual(ArchiveVerify.failures(report), [
-        "6 errors in 6 files (torn, unparseable or without their header)"
+        "7 errors in 6 files (torn, unparseable or without their header)"
       ])
     }))
 
