@@ -7,17 +7,20 @@
  *                         [--from-offset …] [--to-offset …] [--from-time …] [--to-time …]
  *                         [--time-column timestamp|failed_at] [--to-topic …] [--resume-from file:line]
  *                         [--archive dlq|backup] --brokers … <file or directory>…
+ *   kafka-pipeline archive verify [--json] [--fail-on-duplicates] <directory>
  *
  * Exit codes: 0 for a clean stop (stop-at offsets reached, or SIGTERM/SIGINT
  * once or many times; a replay that sent everything it selected), 2 for bad
  * flags or configuration (one message, no stack trace), 1 for a fatal
  * runtime error (Kafka unreachable past the restart budget, an archive that
  * cannot be written; a replay that sent nothing because of malformed rows or
- * missing topics, or that stopped part-way, SIGINT/SIGTERM included).
+ * missing topics, or that stopped part-way, SIGINT/SIGTERM included; an
+ * archive verify that found a torn or unparseable file, or duplicates with
+ * --fail-on-duplicates).
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import type { Exit, Runtime } from "effect"
-import { Cause, Console, Effect, Layer, Option } from "effect"
+import { Cause, Console, Effect, Layer, Option, Schema } from "effect"
 import { Argument, CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
 import { ConfigError } from "./domain/Errors.js"
 import type { PipelineConfig } from "./domain/PipelineConfig.js"
@@ -32,6 +35,7 @@ import * as Logging from "./layers/Logging.js"
 import { Observability, terminalProgress } from "./layers/Observability.js"
 import { PipelineSettings } from "./layers/config/PipelineSettings.js"
 import { loadProcessor } from "./processors/ProcessorLoader.js"
+import * as ArchiveVerify from "./streams/ArchiveVerify.js"
 import * as Pipeline from "./streams/Pipeline.js"
 import * as Replay from "./streams/Replay.js"
 
@@ -185,9 +189,45 @@ const replay = Command.make(
   })
 ).pipe(Command.withDescription("Produce archived (dead-lettered) records again, byte-exact, with an x-replayed-from header"))
 
+/** The archive has errors (or duplicates, when they fail it): the report says which; exit 1. */
+class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", { reasons: Schema.Array(Schema.String) }) {}
+
+const verify = Command.make(
+  "verify",
+  {
+    directory: Argument.String("directory").pipe(
+      Argument.withDescription("A directory of backup and DLQ archive files (.csv and .csv.gz)")
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the report as one JSON object instead of the text summary"),
+      Flag.withDefault(false)
+    ),
+    failOnDuplicates: Flag.Boolean("fail-on-duplicates").pipe(
+      Flag.withDescription("Exit 1 when an offset has more than one row in an archive (by default reported only)"),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fn("cli.archive.verify")(function*({ directory, failOnDuplicates, json }) {
+    const report = yield* ArchiveVerify.run(directory)
+    yield* Console.log(json ? JSON.stringify(report) : ArchiveVerify.formatReport(report, { failOnDuplicates }))
+    const reasons = ArchiveVerify.failures(report, { failOnDuplicates })
+    if (reasons.length === 0) return
+    // The text summary ends with them; beside the JSON they go to stderr.
+    if (json) yield* Console.error(`archive verify failed: ${reasons.join("; ")}`)
+    return yield* new VerifyFailed({ reasons })
+  })
+).pipe(Command.withDescription(
+  "Read every archive file of a directory; report rows, offset ranges, gaps and duplicates per topic partition; exit 1 on a torn or unparseable file"
+))
+
+const archive = Command.make("archive").pipe(
+  Command.withDescription("Check the backup and DLQ archive files"),
+  Command.withSubcommands([verify])
+)
+
 const cli = Command.make("kafka-pipeline").pipe(
   Command.withDescription("A Kafka consumer pipeline: parallel processing, contiguous commits, CSV archives, a DLQ"),
-  Command.withSubcommands([run, offsets, replay])
+  Command.withSubcommands([run, offsets, replay, archive])
 )
 
 const isUserError = (error: unknown) => error instanceof ConfigError || CliError.isCliError(error)

@@ -47,4 +47,17 @@ export type { ReplayFilter, ResumePoint, TimeColumn } from "./domain/ReplayFilte
 export type { ArchivedRecord, ReplayMessage } from "./domain/ReplayRow.js"
 export { MalformedArchive, ReplayIncomplete, ReplayTargetError } from "./domain/ReplayErrors.js"
 export type { ReplayError } from "./domain/ReplayErrors.js"
+export * as ArchiveVerify from "./streams/ArchiveVerify.js"
+export type {
+  ArchiveFileError,
+  ArchiveReport,
+  DuplicateRange,
+  KindReport,
+  OffsetRange,
+  PartitionSummary,
+  RowCopy,
+  VerifiedFile,
+  VerifyOptions
+} from "./streams/ArchiveVerify.js"
+export type { SkippedFile } from "./domain/ArchiveListing.js"
 export { builtinProcessors, jsonValidate } from "./processors/builtin.js"

@@ -55,3 +55,26 @@ export const listArchiveFiles = (names: ReadonlyArray<string>, kind: ArchiveKind
   files.sort((a, b) => a.hourStart - b.hourStart || a.sequence - b.sequence)
   return { files: files.map((file) => file.name), skipped }
 }
+
+export interface ArchiveDirectoryListing {
+  /** Each kind's files, oldest first. */
+  readonly backup: ReadonlyArray<string>
+  readonly dlq: ReadonlyArray<string>
+  /** Names that are not archive files, and compressed copies of plain files that are read. */
+  readonly skipped: ReadonlyArray<SkippedFile>
+}
+
+/** Both kinds' files among a directory's `names`, by the same rules as `listArchiveFiles`. */
+export const listArchiveDirectory = (names: ReadonlyArray<string>): ArchiveDirectoryListing => {
+  const backup = listArchiveFiles(names, "backup")
+  const dlq = listArchiveFiles(names, "dlq")
+  // Each listing skips the other kind's files: those are kept from the listing of their own kind, the names
+  // of neither kind from the backup listing (once). Names in a
+  // directory are unique, so the sort never compares a name with itself.
+  const ownOrForeign = (kind: ArchiveKind) => (skipped: SkippedFile) => {
+    const file = parse(skipped.name)
+    return file === undefined ? kind === "backup" : file.kind === kind
+  }
+  const skipped = [...backup.skipped.filter(ownOrForeign("backup")), ...dlq.skipped.filter(ownOrForeign("dlq"))]
+  return { backup: backup.files, dlq: dlq.files, skipped: skipped.sort((a, b) => (a.name < b.name ? -1 : 1)) }
+}

@@ -168,12 +168,14 @@ class ItemReader {
 /**
  * Streams `input`'s rows to `onItems`, a chunk's worth at a time, in order,
  * until the file ends or `onItems` answers false. A header row that is not
- * an archive's is a problem that ends the file.
+ * an archive's is a problem that ends the file. Returns the archive its
+ * header row says, or undefined when there is none (an empty file, or a
+ * first row that is not a header: a problem then).
  */
 export const readArchive = <E, R>(
   input: ArchiveInput,
   onItems: (items: ReadonlyArray<ArchiveItem>) => Effect.Effect<boolean, E, R>
-): Effect.Effect<void, E, R | FileSystem.FileSystem> =>
+): Effect.Effect<ArchiveKind | undefined, E, R | FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const csv = new CsvReader()
@@ -193,8 +195,8 @@ export const readArchive = <E, R>(
         return problem(reader.line, failure.message)
       })
     )
-    if (failed || !finished) return
+    if (failed || !finished) return reader.kind
     const torn = csv.end()
-    if (torn !== undefined) return yield* onItems([reader.item(torn)!])
-    if (reader.kind === undefined) yield* Effect.logInfo(`replay: ${input.path} is empty (not even a header row)`)
+    if (torn !== undefined) yield* onItems([reader.item(torn)!])
+    return reader.kind
   })

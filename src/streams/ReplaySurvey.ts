@@ -74,10 +74,12 @@ export const survey = (
     const records: Array<number> = []
     for (const [fileIndex, input] of options.inputs.entries()) {
       let inFile = 0
-      yield* readArchive(input, (items) =>
+      let problemsInFile = 0
+      const kind = yield* readArchive(input, (items) =>
         Effect.sync(() => {
           for (const item of items) {
             if (item._tag === "Problem") {
+              problemsInFile++
               counts.malformed++
               if (problems.length < options.maxProblems) problems.push(`${input.path}:${item.line}: ${item.message}`)
               continue
@@ -96,6 +98,9 @@ export const survey = (
           }
           return true
         }))
+      if (kind === undefined && problemsInFile === 0) {
+        yield* Effect.logInfo(`replay: ${input.path} is empty (not even a header row)`)
+      }
       records.push(inFile)
     }
     return { counts, records, problems, targets }

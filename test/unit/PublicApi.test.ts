@@ -30,6 +30,12 @@ describe("public API", () => {
     )
   })
 
+  it("exports the archive check", () => {
+    assert.isFunction(Api.ArchiveVerify.run)
+    assert.isFunction(Api.ArchiveVerify.failures)
+    assert.isFunction(Api.ArchiveVerify.formatReport)
+  })
+
   it.effect("Observability does nothing unless its layer is provided", () =>
     Effect.gen(function*() {
       for (const observability of [yield* Api.Observability, yield* Api.Observability.pipe(Effect.provide(Api.Observability.noop))]) {

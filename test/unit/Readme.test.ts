@@ -24,6 +24,10 @@ describe("README", () => {
     assert.include(read("README.md"), "```ts\n" + read("examples/library.ts") + "```\n")
   })
 
+  it("shows the archive verify example exactly as examples/archive-verify.ts, which a test runs", () => {
+    assert.include(read("README.md"), "```ts\n" + read("examples/archive-verify.ts") + "```\n")
+  })
+
   it("shows the processor that tells bad records from a downstream that is down exactly as examples/inventory-processor.ts", () => {
     assert.include(read("README.md"), "```ts\n" + read("examples/inventory-processor.ts") + "```\n")
   })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { listArchiveFiles } from "../../src/domain/ArchiveListing.js"
+import { listArchiveDirectory, listArchiveFiles } from "../../src/domain/ArchiveListing.js"
 import {
   filterIssues,
   matches,
@@ -241,6 +241,28 @@ describe("listArchiveFiles", () => {
       ]
     })
     assert.deepStrictEqual(listArchiveFiles(names, "backup").files, ["backup-2026-11-22T10.csv"])
+  })
+
+  it("listArchiveDirectory: both kinds' files; skipped once, by name, only what neither kind reads", () => {
+    const names = [
+      "dlq-2026-11-22T10.csv",
+      "backup-2026-11-22T10.1.csv",
+      "backup-2026-11-22T10.csv.gz",
+      "backup-2026-11-22T10.1.csv.gz",
+      "notes.txt",
+      "dlq-2026-11-22T10.csv.gz",
+      "backup-2026-11-22T10.csv.gz.part"
+    ]
+    assert.deepStrictEqual(listArchiveDirectory(names), {
+      backup: ["backup-2026-11-22T10.csv.gz", "backup-2026-11-22T10.1.csv"],
+      dlq: ["dlq-2026-11-22T10.csv"],
+      skipped: [
+        { name: "backup-2026-11-22T10.1.csv.gz", reason: "a compressed copy of backup-2026-11-22T10.1.csv, which is read" },
+        { name: "backup-2026-11-22T10.csv.gz.part", reason: "not an archive file name" },
+        { name: "dlq-2026-11-22T10.csv.gz", reason: "a compressed copy of dlq-2026-11-22T10.csv, which is read" },
+        { name: "notes.txt", reason: "not an archive file name" }
+      ]
+    })
   })
 })
 

@@ -219,7 +219,8 @@ const directoryIssues = (dirs: { readonly backupDir: unknown; readonly dlqDir: u
     return issues
   })
 
-const checkDirectory = (fs: FileSystem.FileSystem, field: string, dir: string) =>
+/** Why `dir` (given as `field`) is not an existing directory, or undefined when it is one. */
+export const directoryIssue = (fs: FileSystem.FileSystem, field: string, dir: string) =>
   Effect.gen(function*() {
     const shown = showValue(dir)
     const stat = yield* Effect.result(fs.stat(dir))
@@ -233,6 +234,14 @@ const checkDirectory = (fs: FileSystem.FileSystem, field: string, dir: string) =
     if (stat.success.type !== "Directory") {
       return `${field}: ${shown} is not a directory (it is a ${stat.success.type.toLowerCase()})`
     }
+    return undefined
+  })
+
+const checkDirectory = (fs: FileSystem.FileSystem, field: string, dir: string) =>
+  Effect.gen(function*() {
+    const notDirectory = yield* directoryIssue(fs, field, dir)
+    if (notDirectory !== undefined) return notDirectory
+    const shown = showValue(dir)
     const access = yield* Effect.result(fs.access(dir, { writable: true }))
     if (access._tag === "Failure") {
       return access.failure.reason._tag === "PermissionDenied"
