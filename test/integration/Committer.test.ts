@@ -205,8 +205,8 @@ describe("Committer — stop-at targets", () => {
         "the target's run, then another partition of the same topic"
       )
       assert.isTrue(
-        yield* stopsAfter(orders0, [...records("orders", 0, [0, 1]), ...records("payments", 0, [0])]),
-        "the target's run, then the same partition number of another topic"
+        yield* stopsAfter({ topic: "orders", partition: 0, offset: 0 }, [...records("orders", 0, [0]), ...records("payments", 0, [0])]),
+        "a one-record run of the target's partition, then the same partition number of another topic"
       )
       assert.isTrue(
         yield* stopsAfter(
