@@ -167,7 +167,9 @@ const decodeWith = <A>(parse: Parse<A>) => (input: unknown): Effect.Effect<A, Co
     if (typeof input === "object" && input !== null && !Array.isArray(input) && "stopAtOffsets" in input) {
       const normalised = normaliseStopAtOffsets((input as { stopAtOffsets: unknown }).stopAtOffsets)
       stopIssues = normalised.issues
-      prepared = { ...input, stopAtOffsets: stopIssues.length === 0 ? normalised.value : undefined }
+      // The entries that parsed go on to the schema, whose checks across entries (each partition
+      // once) are then reported with the entries that did not parse.
+      prepared = { ...input, stopAtOffsets: normalised.value }
     }
     const exit = parse(prepared)
     if (Exit.isSuccess(exit) && stopIssues.length === 0) return Effect.succeed(exit.value)

@@ -34,6 +34,7 @@ import {
   TOPIC
 } from "../support/memoryPipeline.js"
 import { parsePrometheus } from "../support/prometheus.js"
+import { recordingTracer } from "../support/tracing.js"
 
 /** Endpoints on a free port, two retries, the lag read every 5 s. */
 const settings = (overrides: Partial<PipelineConfigInput> = {}) =>
@@ -451,18 +452,6 @@ describe("Observability — spans", () => {
     assert.strictEqual(otlpTracesUrl("http://collector:4318/"), "http://collector:4318/v1/traces")
     assert.strictEqual(otlpTracesUrl("https://collector/otlp/v1/traces"), "https://collector/otlp/v1/traces")
   })
-
-  const recordingTracer = () => {
-    const spans: Array<Tracer.Span> = []
-    const tracer = Tracer.make({
-      span: (options) => {
-        const span = Tracer.nativeTracer.span(options)
-        spans.push(span)
-        return span
-      }
-    })
-    return { spans, tracer }
-  }
 
   test("a root span per record with topic/partition/offset, one per commit and per rotation", (logs) =>
     Effect.gen(function*() {

@@ -71,6 +71,18 @@ describe("Dispatch", () => {
         assert.isTrue(yield* hasEnded(waiting))
       }))
 
+    it.effect("the chunk is counted from start: a batch part-way through waits for a chunk of its own records", () =>
+      Effect.gen(function*() {
+        const dispatch = yield* dispatchOf({ queueSize: 16, queueBytes: 1_000 })
+        addAll(dispatch, Array.from({ length: 16 }, () => 1))
+        const waiting = yield* Effect.forkChild(dispatch.awaitRoom([1, 1, 1, 1, 1], 3))
+        assert.isFalse(yield* hasEnded(waiting), "no place free")
+        dispatch.complete(dispatch.take()!)
+        assert.isFalse(yield* hasEnded(waiting), "one place is not a chunk")
+        dispatch.complete(dispatch.take()!)
+        assert.isTrue(yield* hasEnded(waiting))
+      }))
+
     it.effect("a chunk holds what fits in queueBytes together: intake waits for the bytes of the first record only when two would not fit", () =>
       Effect.gen(function*() {
         const dispatch = yield* dispatchOf({ queueSize: 80, queueBytes: 100 })

@@ -356,6 +356,11 @@ describe("PipelineConfig", () => {
           "colour: not a known setting, got \"blue\""
         ])
       }))
+
+    it.effect("a key that is a symbol (an object built in code) is reported like any unknown setting", () =>
+      Effect.gen(function*() {
+        assertIssues(yield* issuesOf({ ...required, [Symbol("retries")]: 3 }), ["[\"Symbol(retries)\"]: not a known setting, got 3"])
+      }))
   })
 
   describe("Config Validation - Out of Range Values", () => {
@@ -437,6 +442,14 @@ describe("PipelineConfig", () => {
             "heartbeatIntervalMs: expected an integer < sessionTimeoutMs (30000), got 30000"
           ]
         )
+      }))
+
+    it.effect("a cross-field rule broken by a setting's default names the setting and that it was not given", () =>
+      Effect.gen(function*() {
+        assertIssues(yield* issuesOf({ ...required, retryBaseDelayMs: 20_000, breakerOpenMs: 10_000_000 }), [
+          "retryMaxDelayMs: expected a number ≥ retryBaseDelayMs (20000), got nothing",
+          "breakerMaxOpenMs: expected a number ≥ breakerOpenMs (10000000), got nothing"
+        ])
       }))
 
     it.effect("the downstream settings: a ratio outside 0–1, a rate of 0, a threshold of 0", () =>
@@ -534,6 +547,25 @@ describe("PipelineConfig", () => {
             "stopAtOffsets[1]: expected each topic:partition at most once (orders:0 is given twice), got {\"topic\":\"orders\",\"partition\":0,\"offset\":2}"
           ]
         )
+      }))
+
+    it.effect("a \"topic:partition\" key whose topic Kafka would refuse is reported on the key, as written", () =>
+      Effect.gen(function*() {
+        assertIssues(yield* issuesOf({ ...required, stopAtOffsets: { "bad topic:0": 5, "orders:1": 7 } }), [
+          "stopAtOffsets[\"bad topic:0\"]: expected a key \"topic:partition\" (a topic name and an integer ≥ 0), got \"bad topic:0\""
+        ])
+      }))
+
+    it.effect("a partition given twice is reported together with the entries that do not parse", () =>
+      Effect.gen(function*() {
+        assertIssues(yield* issuesOf({ ...required, stopAtOffsets: "orders:0=5,orders:0=6,orders" }), [
+          "stopAtOffsets[1]: expected each topic:partition at most once (orders:0 is given twice), got {\"topic\":\"orders\",\"partition\":0,\"offset\":6}",
+          "stopAtOffsets: expected topic:partition=offset, got \"orders\""
+        ])
+        assertIssues(yield* issuesOf({ ...required, stopAtOffsets: { "orders:0": 5, "orders:00": 6, "orders:1": -1 } }), [
+          "stopAtOffsets[1]: expected each topic:partition at most once (orders:0 is given twice), got {\"topic\":\"orders\",\"partition\":0,\"offset\":6}",
+          "stopAtOffsets[\"orders:1\"]: expected an offset that is an integer ≥ 0, got -1"
+        ])
       }))
 
     it("normaliseStopAtOffsets passes the array form (and anything else) through for the schema to check", () => {
@@ -739,6 +771,11 @@ describe("PipelineConfig", () => {
         assert.deepStrictEqual(yield* decodeSetting("stopAtOffsets", "t:0=5"), [{ topic: "t", partition: 0, offset: 5 }])
         const bad = yield* Effect.flip(decodeSetting("brokers", ["localhost", "ok:1"]))
         assert.deepStrictEqual(bad.issues, ["brokers[0]: expected a host:port address (port 1–65535), got \"localhost\""])
+        const bothBad = yield* Effect.flip(decodeSetting("brokers", ["localhost", "kafka:0"]))
+        assert.deepStrictEqual(bothBad.issues, [
+          "brokers[0]: expected a host:port address (port 1–65535), got \"localhost\"",
+          "brokers[1]: expected a host:port address (port 1–65535), got \"kafka:0\""
+        ], "every problem at once, as in the whole configuration")
         const missing = yield* Effect.flip(decodeSetting("brokers", undefined))
         assert.deepStrictEqual(missing.issues, ["brokers: required, got nothing"])
       }))

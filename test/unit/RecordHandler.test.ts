@@ -15,6 +15,8 @@ import * as fc from "fast-check"
 import { NonRetryable } from "../../src/domain/Failure.js"
 import type { KafkaRecord } from "../../src/domain/KafkaRecord.js"
 import type { Processor, ProcessorInput } from "../../src/domain/Processor.js"
+import type { Admission } from "../../src/streams/Admission.js"
+import { unlimited } from "../../src/streams/Admission.js"
 import type { Outcome, RecordHandlerOptions } from "../../src/streams/RecordHandler.js"
 import * as RecordHandler from "../../src/streams/RecordHandler.js"
 
@@ -576,6 +578,23 @@ describe("RecordHandler (seed §4 test_worker_pool.py)", () => {
         const late = yield* run(4)
         yield* TestClock.adjust(5_000)
         assert.strictEqual(failed(yield* Fiber.join(late)).failure.errorType, "ProcessingTimeout")
+      }))
+
+    it.effect("a record whose first call waits for admission (no token at hand) counts that call as its first attempt", () =>
+      Effect.gen(function*() {
+        // Nothing is admitted at once: every call waits in `admit`, as when the rate limit's bucket is empty.
+        const waiting: Admission = { ...unlimited, tryAdmit: () => undefined }
+        const ok = counting(() => "done")
+        const handleOk = yield* RecordHandler.makeDirect(ok.processor, options, waiting)
+        assert.deepStrictEqual(yield* RecordHandler.asEffect(handleOk(record("x"))), { _tag: "Processed", attempts: 1 })
+        assert.strictEqual(ok.calls(), 1)
+        const bad = counting(() => {
+          throw new ValueError("bad")
+        })
+        const handleBad = yield* RecordHandler.makeDirect(bad.processor, { ...options, maxRetries: 0 }, waiting)
+        const outcome = yield* RecordHandler.asEffect(handleBad(record("x")))
+        assert.strictEqual(failed(outcome).attempts, 1)
+        assert.strictEqual(bad.calls(), 1)
       }))
 
     it.effect("a rejected promise is retried from its failure: attempts count the first call", () =>
