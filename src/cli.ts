@@ -31,6 +31,7 @@ import { flagOf, givenFlags, runFlags } from "./layers/config/CliFlags.js"
 import { loadRunConfig, loadSetting, loadSettings } from "./layers/config/ConfigLoader.js"
 import { groupLag } from "./layers/kafka/KafkaClient.js"
 import * as KafkaJs from "./layers/kafka/KafkaJs.js"
+import * as Platformatic from "./layers/kafka/Platformatic.js"
 import * as Logging from "./layers/Logging.js"
 import { Observability, terminalProgress } from "./layers/Observability.js"
 import { PipelineSettings } from "./layers/config/PipelineSettings.js"
@@ -39,13 +40,15 @@ import * as ArchiveVerify from "./streams/ArchiveVerify.js"
 import * as Pipeline from "./streams/Pipeline.js"
 import * as Replay from "./streams/Replay.js"
 
-const kafkaLayer = (settings: Pick<PipelineConfig, "brokers" | "ssl" | "sasl">, clientId: string) =>
-  KafkaJs.layer({
+const kafkaLayer = (settings: Pick<PipelineConfig, "brokers" | "ssl" | "sasl" | "client">, clientId: string) => {
+  const options = {
     brokers: settings.brokers,
     clientId,
     ssl: settings.ssl,
     ...(settings.sasl === undefined ? {} : { sasl: settings.sasl })
-  })
+  }
+  return settings.client === "platformatic" ? Platformatic.layer(options) : KafkaJs.layer(options)
+}
 
 const loggingLayer = (settings: Pick<PipelineConfig, "logLevel" | "logFormat">) =>
   Logging.layer({ level: settings.logLevel, format: settings.logFormat, isTTY: process.stderr.isTTY === true })
@@ -180,7 +183,7 @@ const replay = Command.make(
         onRecord: (planned) => Console.log(describeReplay(planned.file, planned.line, planned.record, planned.message))
       }).pipe(report, Effect.provide(loggingLayer(logs)))
     }
-    const settings = yield* loadSettings(sources, ["brokers", "ssl", "sasl", "logLevel", "logFormat"])
+    const settings = yield* loadSettings(sources, ["brokers", "ssl", "sasl", "client", "logLevel", "logFormat"])
     yield* Replay.run(options).pipe(
       report,
       Effect.provide(kafkaLayer(settings, "kafka-pipeline-replay")),

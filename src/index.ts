@@ -8,6 +8,7 @@ export type { RunSnapshot } from "./layers/RunState.js"
 export type { RunPhase } from "./domain/RunPhase.js"
 export type { Ordering } from "./domain/KeyScheduler.js"
 export * as KafkaJs from "./layers/kafka/KafkaJs.js"
+export * as Platformatic from "./layers/kafka/Platformatic.js"
 export { MemoryKafka } from "./layers/kafka/MemoryKafka.js"
 export { groupLag, KafkaClient } from "./layers/kafka/KafkaClient.js"
 export type {

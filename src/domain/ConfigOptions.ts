@@ -25,6 +25,8 @@ import {
   HttpUrl,
   IntAtLeast,
   IntBetween,
+  KafkaClients,
+  KafkaClientSchema,
   LogFormats,
   LogFormatSchema,
   LogLevels,
@@ -96,6 +98,15 @@ export const pipelineSettings = {
     kind: "string",
     default: "effect-kafka-pipeline",
     description: "Kafka client id."
+  }),
+  client: setting({
+    schema: KafkaClientSchema,
+    rule: oneOf(KafkaClients),
+    kind: "string",
+    choices: KafkaClients,
+    default: "kafkajs",
+    description:
+      "Kafka client library: kafkajs (the default: the one the pipeline was built and measured on) or platformatic (@platformatic/kafka: maintained, KIP-848-ready; see the README for its limits)."
   }),
   concurrency: setting({
     schema: IntBetween(1, 1000),

@@ -56,6 +56,10 @@ export const MetricsPort = Schema.Union([IntBetween(0, 65_535), Schema.Literal("
 
 export const LogLevels = ["Trace", "Debug", "Info", "Warn", "Error"] as const
 export type LogLevel = (typeof LogLevels)[number]
+/** The Kafka clients the pipeline can run on. */
+export const KafkaClients = ["kafkajs", "platformatic"] as const
+export type KafkaClientName = (typeof KafkaClients)[number]
+
 export const LogFormats = ["json", "pretty", "auto"] as const
 export type LogFormat = (typeof LogFormats)[number]
 export const SaslMechanisms = ["plain", "scram-sha-256", "scram-sha-512"] as const
@@ -83,6 +87,7 @@ const caseInsensitiveLiterals = <const L extends ReadonlyArray<string>>(
 export const LogLevelSchema = caseInsensitiveLiterals(LogLevels, normaliseLogLevel)
 export const OrderingSchema = caseInsensitiveLiterals(Orderings)
 export const LogFormatSchema = caseInsensitiveLiterals(LogFormats)
+export const KafkaClientSchema = caseInsensitiveLiterals(KafkaClients)
 export const SaslMechanismSchema = caseInsensitiveLiterals(SaslMechanisms)
 
 /** Accepts a plain string or an already `Redacted` one; always decodes to `Redacted<string>`. */

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest"
 import { decodeBytes, type BytesEncoding } from "../../src/domain/Csv.js"
 import { readRows, type ArchiveRow } from "../support/archive.js"
 import { uniqueName } from "../support/broker.js"
-import { cliE2e, jsonValues, runArgs, runCli } from "../support/cli.js"
+import { cliE2e, jsonValues, runArgs as runArgsOf, runCli } from "../support/cli.js"
 import { produceValues } from "../support/produce.js"
 import { kcatProduce, kcatProduceFile } from "../support/kcat.js"
 
@@ -30,8 +30,10 @@ const bytesOf = (text: string, encoding: string) => {
   return b === null ? null : Buffer.from(b)
 }
 
-// Concurrent CLI runs on two cores: generous timeouts, these wait on real processes.
-describe.concurrent("kafka-pipeline run against a real broker", { timeout: 120_000 }, () => {
+// Concurrent CLI runs on two cores: generous timeouts, these wait on real processes. Each
+// scenario runs with each Kafka client (`--client`).
+describe.concurrent.each(["kafkajs", "platformatic"])("kafka-pipeline run against a real broker (%s)", { timeout: 120_000 }, (client) => {
+  const runArgs = (o: Parameters<typeof runArgsOf>[0]) => runArgsOf({ ...o, client })
   it("1. happy path: 1,000 records → 1,000 backup rows, no DLQ rows, committed 1,000, exit 0", { tags: ["testcontainers"] }, async () => {
     const broker = e2e.broker()
     const topic = uniqueName("happy")

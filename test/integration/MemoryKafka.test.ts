@@ -100,25 +100,6 @@ describe("MemoryKafka", () => {
       assert.deepStrictEqual(small.batches.map((b) => b.length), [2, 1])
     })))
 
-  it.effect("starts at the committed offset, else at the beginning or the end", () =>
-    withKafka(Effect.gen(function*() {
-      const kafka = yield* MemoryKafka
-      const client = yield* KafkaClient
-      yield* client.createTopic("orders", 2)
-      yield* kafka.produce("orders", 0, values(5))
-      yield* kafka.produce("orders", 1, values(5))
-      yield* Effect.scoped(
-        Effect.flatMap(client.consumer(options()), (first) => first.commit([tpo("orders", 0, 3)]))
-      )
-      const seen = recording()
-      yield* Effect.forkChild((yield* client.consumer(options({ fromBeginning: false }))).run(seen.handlers))
-      yield* kafka.awaitAssignment("group")
-      yield* kafka.produce("orders", 1, values(1, "new"))
-      yield* kafka.awaitFetched("group", 3)
-      // partition 0 resumes at its commit (3, 4); partition 1 has no commit and starts at the end.
-      assert.deepStrictEqual(seen.records().map((r) => `${r.partition}@${r.offset}`), ["0@3", "0@4", "1@5"])
-    })))
-
   it.effect("records every commit call with its Clock time and exposes committed offsets", () =>
     withKafka(Effect.gen(function*() {
       const kafka = yield* MemoryKafka
@@ -153,17 +134,6 @@ describe("MemoryKafka", () => {
       assert.deepStrictEqual(yield* client.committedOffsets("other", "orders"), [])
       const invalid = yield* Effect.flip(consumer.commit([{ topic: "orders", partition: 0, offset: -1 }]))
       assert.include(invalid.message, "Invalid commit offset -1")
-    })))
-
-  it.effect("rejects commits once the consumer's scope has closed (it has left the group)", () =>
-    withKafka(Effect.gen(function*() {
-      const kafka = yield* MemoryKafka
-      const client = yield* KafkaClient
-      const consumer = yield* Effect.scoped(client.consumer(options()))
-      const error = yield* Effect.flip(consumer.commit([{ topic: "orders", partition: 0, offset: 1 }]))
-      assert.isTrue(error.rebalance)
-      assert.strictEqual((yield* kafka.commits("group"))[0]!.rejected, "closed")
-      assert.strictEqual((yield* kafka.committed("group")).size, 0)
     })))
 
   it.effect("logs and retries failed fetches with backoff on the Clock", () => {

@@ -92,8 +92,11 @@ export const runArgs = (o: {
   readonly stopAt?: ReadonlyArray<readonly [partition: number, offset: number]>
   readonly extra?: ReadonlyArray<string>
   readonly metricsPort?: string
+  /** The Kafka client (`--client`); the default's when absent. */
+  readonly client?: string
 }): Array<string> => [
   "run",
+  ...(o.client === undefined ? [] : ["--client", o.client]),
   "--brokers", o.brokers,
   "--topics", o.topic,
   "--group-id", o.group,

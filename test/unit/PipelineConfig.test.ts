@@ -44,6 +44,7 @@ describe("PipelineConfig", () => {
           topics: ["orders", "payments.v2", "audit_log-1"],
           groupId: "billing",
           clientId: "billing-1",
+          client: "platformatic",
           concurrency: 1000,
           ordering: "partition",
           queueSize: 10,
@@ -112,6 +113,7 @@ describe("PipelineConfig", () => {
           sasl: undefined
         })
         assert.strictEqual(config.clientId, "effect-kafka-pipeline")
+        assert.strictEqual(config.client, "kafkajs")
         assert.strictEqual(config.concurrency, 16)
         assert.strictEqual(config.ordering, "key")
         assert.strictEqual(config.queueSize, 1000)
@@ -140,9 +142,14 @@ describe("PipelineConfig", () => {
         const config = yield* decodePipelineConfig({
           ...required,
           logFormat: "PRETTY",
+          client: " Platformatic",
           sasl: { mechanism: "SCRAM-SHA-256", username: "u", password: "p" }
         })
         assert.strictEqual(config.logFormat, "pretty")
+        assert.strictEqual(config.client, "platformatic")
+        const wrong = yield* Effect.flip(decodePipelineConfig({ ...required, client: "librdkafka" }))
+        assert.include(wrong.message, "client")
+        assert.include(wrong.message, "one of kafkajs, platformatic")
         assert.strictEqual(config.sasl?.mechanism, "scram-sha-256")
       }))
 
