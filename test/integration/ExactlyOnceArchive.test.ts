@@ -13,6 +13,7 @@ import { NonRetryable } from "../../src/domain/Failure.js"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
 import type { Processor } from "../../src/domain/Processor.js"
 import { RowBuffer } from "../../src/domain/RowBuffer.js"
+import { KafkaClient } from "../../src/layers/kafka/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/kafka/MemoryKafka.js"
 import { PipelineSettings } from "../../src/layers/config/PipelineSettings.js"
 import * as Pipeline from "../../src/streams/Pipeline.js"
@@ -127,5 +128,28 @@ describe("Exactly-once archive", () => {
       yield* Fiber.interrupt(second)
       assert.strictEqual((yield* kafka.commits(GROUP)).at(-1)!.offsets[0]!.metadata, "archive-from=2026-11-22T12")
       assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 10))
+    }))
+
+  test("a partition taken away and given back: its rows not yet written are dropped, the next owner writes them once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      const kafka = yield* MemoryKafka
+      yield* (yield* KafkaClient).createTopic(TOPIC, 2)
+      yield* produce(0, numbered(10))
+      yield* produce(1, numbered(10, "w"))
+      // Rows wait a minute in the batch: the rebalance comes before they are written.
+      const fiber = yield* start(() => Effect.void, { backupBatchSize: 1000, flushIntervalMs: 60_000 })
+      yield* TestClock.adjust(5_000)
+      assert.deepStrictEqual(yield* archiveRows("/backup"), [], "nothing written yet")
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
+      yield* TestClock.adjust(5_000)
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }, { topic: TOPIC, partition: 1 }])
+      yield* advanceUntil(committedAt(1, 10))
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(fiber)
+      const rows = yield* archiveRows("/backup")
+      for (const partition of [0, 1]) {
+        assert.deepStrictEqual(offsetsOf(rows.filter((row) => row.partition === String(partition))), range(0, 10), `partition ${partition}`)
+      }
     }))
 })
