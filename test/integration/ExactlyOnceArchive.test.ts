@@ -152,4 +152,38 @@ describe("Exactly-once archive", () => {
         assert.deepStrictEqual(offsetsOf(rows.filter((row) => row.partition === String(partition))), range(0, 10), `partition ${partition}`)
       }
     }))
+
+  test("a run stopped by a fatal archive error (the DLQ disk full), restarted: every backup row once, the DLQ row once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      const files = yield* MemoryFileSystem
+      yield* produce(0, [...numbered(5), "bad-5", ...numbered(4, "w")])
+      files.failWrites = (path) => path.startsWith("/dlq/") && files.text(path).length > 0
+      const seen: Array<number> = []
+      const failed = yield* start(failingBad(seen))
+      yield* advanceUntil(Effect.map(Fiber.await(failed).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      assert.strictEqual((yield* Fiber.await(failed))._tag, "Failure")
+      assert.deepStrictEqual(yield* archiveRows("/dlq"), [], "the DLQ row did not reach the disk")
+
+      files.failWrites = undefined
+      const restarted = yield* start(failingBad(seen))
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(restarted)
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 10))
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/dlq")), [5])
+    }))
+
+  test("a run stopped at its stop-at offsets, then run again past them: every offset once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      yield* produce(0, numbered(20))
+      const first = yield* start(() => Effect.void, { stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 9 }] })
+      yield* advanceUntil(Effect.map(Fiber.await(first).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      assert.strictEqual((yield* Fiber.join(first)).reason, "stopAtOffsets")
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 10), "nothing past the target")
+      const second = yield* start(() => Effect.void)
+      yield* advanceUntil(committedAt(0, 20))
+      yield* Fiber.interrupt(second)
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 20))
+    }))
 })
