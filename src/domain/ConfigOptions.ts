@@ -20,7 +20,9 @@ import {
   setting,
   settingsOf
 } from "./ConfigOption.js"
+import { ArchiveCompressions } from "./ArchiveCompression.js"
 import {
+  ArchiveCompressionSchema,
   HostPort,
   HttpUrl,
   IntAtLeast,
@@ -189,6 +191,15 @@ export const pipelineSettings = {
     kind: "string",
     metavar: "topic",
     description: "Also produce failed records to this Kafka topic, with error headers."
+  }),
+  archiveCompression: setting({
+    schema: ArchiveCompressionSchema,
+    rule: oneOf(ArchiveCompressions),
+    kind: "string",
+    choices: ArchiveCompressions,
+    default: "none",
+    description:
+      "Compress each backup and DLQ file once its hour is closed: none, or gzip (into `<name>.csv.gz`, which `zcat` reads); the open hour stays plain."
   }),
   stopAtOffsets: setting({
     schema: StopAtOffsets,

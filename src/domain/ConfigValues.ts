@@ -5,6 +5,7 @@
  */
 import { Effect, Schema, SchemaGetter } from "effect"
 import { Orderings } from "./KeyScheduler.js"
+import { ArchiveCompressions } from "./ArchiveCompression.js"
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
 
@@ -89,6 +90,7 @@ export const OrderingSchema = caseInsensitiveLiterals(Orderings)
 export const LogFormatSchema = caseInsensitiveLiterals(LogFormats)
 export const KafkaClientSchema = caseInsensitiveLiterals(KafkaClients)
 export const SaslMechanismSchema = caseInsensitiveLiterals(SaslMechanisms)
+export const ArchiveCompressionSchema = caseInsensitiveLiterals(ArchiveCompressions)
 
 /** Accepts a plain string or an already `Redacted` one; always decodes to `Redacted<string>`. */
 export const Password = Schema.Union([Schema.Redacted(Schema.String), Schema.RedactedFromValue(Schema.String)])

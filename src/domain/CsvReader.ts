@@ -65,27 +65,43 @@ export class CsvReader {
   #rowBytes = 0
   /** After an overlong row: its bytes are dropped up to the next line end. */
   #skipping = false
+  /** Bytes of input read so far. */
+  #consumed = 0
+  /** Bytes of input up to the line end of the last row that ended (whole or an issue). */
+  #rowsEnd = 0
 
-  constructor(options: { readonly maxRowBytes?: number } = {}) {
+  /** Only where rows end (`unfinishedBytes`): no row or issue comes out, no byte is kept. */
+  readonly #boundsOnly: boolean
+
+  constructor(options: { readonly maxRowBytes?: number; readonly boundsOnly?: boolean } = {}) {
     this.#maxRowBytes = options.maxRowBytes ?? MAX_ROW_BYTES
+    this.#boundsOnly = options.boundsOnly ?? false
   }
 
   /** Reads `chunk`; returns the rows (and issues) it completes, in order. */
   push(chunk: Uint8Array): Array<CsvItem> {
     const items: Array<CsvItem> = []
     let rowStart = 0
+    /** The chunk's first LF at or after the quoted bytes being skipped (its length when none), found once per LF. */
+    let lineEnd = -1
     for (let index = 0; index < chunk.length; index++) {
       const byte = chunk[index]!
       if (this.#skipping) {
         if (byte === LF) {
           items.push(this.#endRow(chunk.subarray(rowStart, index)))
           rowStart = index + 1
+          this.#rowsEnd = this.#consumed + rowStart
         }
         continue
       }
       if (this.#quote === Quote.Inside) {
-        if (byte === QUOTE) this.#quote = Quote.AfterQuote
-        else if (byte === LF) this.#linesInRow++
+        // Most of an archive's bytes are inside quotes (the values): jump to the next quote natively.
+        const close = chunk.indexOf(QUOTE, index)
+        const end = close < 0 ? chunk.length : close
+        if (lineEnd < index) lineEnd = nextLineEnd(chunk, index)
+        for (; lineEnd < end; lineEnd = nextLineEnd(chunk, lineEnd + 1)) this.#linesInRow++
+        if (close >= 0) this.#quote = Quote.AfterQuote
+        index = end
         continue
       }
       if (this.#quote === Quote.AfterQuote) {
@@ -96,8 +112,10 @@ export class CsvReader {
         this.#quote = Quote.Outside
       }
       if (byte === LF) {
-        items.push(this.#endRow(chunk.subarray(rowStart, index)))
+        if (this.#boundsOnly) this.#reset(this.#linesInRow + 1)
+        else items.push(this.#endRow(chunk.subarray(rowStart, index)))
         rowStart = index + 1
+        this.#rowsEnd = this.#consumed + rowStart
       } else if (byte === COMMA) {
         this.#atFieldStart = true
       } else {
@@ -107,7 +125,17 @@ export class CsvReader {
       }
     }
     this.#keep(chunk.subarray(rowStart), items)
+    this.#consumed += chunk.length
     return items
+  }
+
+  /**
+   * Bytes read since the line end of the last row that ended: the row still
+   * open, which is torn if the input ends here (0 when the input so far ends
+   * on a row's line end).
+   */
+  get unfinishedBytes(): number {
+    return this.#consumed - this.#rowsEnd
   }
 
   /**
@@ -121,6 +149,7 @@ export class CsvReader {
       : "the last row has no line end (a torn row?)"
     const line = this.#line
     this.#reset(0)
+    this.#rowsEnd = this.#consumed
     return { _tag: "Issue", line, message }
   }
 
@@ -129,6 +158,7 @@ export class CsvReader {
     if (tail.length === 0) return
     if (this.#skipping) return
     this.#rowBytes += tail.length
+    if (this.#boundsOnly) return
     if (this.#rowBytes > this.#maxRowBytes) {
       items.push({
         _tag: "Issue",
@@ -164,6 +194,11 @@ export class CsvReader {
     this.#rowBytes = 0
     this.#skipping = false
   }
+}
+
+const nextLineEnd = (chunk: Uint8Array, from: number): number => {
+  const at = chunk.indexOf(LF, from)
+  return at < 0 ? chunk.length : at
 }
 
 const concat = (pieces: ReadonlyArray<Uint8Array>, last: Uint8Array, size: number): Uint8Array => {

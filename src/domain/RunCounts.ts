@@ -4,6 +4,12 @@ import { partitionKey } from "./KafkaRecord.js"
 import type { Outcome } from "./Outcome.js"
 import { failedAttempts, retries } from "./Outcome.js"
 
+export interface ArchiveCompressed {
+  files: number
+  plainBytes: number
+  compressedBytes: number
+}
+
 /**
  * What a run has done so far. The run's summary, its metrics and its progress
  * line are all read from here; the pipeline's stages are the only writers.
@@ -34,6 +40,11 @@ export class RunCounts {
   readonly deadLetteredByType = new Map<string, number>()
   readonly commitFailures = { rebalance: 0, error: 0 }
   readonly archivedRows: Record<ArchiveKind, number> = { backup: 0, dlq: 0 }
+  /** Closed hours' files compressed, with their bytes before (whole rows) and after. */
+  readonly compressed: Record<ArchiveKind, ArchiveCompressed> = {
+    backup: { files: 0, plainBytes: 0, compressedBytes: 0 },
+    dlq: { files: 0, plainBytes: 0, compressedBytes: 0 }
+  }
   /** Every archive file opened, oldest first. */
   readonly files: Record<ArchiveKind, Array<string>> = { backup: [], dlq: [] }
   /** The last offset committed per partition (or, in devMode, that would have been). */
@@ -79,6 +90,13 @@ export class RunCounts {
 
   recordArchived(kind: ArchiveKind, rows: number): void {
     this.archivedRows[kind] += rows
+  }
+
+  recordCompressed(kind: ArchiveKind, plainBytes: number, compressedBytes: number): void {
+    const compressed = this.compressed[kind]
+    compressed.files++
+    compressed.plainBytes += plainBytes
+    compressed.compressedBytes += compressedBytes
   }
 
   recordFileOpened(kind: ArchiveKind, path: string): void {

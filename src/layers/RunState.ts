@@ -23,7 +23,7 @@ import type { TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord
 import type { Ordering } from "../domain/KeyScheduler.js"
 import { KeyScheduler } from "../domain/KeyScheduler.js"
 import { Ack, OffsetLedger } from "../domain/OffsetLedger.js"
-import { RunCounts } from "../domain/RunCounts.js"
+import { type ArchiveCompressed, RunCounts } from "../domain/RunCounts.js"
 import type { RunEvent, RunPhase, StopReason } from "../domain/RunPhase.js"
 import { Starting, transition } from "../domain/RunPhase.js"
 import type { StopAtTarget } from "../domain/StopAt.js"
@@ -68,6 +68,8 @@ export interface RunSnapshot {
   readonly commitFailures: { readonly rebalance: number; readonly error: number }
   readonly archivedRows: Readonly<Record<ArchiveKind, number>>
   readonly rotations: Readonly<Record<ArchiveKind, number>>
+  /** Closed hours' files compressed (`archiveCompression`), with their bytes before and after. */
+  readonly compressed: Readonly<Record<ArchiveKind, Readonly<ArchiveCompressed>>>
   /** Records waiting for a worker: ready, or behind an earlier record of their key. */
   readonly queued: number
   /** Records a worker has taken and not finished. */
@@ -140,6 +142,7 @@ export class RunState extends Context.Service<RunState, {
         commitFailures: { ...counts.commitFailures },
         archivedRows: { ...counts.archivedRows },
         rotations: { backup: counts.rotations("backup"), dlq: counts.rotations("dlq") },
+        compressed: { backup: { ...counts.compressed.backup }, dlq: { ...counts.compressed.dlq } },
         queued: work.queued,
         inFlight: work.inFlight,
         waitingBehindKey: work.waitingBehindKey,

@@ -52,6 +52,8 @@ export interface ArchiveSinkOptions {
   readonly onFlushed: (records: ReadonlyArray<TopicPartitionOffset>, hourStart: number) => Effect.Effect<void>
   /** The archive's first failure, once: the sink does not log it (the run it stops does). */
   readonly onFatal: (error: ArchiveError) => Effect.Effect<void>
+  /** At the start, then at each rotation with the file it closed (if any): compression's hook; returns at once. */
+  readonly onRotated?: ((closed: string | undefined) => Effect.Effect<void>) | undefined
 }
 
 export interface ArchiveSink {
@@ -88,6 +90,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
   const lock = yield* Semaphore.make(1)
   const batch = new RowBatch<TopicPartitionOffset>({ maxRows: options.batchSize, maxBytes: MAX_BATCH_BYTES })
   const lifecycle = makeLifecycle(options)
+  const rotated = (closed: string | undefined) => options.onRotated?.(closed) ?? Effect.void
   const report = lifecycle.report
   let rowsWritten = 0
 
@@ -138,8 +141,9 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     if (lifecycle.state()._tag !== "Open") return
     yield* writePendingAt(Effect.map(Clock.currentTimeMillis, (now) => hourStart(now) - 1))
     const closing = files.currentPath()
-    if (closing === undefined) return
+    if (closing === undefined) return yield* rotated(undefined)
     yield* files.closeCurrent
+    yield* rotated(closing)
     yield* Effect.annotateCurrentSpan("file", closing)
     yield* Effect.logDebug(`${options.kind} archive: closed ${closing} at the end of its hour`)
   })).pipe(Effect.withSpan("ArchiveSink.rotate", { root: true, attributes: { archive: options.kind } }))
@@ -174,6 +178,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     onFull: writer.startOrJoin
   })
 
+  yield* rotated(undefined)
   yield* Effect.addFinalizer(() => close.pipe(Effect.ignore))
   yield* startTimers(rotate, flush, options.flushIntervalMs)
 

@@ -31,6 +31,7 @@ import { PipelineSettings } from "../layers/config/PipelineSettings.js"
 import type { PipelineSummary } from "../layers/RunState.js"
 import { RunState } from "../layers/RunState.js"
 import * as Admission from "./Admission.js"
+import * as ArchiveCompressor from "./ArchiveCompressor.js"
 import * as ArchiveRecovery from "./ArchiveRecovery.js"
 import * as ArchiveSink from "./ArchiveSink.js"
 import * as Committer from "./Committer.js"
@@ -231,8 +232,17 @@ const archives = Effect.fnUntraced(function*(
   committer: Committer.Committer,
   stop: Deferred.Deferred<"stopAtOffsets", PipelineError>
 ) {
-  const sink = (kind: ArchiveKind, dir: string, batchSize: number, ack: number) =>
-    ArchiveSink.make({
+  const sink = Effect.fnUntraced(function*(kind: ArchiveKind, dir: string, batchSize: number, ack: number) {
+    // Closed hours compressed in the background, for the run's scope.
+    const compressor = config.archiveCompression === "gzip"
+      ? yield* ArchiveCompressor.make({
+        kind,
+        dir,
+        onCompressed: (_path, plainBytes, compressedBytes) =>
+          runState.counts.recordCompressed(kind, plainBytes, compressedBytes)
+      })
+      : undefined
+    return yield* ArchiveSink.make({
       kind,
       dir,
       header: kind === "backup" ? backupHeader : dlqHeader,
@@ -247,8 +257,10 @@ const archives = Effect.fnUntraced(function*(
           runState.counts.recordArchived(kind, records.length)
           runState.archiveIndex.noteWritten(records, hourStart)
           committer.acknowledge(records, ack)
-        })
+        }),
+      onRotated: compressor?.sweep
     })
+  })
   const backup = config.backupDir === undefined
     ? undefined
     : yield* sink("backup", config.backupDir, config.backupBatchSize, Ack.Archived)

@@ -285,6 +285,22 @@ describe("ConfigLoader", () => {
         ])
       }).pipe(Effect.provide(NodeFileSystem.layer)))
 
+    it.effect("archiveCompression: none by default; gzip from the file, the env var or the flag (any case); anything else names the field", () =>
+      Effect.gen(function*() {
+        const { dlqDir, writeFile } = yield* workspace
+        const required = { flags: requiredFlags(dlqDir), env: {} }
+        assert.strictEqual((yield* loadConfig(required)).archiveCompression, "none")
+        const file = yield* writeFile("compress.json", JSON.stringify({ archiveCompression: "gzip" }))
+        assert.strictEqual((yield* loadConfig({ ...required, flags: { ...required.flags, config: file } })).archiveCompression, "gzip")
+        const fromEnv = yield* loadConfig({ ...required, env: { KAFKA_PIPELINE_ARCHIVE_COMPRESSION: "GZIP" } })
+        assert.strictEqual(fromEnv.archiveCompression, "gzip")
+        const { flags } = yield* parseArgs(["--archive-compression", "gzip"])
+        assert.strictEqual((yield* loadConfig({ ...required, flags: { ...required.flags, ...flags } })).archiveCompression, "gzip")
+        assertIssues(yield* loadFails({ ...required, env: { KAFKA_PIPELINE_ARCHIVE_COMPRESSION: "zstd" } }), [
+          "archiveCompression: expected one of none, gzip, got \"zstd\" (from KAFKA_PIPELINE_ARCHIVE_COMPRESSION)"
+        ])
+      }).pipe(Effect.provide(NodeFileSystem.layer)))
+
     it.effect("otlpEndpoint falls back to the standard OTEL_EXPORTER_OTLP_ENDPOINT; the pipeline's own variable wins", () =>
       Effect.gen(function*() {
         const { dlqDir } = yield* workspace
@@ -673,6 +689,7 @@ describe("ConfigLoader", () => {
           backupDir: "./backup",
           dlqDir: "./dlq",
           dlqTopic: "orders-dlq",
+          archiveCompression: "gzip",
           concurrency: 32,
           logLevel: "Info",
           restartBudgetMs: 120_000,

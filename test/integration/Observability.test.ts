@@ -81,6 +81,15 @@ const scrape = (port: number) =>
 
 const ok: Processor = () => Effect.void
 
+/** Lets the event loop run (real I/O: zlib's callbacks) until `done` holds; no timer, no virtual time. */
+const untilTrue = (done: () => boolean) =>
+  Effect.gen(function*() {
+    for (let turn = 0; turn < 100_000 && !done(); turn++) {
+      yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    }
+    assert.isTrue(done(), "not reached")
+  })
+
 describe("Observability — /metrics", () => {
   test("the counters, histograms and gauges match what the run did (CSV rows, DLQ rows, commits)", (logs) =>
     Effect.gen(function*() {
@@ -186,6 +195,35 @@ describe("Observability — /metrics", () => {
       assert.strictEqual(done.get("kafka_pipeline_records_in_flight"), 0)
       assert.strictEqual(done.get("kafka_pipeline_archive_files_rotated_total", { archive: "backup" }), 1)
       assert.strictEqual(done.get("kafka_pipeline_archive_files_rotated_total", { archive: "dlq" }) ?? 0, 0, "no DLQ rows: no DLQ file")
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  test("archiveCompression gzip: the hour a rotation closes is compressed, backup and DLQ, and counted with its bytes", (logs) =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFileSystem
+      // Every 20th value null: dead-lettered (NullValue), so that both archives have a file.
+      yield* produce(0, Array.from({ length: 200 }, (_, i) => i % 20 === 0 ? null : `{"i":${i},"pad":"${"x".repeat(200)}"}`))
+      const { fiber, port } = yield* start(logs, ok, { archiveCompression: "gzip" })
+      yield* advanceUntil(committedAt(0, 200))
+      const closed = ["/backup/backup-1970-01-01T00.csv", "/dlq/dlq-1970-01-01T00.csv"]
+      const plainBytes = closed.map((path) => files.files.get(path)!.byteLength)
+      yield* TestClock.adjust(60 * 60 * 1000)
+      // The compression runs on zlib's threads, in real time: wait for its files, not for time.
+      yield* untilTrue(() => closed.every((path) => files.files.has(`${path}.gz`) && !files.files.has(path)))
+      const metrics = yield* scrape(port)
+      for (const [index, archive] of (["backup", "dlq"] as const).entries()) {
+        assert.strictEqual(metrics.get("kafka_pipeline_archive_files_compressed_total", { archive }), 1)
+        assert.strictEqual(metrics.get("kafka_pipeline_archive_compressed_plain_bytes_total", { archive }), plainBytes[index])
+        assert.strictEqual(
+          metrics.get("kafka_pipeline_archive_compressed_bytes_total", { archive }),
+          files.files.get(`${closed[index]}.gz`)!.byteLength
+        )
+      }
+      assert.isBelow(files.files.get(`${closed[0]}.gz`)!.byteLength, plainBytes[0]! / 5)
+      yield* produce(0, ["late"])
+      yield* advanceUntil(committedAt(0, 201))
+      assert.isTrue(files.files.has("/backup/backup-1970-01-01T01.csv"), "the open hour stays plain")
+      assert.isFalse(files.files.has("/backup/backup-1970-01-01T01.csv.gz"))
       yield* Fiber.interrupt(fiber)
     }))
 

@@ -5,7 +5,8 @@
  * with a real CSV parser. `remove` unlinks like POSIX: a file open at the time
  * still takes writes (into nothing) and its handle's `stat` says `nlink` 0.
  * Directories are the paths that files are under; `stat`, `readDirectory` and
- * `stream` (in chunks of `streamChunkBytes`) read them back.
+ * `stream` (in chunks of `streamChunkBytes`) read them back. `rename` moves a
+ * file atomically, replacing the target; a directory opens (flag `r`) to be synced.
  */
 import { ByteSize, Context, Effect, FileSystem, Layer, Option, PlatformError, Stream } from "effect"
 import { parse } from "csv-parse/sync"
@@ -15,6 +16,8 @@ export interface MemoryFiles {
   readonly files: Map<string, Uint8Array>
   /** Paths closed so far (in order). */
   readonly closed: Array<string>
+  /** Paths synced so far (in order), files and directories. */
+  readonly synced: Array<string>
   /** Fail writes to paths matching this predicate (ENOSPC) until cleared. */
   failWrites: ((path: string) => boolean) | undefined
   /** Fail opening paths matching this predicate until cleared. */
@@ -41,6 +44,7 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
       const state: MemoryFiles = {
         files: new Map(),
         closed: [],
+        synced: [],
         failWrites: undefined,
         failOpens: undefined,
         partialWriteBytes: undefined,
@@ -102,7 +106,9 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
             }) as FileSystem.File.Info
           ),
           seek: () => Effect.die("not implemented"),
-          sync: Effect.void,
+          sync: Effect.sync(() => {
+            state.synced.push(path)
+          }),
           read: () => Effect.die("not implemented"),
           readAlloc: () => Effect.succeed(Option.none()),
           truncate: (length = 0) =>
@@ -171,10 +177,20 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
               ? Effect.fail(error("readFile", path, "NotFound", "no such file"))
               : Effect.succeed(content)
           }),
+        rename: (from, to) =>
+          Effect.suspend(() => {
+            const content = state.files.get(from)
+            if (content === undefined) return Effect.fail(error("rename", from, "NotFound", "ENOENT: no such file or directory"))
+            state.files.delete(from)
+            state.files.set(to, content)
+            return Effect.void
+          }),
         open: (path, options) =>
           Effect.gen(function*() {
             if (state.failOpens?.(path)) return yield* error("open", path, "PermissionDenied", "EACCES: permission denied")
             const flag = options?.flag ?? "r"
+            // A directory opens for reading, as on Linux: to sync it.
+            if (flag === "r" && !state.files.has(path) && isDirectory(path)) return makeFile(path, { closed: false, unlinked: false })
             if (flag.includes("x") && state.files.has(path)) {
               return yield* error("open", path, "AlreadyExists", "EEXIST: file already exists")
             }

@@ -50,6 +50,36 @@ describe("CsvReader", () => {
     )
   })
 
+  it("unfinishedBytes: the bytes after the last row's line end, with the fields read or bounds only, however chunked (property)", () => {
+    fc.assert(
+      fc.property(cutTable, fc.nat(), ([rows, bytes, cuts], tornAt) => {
+        const last = utf8(encodeRow(rows[0]!))
+        const torn = last.subarray(0, tornAt % last.length)
+        const input = new Uint8Array(bytes.length + torn.length)
+        input.set(bytes)
+        input.set(torn, bytes.length)
+        for (const reader of [new CsvReader(), new CsvReader({ boundsOnly: true })]) {
+          let at = 0
+          const items: Array<CsvItem> = []
+          for (const cut of [...cuts, input.length].sort((a, b) => a - b)) {
+            items.push(...reader.push(input.subarray(at, cut)))
+            at = cut
+          }
+          assert.strictEqual(reader.unfinishedBytes, torn.length)
+          assert.strictEqual(reader.end() === undefined, torn.length === 0)
+          assert.strictEqual(reader.unfinishedBytes, 0, "the end drops the open row")
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("boundsOnly gives no rows and no issues: only where they end", () => {
+    const reader = new CsvReader({ boundsOnly: true })
+    assert.deepStrictEqual(reader.push(utf8("a,b\r\n\"x\ny\",z\r\nbad\"quote\r\n\"open")), [])
+    assert.strictEqual(reader.unfinishedBytes, 5)
+  })
+
   it("gives each row the line it starts on (lines end at LF, inside quotes too) (property)", () => {
     fc.assert(
       fc.property(cutTable, ([rows, bytes, cuts]) => {

@@ -56,6 +56,7 @@ describe("PipelineConfig", () => {
           backupDir: "/var/backup",
           dlqDir: "/var/dlq",
           dlqTopic: "orders.dlq",
+          archiveCompression: "gzip",
           stopAtOffsets: [{ topic: "orders", partition: 0, offset: 0 }],
           devMode: true,
           fromBeginning: false,
@@ -116,6 +117,7 @@ describe("PipelineConfig", () => {
         assert.strictEqual(config.client, "kafkajs")
         assert.strictEqual(config.concurrency, 16)
         assert.strictEqual(config.ordering, "key")
+        assert.strictEqual(config.archiveCompression, "none")
         assert.strictEqual(config.queueSize, 1000)
         assert.strictEqual(config.queueBytes, 67108864)
         assert.strictEqual(config.commitIntervalMs, 5000)

@@ -93,6 +93,23 @@ export const PipelineMetrics = {
   archiveRotations: labelled((archive: string) =>
     counter("kafka_pipeline_archive_files_rotated_total", "Hourly rotations of an archive to a new file.", { archive })
   ),
+  archiveFilesCompressed: labelled((archive: string) =>
+    counter("kafka_pipeline_archive_files_compressed_total", "Closed hours' files compressed (archiveCompression), by archive.", {
+      archive
+    })
+  ),
+  archivePlainBytesCompressed: labelled((archive: string) =>
+    counter(
+      "kafka_pipeline_archive_compressed_plain_bytes_total",
+      "Bytes of the plain files compressed (their whole rows), by archive.",
+      { archive }
+    )
+  ),
+  archiveCompressedBytes: labelled((archive: string) =>
+    counter("kafka_pipeline_archive_compressed_bytes_total", "Bytes of the .csv.gz files they were compressed into, by archive.", {
+      archive
+    })
+  ),
   breakerState: labelled((state: string) =>
     gauge(
       "kafka_pipeline_circuit_breaker_state",
@@ -179,6 +196,9 @@ export class RunMetrics {
     for (const kind of archiveKinds) {
       counters.set(m.archiveRows(kind), run.archivedRows[kind])
       counters.set(m.archiveRotations(kind), run.rotations[kind])
+      counters.set(m.archiveFilesCompressed(kind), run.compressed[kind].files)
+      counters.set(m.archivePlainBytesCompressed(kind), run.compressed[kind].plainBytes)
+      counters.set(m.archiveCompressedBytes(kind), run.compressed[kind].compressedBytes)
     }
     for (const name of breakerStates) {
       counters.set(m.breakerTransitions(stateLabel(name)), run.breakerTransitions[name])
