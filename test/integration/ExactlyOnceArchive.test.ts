@@ -6,6 +6,7 @@
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { gzipSync } from "node:zlib"
 import { TestClock } from "effect/testing"
 import { archiveFileName } from "../../src/domain/ArchiveFile.js"
 import { backupHeader, encodeRow, writeBackupRow } from "../../src/domain/Csv.js"
@@ -185,5 +186,28 @@ describe("Exactly-once archive", () => {
       yield* advanceUntil(committedAt(0, 20))
       yield* Fiber.interrupt(second)
       assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 20))
+    }))
+
+  test("compressed and plain files mixed: rows found in either are not written again", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T12:15:00Z"))
+      const files = yield* MemoryFileSystem
+      yield* produce(0, numbered(9))
+      const records = (yield* (yield* MemoryKafka).records(TOPIC)).filter((r) => r.partition === 0)
+      const file = (from: number, to: number) => {
+        const out = new RowBuffer()
+        out.utf8(encodeRow(backupHeader))
+        for (const record of records.slice(from, to)) writeBackupRow(out, record)
+        return out.contents.slice()
+      }
+      // A closed hour compressed, then the next hour plain: a crashed run's archive.
+      files.files.set(`/backup/${archiveFileName("backup", Date.parse("2026-11-22T10:00:00Z"), 0)}.gz`, gzipSync(file(0, 3)))
+      files.files.set(`/backup/${archiveFileName("backup", Date.parse("2026-11-22T11:00:00Z"), 0)}`, file(3, 6))
+      const fiber = yield* start(() => Effect.void)
+      yield* advanceUntil(committedAt(0, 9))
+      yield* Fiber.interrupt(fiber)
+      const written = files.paths().filter((path) => path.includes("T12"))
+      assert.strictEqual(written.length, 1)
+      assert.deepStrictEqual(files.rows(written[0]!).slice(1).map((row) => Number(row[2])), [6, 7, 8])
     }))
 })
