@@ -55,6 +55,8 @@ interface State {
   readonly positions: Map<string, bigint>
   readonly paused: Set<string>
   rebalancing: boolean
+  /** A heartbeat failed (not for a group reason) since the last join: told to the run once. */
+  heartbeatFailed: boolean
   closed: boolean
   /** The running `run`'s inbox. */
   events: Queue.Queue<GroupEvent> | undefined
@@ -83,6 +85,7 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
       positions: new Map(),
       paused: new Set(),
       rebalancing: false,
+      heartbeatFailed: false,
       closed: false,
       events: undefined
     }
@@ -100,6 +103,7 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
           state.joinedGeneration = payload.generationId ?? client.generationId
           state.positions.clear()
           state.rebalancing = false
+          state.heartbeatFailed = false
           // As the kafkajs consumer says it: once per join, run or not.
           runSync(Effect.logInfo("Kafka consumer joined its group", {
             assignment: state.assignment.map((tp) => partitionKey(tp.topic, tp.partition))
@@ -112,6 +116,14 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
         })
         // A rejoin after a heartbeat that failed: no more heartbeats until the next join.
         client.on("error", (error: unknown) => tell({ _tag: "Failed", error }))
+        // A heartbeat the broker did not answer (gone, unreachable): the client keeps trying
+        // quietly, and a run waiting on its batch would never notice. As kafkajs's crash: counted
+        // into the restart budget, the batch given up, the group joined again.
+        client.on("consumer:heartbeat:error", ({ error }) => {
+          if (state.heartbeatFailed) return
+          state.heartbeatFailed = true
+          tell({ _tag: "Failed", error })
+        })
         return parts
       }),
       ({ client, fetchConnections }) =>
