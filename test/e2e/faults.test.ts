@@ -18,7 +18,7 @@ import {
   jsonValues,
   logLines,
   readProcessed,
-  runArgs,
+  runArgs as runArgsOf,
   spawnCli,
   waitFor,
   watching
@@ -52,7 +52,9 @@ const commitsOf = (message: string): Array<readonly [key: string, offset: number
 // One at a time: each scenario runs several CLI processes, some at full speed (7), and the
 // timing-sensitive ones (session timeouts in 5, a late join in 9) should not compete with them
 // for the two cores; the other e2e files still run alongside in their own workers.
-describe("fault scenarios against a real broker", () => {
+// Each scenario with each Kafka client (`--client`).
+describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broker (%s)", (client) => {
+  const runArgs = (o: Parameters<typeof runArgsOf>[0]) => runArgsOf({ ...o, client })
   it("5. a processor slower than the session timeout, a byte-bounded queue: backpressure, one join, no loss", async () => {
     const broker = e2e.broker()
     const topic = uniqueName("slow")

@@ -26,8 +26,8 @@ const N = 3000
 
 const e2e = cliE2e("outage-e2e", { broker: () => startBroker() })
 
-/** A 3,000-record topic and a CLI run consuming it at ~200 records/s (~15 s), stopping at its end. */
-const startRun = async (name: string, extra: ReadonlyArray<string>) => {
+/** A 3,000-record topic and a CLI run on `client` consuming it at ~200 records/s (~15 s), stopping at its end. */
+const startRun = async (client: string, name: string, extra: ReadonlyArray<string>) => {
   const broker = e2e.broker()
   const topic = uniqueName(name)
   const group = uniqueName("g")
@@ -37,7 +37,7 @@ const startRun = async (name: string, extra: ReadonlyArray<string>) => {
   const log = join(base, "processed.log")
   const run = spawnCli(
     runArgs({
-      brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW, stopAt: [[0, N - 1]],
+      brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW, stopAt: [[0, N - 1]], client,
       extra: ["--concurrency", "4", "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000", ...extra]
     }),
     { PROCESSED_LOG: log }
@@ -59,9 +59,10 @@ const expectCommitCovered = async (r: Awaited<ReturnType<typeof startRun>>) => {
 
 const texts = (run: CliRun) => logLines(run.stderr()).map((l) => `${l.level} ${l.text}`)
 
-describe.skipIf(process.env["KAFKA_BROKERS"])("the broker goes away mid-stream", () => {
+// With each Kafka client (`--client`).
+describe.skipIf(process.env["KAFKA_BROKERS"]).each(["kafkajs", "platformatic"])("the broker goes away mid-stream (%s)", (client) => {
   it("8. stopped for 15 s and started again: the pipeline recovers and finishes with no loss", async () => {
-    const r = await startRun("outage", [])
+    const r = await startRun(client, "outage", [])
     const stoppedAt = Date.now()
     await r.broker.stop()
     await sleep(Math.max(0, 15_000 - (Date.now() - stoppedAt)))
@@ -70,7 +71,7 @@ describe.skipIf(process.env["KAFKA_BROKERS"])("the broker goes away mid-stream",
     const res = await awaitExit(r.run, 120_000)
     expect(res.code, res.stderr.slice(-3000)).toBe(0)
     expect(res.summary).toMatchObject({ reason: "stopAtOffsets", deadLettered: 0 })
-    // It was felt: kafkajs gave up retrying, crashed and was restarted within the budget.
+    // It was felt: the client gave up retrying, crashed and was restarted within the budget.
     expect(texts(r.run)).toContainEqual(expect.stringMatching(/^ERROR Kafka consumer crashed; restarting it/))
 
     const offsets = readRows(r.backupDir, "backup").map((row) => Number(row.offset))
@@ -81,7 +82,7 @@ describe.skipIf(process.env["KAFKA_BROKERS"])("the broker goes away mid-stream",
   }, 240_000)
 
   it("8. gone past the restart budget: the process exits 1 instead of idling; nothing committed unhandled", async () => {
-    const r = await startRun("gone", ["--restart-budget-ms", "2000"])
+    const r = await startRun(client, "gone", ["--restart-budget-ms", "2000"])
     await r.broker.kill()
     const killedAt = Date.now()
     const res = await awaitExit(r.run, 150_000).finally(() => r.broker.start())

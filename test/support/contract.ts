@@ -10,6 +10,7 @@ import { assert, describe } from "@effect/vitest"
 import type { it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import type { Scope } from "effect"
+import { encodeArchivePosition } from "../../src/domain/ArchivePosition.js"
 import type { KafkaError } from "../../src/domain/Errors.js"
 import type { KafkaRecord, TopicPartition } from "../../src/domain/KafkaRecord.js"
 import type { ConsumerHandlers, ConsumerOptions, ProducerMessage } from "../../src/layers/kafka/KafkaClient.js"
@@ -160,6 +161,33 @@ export const kafkaClientContract = (harness: ContractHarness) => {
             { topic, partition: 1, offset: 10 },
             { topic, partition: 2, offset: 7 }
           ])
+        })
+      ), timeoutMs)
+
+    test("consumer: a commit carries each offset's metadata (the archive position), read back by committedOffsets", () =>
+      run((ops) =>
+        Effect.gen(function*() {
+          const client = yield* KafkaClient
+          const { groupId, topic } = yield* topicWith("contract-metadata", 2)
+          yield* produce([0, 1, 2, 3].map((i) => ({ topic, partition: i % 2, key: null, value: `v${i}` })))
+          const consumer = yield* consuming(consumerOptions(groupId, topic), 4)
+          const hour = (h: number) => encodeArchivePosition(Date.UTC(2026, 11, 3, h))!
+          yield* consumer.commit([
+            { topic, partition: 0, offset: 1, metadata: hour(16) },
+            { topic, partition: 1, offset: 2, metadata: hour(17) }
+          ])
+          assert.deepStrictEqual(yield* client.committedOffsets(groupId, topic), [
+            { topic, partition: 0, offset: 1, metadata: "archive-from=2026-12-03T16" },
+            { topic, partition: 1, offset: 2, metadata: "archive-from=2026-12-03T17" }
+          ])
+          // A later commit replaces the metadata; one without metadata leaves none.
+          yield* consumer.commit([{ topic, partition: 0, offset: 2, metadata: hour(18) }, { topic, partition: 1, offset: 2 }])
+          assert.deepStrictEqual(yield* client.committedOffsets(groupId, topic), [
+            { topic, partition: 0, offset: 2, metadata: "archive-from=2026-12-03T18" },
+            { topic, partition: 1, offset: 2 }
+          ])
+          // Kafka's own tool shows offsets only (ConsumerGroupCommand prints no metadata).
+          assert.deepStrictEqual(yield* ops.committedByKafka(groupId, topic), new Map([[0, 2], [1, 2]]))
         })
       ), timeoutMs)
 

@@ -5,7 +5,7 @@
  * in a scope and closed when it closes (the admin client with the layer's).
  *
  * Limits against kafkajs: no `logLevel` (the client logs nothing; it reports through
- * `node:diagnostics_channel`), no `socketFactory`, commits without metadata.
+ * `node:diagnostics_channel`), no `socketFactory`.
  *
  * @since 0.2.0
  */
@@ -13,6 +13,7 @@ import { Admin, ConnectionPool, Consumer, Producer, ProduceAcks } from "@platfor
 import type { BaseOptions } from "@platformatic/kafka"
 import { Config, Effect, Layer, Redacted } from "effect"
 import type { KafkaError } from "../../domain/Errors.js"
+import type { CommittedOffset } from "../../domain/KafkaRecord.js"
 import type { KafkaProducer, PartitionOffsets, ProducerMessage } from "./KafkaClient.js"
 import { KafkaClient } from "./KafkaClient.js"
 import { hasApiError, kafkaError, toMessage } from "./PlatformaticCodec.js"
@@ -145,7 +146,15 @@ const makeAdmin = Effect.fnUntraced(function*(base: BaseOptions) {
         Effect.map((groups) =>
           (groups[0]?.topics ?? [])
             .filter((t) => t.name === topic)
-            .flatMap((t) => t.partitions.map((p) => ({ topic, partition: p.partitionIndex, offset: Number(p.committedOffset) })))
+            .flatMap((t) =>
+              t.partitions.map((p): CommittedOffset => ({
+                topic,
+                partition: p.partitionIndex,
+                offset: Number(p.committedOffset),
+                // Kafka keeps an empty string for a commit without metadata; kafkajs's read leaves both out.
+                ...(p.metadata ? { metadata: p.metadata } : {})
+              }))
+            )
             .filter(({ offset }) => offset >= 0)
             .sort((a, b) => a.partition - b.partition)
         ),

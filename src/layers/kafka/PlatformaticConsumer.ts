@@ -13,23 +13,25 @@
  *   `consumer:group:join` interrupts the batch in flight, announces the whole assignment with
  *   `onAssignment` and starts every assigned partition again at its committed offset (as kafkajs
  *   does after a rejoin), before the next batch;
- * - a commit rejected by the coordinator: the `Consumer` rejoins and commits again under the new
- *   generation, which could commit a partition that moved to another member. It is built with
- *   `retries: 0`, so a rejected commit fails with `KafkaError({ rebalance: true })`; fetches and
- *   joins are retried here instead, within the restart budget.
+ * - commit metadata (its `commit` sends null): the OffsetCommit request is sent here
+ *   (`PlatformaticCommit`), under the generation of the assignment last announced, once: a
+ *   rejection fails with `KafkaError({ rebalance: true })`, where the `Consumer`'s own `commit`
+ *   would rejoin and commit again under the new generation, which could commit a partition that
+ *   moved to another member. The `Consumer` is built with `retries: 0`; fetches and joins are
+ *   retried here instead, within the restart budget.
  *
- * Commits carry no metadata (the client sends null). `commit` commits the offset it is given,
- * the next offset to read, as Kafka's own tool reads it back.
+ * `commit` commits the offset it is given, the next offset to read, as Kafka's own tool reads it back.
  */
 import type { ConnectionPool, Consumer, fetchV17, GroupAssignment } from "@platformatic/kafka"
 import { ListOffsetTimestamps } from "@platformatic/kafka"
 import { Clock, Effect, Fiber, FiberSet, Queue, Semaphore } from "effect"
 import { KafkaError } from "../../domain/Errors.js"
-import type { TopicPartition, TopicPartitionOffset } from "../../domain/KafkaRecord.js"
+import type { CommittedOffset, TopicPartition } from "../../domain/KafkaRecord.js"
 import { partitionKey } from "../../domain/KafkaRecord.js"
 import * as RestartBudget from "../../domain/RestartBudget.js"
 import type { ConsumerHandlers, ConsumerOptions, KafkaConsumer } from "./KafkaClient.js"
 import { hasApiError, kafkaError, messageOf, nextOffset, toRecords } from "./PlatformaticCodec.js"
+import { committer } from "./PlatformaticCommit.js"
 
 /** How long a fetch waits for records when there are none. */
 export const maxFetchWaitMs = 1_000
@@ -46,10 +48,15 @@ type GroupEvent =
 /** The consumer's state, shared by the `Consumer`'s events, `run`, `pause` and `commit`. */
 interface State {
   assignment: ReadonlyArray<TopicPartition>
+  /** The generation of the last join (of `assignment`), and of the assignment last announced (what commits are made under). */
+  joinedGeneration: number
+  announcedGeneration: number | undefined
   /** Next offset to fetch per partition of the current assignment; cleared by every join. */
   readonly positions: Map<string, bigint>
   readonly paused: Set<string>
   rebalancing: boolean
+  /** A heartbeat failed (not for a group reason) since the last join: told to the run once. */
+  heartbeatFailed: boolean
   closed: boolean
   /** The running `run`'s inbox. */
   events: Queue.Queue<GroupEvent> | undefined
@@ -73,9 +80,12 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
   Effect.fn("Platformatic.consumer")(function*(options: ConsumerOptions) {
     const state: State = {
       assignment: [],
+      joinedGeneration: -1,
+      announcedGeneration: undefined,
       positions: new Map(),
       paused: new Set(),
       rebalancing: false,
+      heartbeatFailed: false,
       closed: false,
       events: undefined
     }
@@ -90,8 +100,14 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
         for (const topic of options.topics) client.topics.track(topic)
         client.on("consumer:group:join", (payload) => {
           state.assignment = toAssignment(payload.assignments ?? null)
+          state.joinedGeneration = payload.generationId ?? client.generationId
           state.positions.clear()
           state.rebalancing = false
+          state.heartbeatFailed = false
+          // As the kafkajs consumer says it: once per join, run or not.
+          runSync(Effect.logInfo("Kafka consumer joined its group", {
+            assignment: state.assignment.map((tp) => partitionKey(tp.topic, tp.partition))
+          }).pipe(Effect.annotateLogs({ groupId: options.groupId })))
           tell({ _tag: "Joined" })
         })
         client.on("consumer:group:rebalance", () => {
@@ -100,6 +116,14 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
         })
         // A rejoin after a heartbeat that failed: no more heartbeats until the next join.
         client.on("error", (error: unknown) => tell({ _tag: "Failed", error }))
+        // A heartbeat the broker did not answer (gone, unreachable): the client keeps trying
+        // quietly, and a run waiting on its batch would never notice. As kafkajs's crash: counted
+        // into the restart budget, the batch given up, the group joined again.
+        client.on("consumer:heartbeat:error", ({ error }) => {
+          if (state.heartbeatFailed) return
+          state.heartbeatFailed = true
+          tell({ _tag: "Failed", error })
+        })
         return parts
       }),
       ({ client, fetchConnections }) =>
@@ -118,7 +142,7 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
     yield* Effect.addFinalizer(() => Effect.sync(() => (state.closed = true)))
     const consumer: KafkaConsumer = {
       run: run(client, fetchConnections, options, state),
-      commit: commit(client, options, state, yield* Semaphore.make(1)),
+      commit: commit(committer(client), options, state, yield* Semaphore.make(1)),
       pause: (partitions) =>
         Effect.sync(() => {
           for (const { partition, topic } of partitions) state.paused.add(partitionKey(topic, partition))
@@ -128,20 +152,21 @@ export const makeConsumer = (create: (options: ConsumerOptions) => ConsumerParts
     return consumer
   })
 
-const commit = (client: Consumer, options: ConsumerOptions, state: State, lock: Semaphore.Semaphore) =>
-  Effect.fn("Platformatic.commit")(function*(offsets: ReadonlyArray<TopicPartitionOffset>) {
+const commit = (
+  send: ReturnType<typeof committer>,
+  options: ConsumerOptions,
+  state: State,
+  lock: Semaphore.Semaphore
+) =>
+  Effect.fn("Platformatic.commit")(function*(offsets: ReadonlyArray<CommittedOffset>) {
     if (offsets.length === 0) return
     const what = `Committing offsets of group ${options.groupId}`
-    if (state.closed) {
-      return yield* new KafkaError({ message: `${what}: the consumer has left its group`, rebalance: true })
+    const generation = state.announcedGeneration
+    if (state.closed || generation === undefined) {
+      const why = state.closed ? "the consumer has left its group" : "no assignment announced yet"
+      return yield* new KafkaError({ message: `${what}: ${why}`, rebalance: true })
     }
-    yield* lock.withPermits(1)(Effect.tryPromise({
-      try: () =>
-        client.commit({
-          offsets: offsets.map(({ offset, partition, topic }) => ({ topic, partition, offset: BigInt(offset), leaderEpoch: -1 }))
-        }),
-      catch: kafkaError(what)
-    }))
+    yield* lock.withPermits(1)(Effect.tryPromise({ try: () => send(generation, offsets), catch: kafkaError(what) }))
   })
 
 /** One `run`: its handlers, its fibers, and the budget its failures count into. */
@@ -177,6 +202,7 @@ const run = (client: Consumer, fetchConnections: ConnectionPool, options: Consum
       yield* stopFetching
       fetching = undefined
       if (event._tag === "Joined") {
+        state.announcedGeneration = state.joinedGeneration
         yield* handlers.onAssignment(state.assignment)
         fetching = yield* FiberSet.run(fibers, fetchLoop(running))
       } else if (event._tag === "Failed") {
