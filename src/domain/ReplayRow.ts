@@ -11,7 +11,7 @@
 import type { ArchiveKind } from "./ArchiveFile.js"
 import { isTopicName } from "./ConfigValues.js"
 import { backupHeader, type BytesEncoding, decodeBytes, dlqHeader } from "./Csv.js"
-import type { KafkaRecord, RecordHeader } from "./KafkaRecord.js"
+import type { KafkaRecord, RecordHeader, TopicPartitionOffset } from "./KafkaRecord.js"
 
 /** A record read back from an archive row (its `timestamp` from the `timestamp` column). */
 export interface ArchivedRecord extends KafkaRecord {
@@ -153,7 +153,31 @@ export const decodeRow = (kind: ArchiveKind, fields: ReadonlyArray<string>): Arc
   }
 }
 
-export const isRowProblem = (row: ArchivedRecord | RowProblem): row is RowProblem => "message" in row
+/**
+ * Only the record's identity (topic, partition, offset) of a data row of a `kind` archive, checked as
+ * `decodeRow` checks it: what the archive's recovery needs of a row, at a fraction of the cost.
+ */
+export const decodeRowIdentity = (
+  kind: ArchiveKind,
+  fields: ReadonlyArray<string>
+): TopicPartitionOffset | RowProblem => {
+  const header = kind === "dlq" ? dlqHeader : backupHeader
+  if (fields.length !== header.length) {
+    return { column: "row", message: `expected ${header.length} columns (a ${kind} archive), got ${fields.length}` }
+  }
+  try {
+    return {
+      topic: topic(fields[0]!),
+      partition: integer("partition", fields[1]!, MAX_PARTITION),
+      offset: integer("offset", fields[2]!, Number.MAX_SAFE_INTEGER)
+    }
+  } catch (problem) {
+    if (problem instanceof Problem) return { column: problem.column, message: problem.message }
+    throw problem
+  }
+}
+
+export const isRowProblem = <A extends object>(row: A | RowProblem): row is RowProblem => "message" in row
 
 // -----------------------------------------------------------------------------
 // The replayed record

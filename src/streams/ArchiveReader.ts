@@ -24,6 +24,7 @@ import {
   decodeRow,
   expectedHeaders,
   isRowProblem,
+  type RowProblem,
   showText
 } from "../domain/ReplayRow.js"
 
@@ -81,9 +82,9 @@ export const listInputs = Effect.fnUntraced(function*(paths: ReadonlyArray<strin
   return inputs as ReadonlyArray<ArchiveInput>
 })
 
-/** What reading a file gives, row by row. */
-export type ArchiveItem =
-  | { readonly _tag: "Record"; readonly line: number; readonly record: ArchivedRecord }
+/** What reading a file gives, row by row: each row decoded (by default, as the whole record). */
+export type ArchiveItem<A = ArchivedRecord> =
+  | { readonly _tag: "Record"; readonly line: number; readonly record: A }
   | { readonly _tag: "Problem"; readonly line: number; readonly message: string }
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const
@@ -128,7 +129,8 @@ const columnName = (kind: ArchiveKind | undefined, column: number | undefined): 
 }
 
 /** Reads CSV rows as archive items: the first row must be an archive's header, each row after it a record. */
-class ItemReader {
+class ItemReader<A extends object> {
+  constructor(readonly decode: (kind: ArchiveKind, fields: ReadonlyArray<string>) => A | RowProblem) {}
   kind: ArchiveKind | undefined
   /** The line reached, for a read failure. */
   line = 1
@@ -136,8 +138,8 @@ class ItemReader {
   stopped = false
 
   /** The items of `rows`, in order; none after a bad header. */
-  items(rows: ReadonlyArray<CsvItem>): Array<ArchiveItem> {
-    const items: Array<ArchiveItem> = []
+  items(rows: ReadonlyArray<CsvItem>): Array<ArchiveItem<A>> {
+    const items: Array<ArchiveItem<A>> = []
     for (const row of rows) {
       if (this.stopped) break
       const item = this.item(row)
@@ -146,7 +148,7 @@ class ItemReader {
     return items
   }
 
-  item(csv: CsvItem): ArchiveItem | undefined {
+  item(csv: CsvItem): ArchiveItem<A> | undefined {
     this.line = csv.line
     if (csv._tag === "Issue") {
       if (this.kind === undefined) this.stopped = true
@@ -158,7 +160,7 @@ class ItemReader {
       this.stopped = true
       return { _tag: "Problem", line: csv.line, message: `expected ${expectedHeaders}, got ${showText(csv.fields.join(","))}` }
     }
-    const decoded = decodeRow(this.kind, csv.fields)
+    const decoded = this.decode(this.kind, csv.fields)
     return isRowProblem(decoded)
       ? { _tag: "Problem", line: csv.line, message: `${decoded.column}: ${decoded.message}` }
       : { _tag: "Record", line: csv.line, record: decoded }
@@ -172,14 +174,16 @@ class ItemReader {
  * header row says, or undefined when there is none (an empty file, or a
  * first row that is not a header: a problem then).
  */
-export const readArchive = <E, R>(
+export const readArchive = <E, R, A extends object = ArchivedRecord>(
   input: ArchiveInput,
-  onItems: (items: ReadonlyArray<ArchiveItem>) => Effect.Effect<boolean, E, R>
+  onItems: (items: ReadonlyArray<ArchiveItem<A>>) => Effect.Effect<boolean, E, R>,
+  decode: (kind: ArchiveKind, fields: ReadonlyArray<string>) => A | RowProblem =
+    decodeRow as unknown as (kind: ArchiveKind, fields: ReadonlyArray<string>) => A | RowProblem
 ): Effect.Effect<ArchiveKind | undefined, E, R | FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const csv = new CsvReader()
-    const reader = new ItemReader()
+    const reader = new ItemReader<A>(decode)
     const problem = (line: number, message: string) => onItems([{ _tag: "Problem", line, message }])
 
     let finished = true

@@ -19,10 +19,11 @@ import type { Found, HourMark } from "../domain/ArchiveIndex.js"
 import { OffsetRanges } from "../domain/OffsetRanges.js"
 import { listArchiveFiles } from "../domain/ArchiveListing.js"
 import { decodeArchivePosition } from "../domain/ArchivePosition.js"
-import type { CommittedOffset, TopicPartition } from "../domain/KafkaRecord.js"
+import type { CommittedOffset, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import { decodeRowIdentity } from "../domain/ReplayRow.js"
 import { partitionKey } from "../domain/KafkaRecord.js"
 import type { KafkaClient } from "../layers/kafka/KafkaClient.js"
-import { readArchive } from "./ArchiveReader.js"
+import { type ArchiveItem, readArchive } from "./ArchiveReader.js"
 
 export interface RecoveryOptions {
   readonly groupId: string
@@ -117,7 +118,7 @@ const readFile = Effect.fnUntraced(function*(file: ArchiveFileToRead, starts: Re
   // The lowest and highest offset found of each partition: one mark per partition and file.
   const spans = new Map<Start, { from: number; to: number }>()
   let rows = 0
-  yield* readArchive({ path: filePath, name }, (items) =>
+  yield* readArchive({ path: filePath, name }, (items: ReadonlyArray<ArchiveItem<TopicPartitionOffset>>) =>
     Effect.sync(() => {
       for (const item of items) {
         if (item._tag === "Problem") {
@@ -137,7 +138,7 @@ const readFile = Effect.fnUntraced(function*(file: ArchiveFileToRead, starts: Re
         rows++
       }
       return true
-    })).pipe(Effect.catch((error) => Effect.logWarning(`archive recovery: cannot read ${filePath}: ${String(error)}`)))
+    }), decodeRowIdentity).pipe(Effect.catch((error) => Effect.logWarning(`archive recovery: cannot read ${filePath}: ${String(error)}`)))
   for (const [start, span] of spans) start.marks.push({ ...span, hourStart: file.hourStart })
   // The last problem of a file may be its torn tail: a row being written, or cut by a crash.
   const last = problems[problems.length - 1]

@@ -7,6 +7,7 @@ import {
   archiveKindOfHeader,
   type ArchivedRecord,
   decodeRow,
+  decodeRowIdentity,
   describeReplay,
   keyPreview,
   REPLAYED_FROM_HEADER,
@@ -129,6 +130,24 @@ describe("decodeRow", () => {
 
   it("insists on the archive's number of columns", () => {
     assert.deepStrictEqual(decodeRow("backup", dlqFields()), { column: "row", message: "expected 9 columns (a backup archive), got 14" })
+  })
+})
+
+describe("decodeRowIdentity", () => {
+  it("is the identity decodeRow gives, and fails where decodeRow fails on those columns", () => {
+    const row = [...backupRow({ ...base, topic: "orders", partition: 3, offset: 41 })]
+    assert.deepStrictEqual(decodeRowIdentity("backup", row), { topic: "orders", partition: 3, offset: 41 })
+    const dlq = [...dlqRow(base, { errorType: "X", message: "m", detail: "d", attempts: 1 }, 0)]
+    assert.deepStrictEqual(decodeRowIdentity("dlq", dlq), { topic: base.topic, partition: base.partition, offset: base.offset })
+    assert.deepStrictEqual(decodeRowIdentity("dlq", row), { column: "row", message: "expected 14 columns (a dlq archive), got 9" })
+    for (const [column, index, text] of [["topic", 0, "a b"], ["partition", 1, "-1"], ["offset", 2, "1.5"]] as const) {
+      const broken = [...row]
+      broken[index] = text
+      const identity = decodeRowIdentity("backup", broken)
+      const whole = decodeRow("backup", broken)
+      assert.deepStrictEqual(identity, whole, column)
+      assert.strictEqual("column" in identity ? identity.column : undefined, column)
+    }
   })
 })
 
