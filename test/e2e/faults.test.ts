@@ -1,20 +1,23 @@
 /**
  * Fault scenarios of issue 3 against the real (shared) broker, the CLI as child processes sent
- * real signals: a processor slower than the session timeout (5), SIGKILL five times during one
- * 50,000-record run (7), a rebalance with a late joiner, a clean leaver and a killed member (9),
+ * real signals: a processor slower than the session timeout (5), SIGKILL at five moments of one
+ * 50,000-record run, each run restarted on the same archive: every record exactly once in it (7), a rebalance with a late joiner, a clean leaver and a killed member (9),
  * and an archive that cannot be written any more (12). Committed offsets come from Kafka's own
- * ConsumerGroupCommand, archives are read back with csv-parse. (Broker outages, 8: outage.test.ts.)
+ * ConsumerGroupCommand, archives are read back with csv-parse and checked with `archive verify`. (Broker outages, 8: outage.test.ts.)
  */
 import { execFile } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
-import { archiveFiles, countRowsLoosely, readFileRows, readRows } from "../support/archive.js"
+import { archiveFiles, countRowsLoosely, readArchiveDir, readRows } from "../support/archive.js"
+import { exactlyOnceDiff, range, verifyExactlyOnce } from "../support/archiveVerify.js"
 import { uniqueName } from "../support/broker.js"
 import {
   awaitExit,
+  type CliRun,
   cliE2e,
+  failsByDesign,
   jsonValues,
   logLines,
   readProcessed,
@@ -100,22 +103,13 @@ describe("fault scenarios against a real broker", () => {
     console.log(`scenario 5: ${elapsed} ms`)
   }, 120_000)
 
-  it("7. SIGKILL mid-stream five times in one 50,000-record run: every offset backed up, no commit ahead of a backup row, duplicates bounded", { timeout: 300_000, tags: ["testcontainers"] }, async () => {
+  it("7. SIGKILL at five moments of one 50,000-record run, restarted each time: every offset once in the backup archive, every failing record once in the DLQ archive, nothing missing, no commit ahead of a backup row", { timeout: 300_000, tags: ["testcontainers"] }, async () => {
     const broker = e2e.broker()
     const topic = uniqueName("sigkill")
     const group = uniqueName("g")
     const N = 50_000
-    const KILLS = 5
-    const QUEUE = 200
-    const CONCURRENCY = 40
-    const DELAY_MS = 10
-    const COMMIT_MS = 200 // runArgs's --commit-interval-ms
-    // The in-flight window: what a run has archived (a backup row is written once a record has
-    // room in the queue) but not committed when it dies, and the next run reads again: the queue,
-    // a record per worker, and what the workers handle between two commits: at most
-    // CONCURRENCY / DELAY_MS records a ms, for a commit interval plus the commit's own round trip
-    // (allowed another interval).
-    const BOUND = QUEUE + CONCURRENCY + (CONCURRENCY / DELAY_MS) * 2 * COMMIT_MS
+    const FAIL_EVERY = 100
+    const fails = failsByDesign(FAIL_EVERY)
     await broker.createTopic(topic, 1)
     await produceValues(broker.brokers, topic, jsonValues(N))
     const { base, backupDir, dlqDir } = await dirs()
@@ -125,20 +119,23 @@ describe("fault scenarios against a real broker", () => {
         brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW,
         ...(stopAt === undefined ? {} : { stopAt }),
         extra: [
-          "--concurrency", String(CONCURRENCY), "--queue-size", String(QUEUE),
+          "--concurrency", "40", "--queue-size", "200",
           // a killed member holds its partition until its session expires: keep that short
           "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000"
         ]
       })
-    const env = { PROCESSED_LOG: log, PROCESS_DELAY_MS: String(DELAY_MS) }
-
-    const seen = new Set<string>()
-    /** The offsets in the backup files created since the last call (one run's files), strictly parsed. */
-    const newRunOffsets = () => {
-      const files = archiveFiles(backupDir, "backup").filter((file) => !seen.has(file))
-      files.forEach((file) => seen.add(file))
-      return files.flatMap(readFileRows).map((row) => Number(row.offset))
-    }
+    const env = { PROCESSED_LOG: log, PROCESS_DELAY_MS: "10", FAIL_EVERY: String(FAIL_EVERY) }
+    const recoveryLine = (run: CliRun) => logLines(run.stderr()).find((l) => l.text === "archive recovery")
+    // When each run is killed: mid-stream after rows of its own, as soon as it has read the archive
+    // (before it writes), at its first row on disk.
+    const moments: ReadonlyArray<{ readonly what: string; readonly reached: (run: CliRun, newRows: number) => boolean }> = [
+      { what: "after 5,000 rows of its own", reached: (_, newRows) => newRows >= 5000 },
+      { what: "once it has read the archive", reached: (run) => recoveryLine(run) !== undefined },
+      { what: "after 12,000 rows of its own", reached: (_, newRows) => newRows >= 12_000 },
+      { what: "at its first row on disk", reached: (_, newRows) => newRows >= 1 },
+      { what: "after 8,000 rows of its own", reached: (_, newRows) => newRows >= 8000 }
+    ]
+    const key = `${topic}:0`
     const covered = (offsets: Iterable<number>) => {
       const set = new Uint8Array(N)
       for (const o of offsets) set[o] = 1
@@ -146,57 +143,51 @@ describe("fault scenarios against a real broker", () => {
     }
 
     let previous = 0
-    const duplicates: Array<number> = []
-    const commits: Array<number> = []
-    for (let k = 1; k <= KILLS; k++) {
+    const report: Array<string> = []
+    for (const [k, moment] of moments.entries()) {
       const before = backupLines(backupDir)
+      const started = Date.now()
       const run = spawnCli(args(), env)
-      await waitFor(`run ${k} archives 5,000 rows`, () => backupLines(backupDir) >= before + 5000, {
+      await waitFor(`run ${k + 1} killed ${moment.what}`, () => moment.reached(run, backupLines(backupDir) - before), {
         timeoutMs: 60_000, ...watching(run)
       })
       run.child.kill("SIGKILL")
-      const res = await run.done
-      expect(res.signal).toBe("SIGKILL")
+      expect((await run.done).signal).toBe("SIGKILL")
 
       const committed = (await broker.committedOffsets(group, topic)).get(0) ?? 0
-      const runOffsets = newRunOffsets() // every file whole: a strict parse
-      expect(new Set(runOffsets).size, `run ${k}: no duplicates within a run`).toBe(runOffsets.length)
-      expect(Math.min(...runOffsets), `run ${k} starts exactly at the previous commit`).toBe(previous)
-      expect(committed, `run ${k} committed progress`).toBeGreaterThan(previous)
-      expect(committed, `run ${k} was killed mid-stream`).toBeLessThan(N)
-      // Nothing committed is ahead of a record without its backup row, or unprocessed.
-      const backedUp = covered(readRows(backupDir, "backup").map((row) => Number(row.offset)))
+      expect(committed, `run ${k + 1}: the commit never goes back`).toBeGreaterThanOrEqual(previous)
+      expect(committed, `run ${k + 1} was killed mid-stream`).toBeLessThan(N)
+      // Every file whole (a strict parse): the backup rows are a prefix of the partition, each
+      // once; the DLQ rows are failing records, each once, every one below the commit there.
+      const backup = readArchiveDir(backupDir).backup
+      const written = Math.max(...backup.map((row) => row.offset)) + 1
+      expect(exactlyOnceDiff(backup, new Map([[key, range(0, written)]])), `run ${k + 1}: backup rows`).toEqual({})
+      expect(committed, `run ${k + 1}: no commit ahead of a backup row`).toBeLessThanOrEqual(written)
+      const dlq = readArchiveDir(dlqDir).dlq
+      const deadLettered = new Set(dlq.map((row) => row.offset))
+      const dlqExpected = range(0, written).filter((o) => fails(o) && (o < committed || deadLettered.has(o)))
+      expect(exactlyOnceDiff(dlq, new Map([[key, dlqExpected]])), `run ${k + 1}: DLQ rows`).toEqual({})
+      // Nothing committed is unhandled: below the commit, every record processed or dead-lettered.
       const processed = covered(readProcessed(log).map(([, offset]) => offset))
       for (let o = 0; o < committed; o++) {
-        if (backedUp[o] !== 1 || processed[o] !== 1) {
-          expect.fail(`run ${k}: offset ${o} is below the commit ${committed} but has no backup row or was not processed`)
-        }
+        if (processed[o] !== 1 && !deadLettered.has(o)) expect.fail(`run ${k + 1}: offset ${o} is below the commit ${committed} but was not handled`)
       }
-      // What this run archived at or past its commit is read again by the next run.
-      const again = runOffsets.filter((o) => o >= committed).length
-      expect(again, `run ${k}: rows past the commit ${committed} (in-flight window ${BOUND})`).toBeLessThanOrEqual(BOUND)
-      duplicates.push(again)
-      commits.push(committed)
+      report.push(`${moment.what}: committed ${committed}, rows ${written}, found past the commit ${recoveryLine(run)?.annotations["rowsPastCommitted"] ?? "-"} (${Date.now() - started} ms)`)
       previous = committed
     }
 
     const last = await awaitExit(spawnCli(args([[0, N - 1]]), env), 120_000)
     expect(last.code, last.stderr.slice(-3000)).toBe(0)
-    const lastOffsets = newRunOffsets()
-    expect(Math.min(...lastOffsets)).toBe(previous)
-    expect(new Set(lastOffsets).size).toBe(lastOffsets.length)
-
-    // At least once: every offset has a backup row and was processed; the duplicates are exactly
-    // the rows past each kill's commit.
-    const rows = readRows(backupDir, "backup")
-    const backedUp = covered(rows.map((row) => Number(row.offset)))
+    // Exactly once: every offset has one backup row, every failing record one DLQ row, and every
+    // other record was processed.
+    const backup = (await verifyExactlyOnce(backupDir)).backup
+    expect(exactlyOnceDiff(backup, new Map([[key, range(0, N)]])), "backup rows").toEqual({})
+    const dlq = (await verifyExactlyOnce(dlqDir)).dlq
+    expect(exactlyOnceDiff(dlq, new Map([[key, range(0, N).filter(fails)]])), "DLQ rows").toEqual({})
     const processed = covered(readProcessed(log).map(([, offset]) => offset))
-    expect(backedUp.every((b) => b === 1)).toBe(true)
-    expect(processed.every((b) => b === 1)).toBe(true)
-    expect(rows.length - N).toBe(duplicates.reduce((a, b) => a + b, 0))
-    expect(readRows(dlqDir, "dlq")).toEqual([])
+    expect(range(0, N).filter((o) => !fails(o) && processed[o] !== 1)).toEqual([])
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, N]]))
-    console.log(`scenario 7: commits at kills ${commits.join(",")}; rows read again ${duplicates.join(",")} (bound ${BOUND} each)`)
+    console.log(`scenario 7: ${report.join("; ")}`)
   })
 
   it("9. rebalance: three members, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record handled, no commit for a partition not owned", async () => {
