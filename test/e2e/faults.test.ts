@@ -190,30 +190,34 @@ describe("fault scenarios against a real broker", () => {
     console.log(`scenario 7: ${report.join("; ")}`)
   })
 
-  it("9. rebalance: three members, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record handled, no commit for a partition not owned", async () => {
+  it("9. rebalance: three members sharing one archive directory, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record once in the archive, none unhandled, no commit for a partition not owned", async () => {
     const broker = e2e.broker()
     const topic = uniqueName("rebalance")
     const group = uniqueName("g")
     const P = 4
     const PER = 1000
+    const FAIL_EVERY = 50
+    const fails = failsByDesign(FAIL_EVERY)
     await broker.createTopic(topic, P)
     await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+    // One directory for the backup and DLQ files of every member.
+    const archive = (await dirs()).backupDir
 
     const member = async (name: string) => {
-      const d = await dirs()
-      const log = join(d.base, "processed.log")
+      const { base } = await dirs()
+      const log = join(base, "processed.log")
       const run = spawnCli(
         runArgs({
-          brokers: broker.brokers, topic, group, backupDir: d.backupDir, dlqDir: d.dlqDir, processor: SLOW,
+          brokers: broker.brokers, topic, group, backupDir: archive, dlqDir: archive, processor: SLOW,
           extra: [
             "--concurrency", "8", "--queue-size", "50", "--client-id", name,
             "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000",
             "--log-level", "debug" // the `committed …` lines
           ]
         }),
-        { PROCESSED_LOG: log, PROCESS_DELAY_MS: "50" }
+        { PROCESSED_LOG: log, PROCESS_DELAY_MS: "50", FAIL_EVERY: String(FAIL_EVERY) }
       )
-      return { name, run, log, ...d }
+      return { name, run, log }
     }
     type Member = Awaited<ReturnType<typeof member>>
     const assigned = (m: Member): Array<string> => {
@@ -272,11 +276,16 @@ describe("fault scenarios against a real broker", () => {
     expect(resA.code, resA.stderr.slice(-3000)).toBe(0)
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map(Array.from({ length: P }, (_, p) => [p, PER])))
 
-    // Every record handled at least once (processed, and a backup row), by someone.
-    const handled = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
-    const backedUp = new Set(members.flatMap((m) => readRows(m.backupDir, "backup").map((r) => Number(r.partition) * PER + Number(r.offset))))
-    expect(handled.size).toBe(P * PER)
-    expect(backedUp.size).toBe(P * PER)
+    // Every record once in the archive: a backup row each, a DLQ row each failing record, whoever
+    // wrote them; and handled: processed (by someone) or dead-lettered.
+    const reading = await verifyExactlyOnce(archive)
+    const partitions = (offsets: (p: number) => Array<number>) =>
+      new Map(Array.from({ length: P }, (_, p) => [`${topic}:${p}`, offsets(p)] as const))
+    expect(exactlyOnceDiff(reading.backup, partitions(() => range(0, PER))), "backup rows").toEqual({})
+    expect(exactlyOnceDiff(reading.dlq, partitions(() => range(0, PER).filter(fails))), "DLQ rows").toEqual({})
+    const processed = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
+    const unhandled = range(0, P * PER).filter((i) => !processed.has(i) && !fails(i % PER))
+    expect(unhandled.map((i) => `${Math.floor(i / PER)}:${i % PER}`)).toEqual([])
     // Each member handled some, and the late joiner and the killed member really owned partitions.
     for (const m of members) expect(processedBy(m), m.name).toBeGreaterThan(0)
 
