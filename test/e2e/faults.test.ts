@@ -1,9 +1,12 @@
 /**
  * Fault scenarios of issue 3 against the real (shared) broker, the CLI as child processes sent
- * real signals: a processor slower than the session timeout (5), SIGKILL at five moments of one
- * 50,000-record run, each run restarted on the same archive: every record exactly once in it (7), a rebalance with a late joiner, a clean leaver and a killed member (9),
- * and an archive that cannot be written any more (12). Committed offsets come from Kafka's own
- * ConsumerGroupCommand, archives are read back with csv-parse and checked with `archive verify`. (Broker outages, 8: outage.test.ts.)
+ * real signals: a processor slower than the session timeout (5); SIGKILL at five moments of one
+ * 50,000-record run, each run restarted on the same archive (7); a rebalance with a late joiner,
+ * a clean leaver and a killed member (9) and three members started together, one killed, the
+ * others stopping at their stop-at offsets (10), each group sharing one archive directory; and an
+ * archive that cannot be written any more (12). 7, 9 and 10 hold every record exactly once in the
+ * archive (issue 17). Committed offsets come from Kafka's own ConsumerGroupCommand, archives are
+ * read back with csv-parse and checked with `archive verify`. (Broker outages, 8: outage.test.ts.)
  */
 import { execFile } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -51,6 +54,84 @@ const commitsOf = (message: string): Array<readonly [key: string, offset: number
       return [entry.slice(0, eq), Number(entry.slice(eq + 1))] as const
     })
     : []
+
+/** A member of a group: a CLI process, and the log of the records it processed. */
+interface Member {
+  readonly name: string
+  readonly run: CliRun
+  readonly log: string
+}
+
+/** The partitions of the member's latest assignment (`topic:partition`). */
+const assigned = (m: Member): Array<string> => {
+  const last = logLines(m.run.stderr()).filter((l) => l.text === "partitions assigned").pop()
+  return String(last?.annotations["assigned"] ?? "").split(",").filter((p) => p.length > 0)
+}
+const processedBy = (m: Member) => readProcessed(m.log).length
+/** What to show when a wait fails: each member's log lines but its commits. */
+const context = (...ms: Array<Member>) => () =>
+  ms.map((m) => {
+    const lines = logLines(m.run.stderr()).filter((l) => !l.text.startsWith("committed ")).map((l) => JSON.stringify(l))
+    return `--- ${m.name} (pid ${m.run.child.pid}, exit ${m.run.child.exitCode}), without its commits:\n${lines.join("\n")}`
+  }).join("\n")
+const anyExited = (...ms: Array<Member>) => () => ms.map((m) => watching(m.run).abort()).find((r) => r !== undefined)
+
+/**
+ * A topic of `P` partitions of `PER` records each (every 50th of a partition fails: to the DLQ),
+ * a group, and one archive directory that the group's members share for their backup and DLQ files.
+ */
+const sharedArchiveGroup = async (prefix: string, P: number, PER: number) => {
+  const broker = e2e.broker()
+  const topic = uniqueName(prefix)
+  const group = uniqueName("g")
+  const FAIL_EVERY = 50
+  const fails = failsByDesign(FAIL_EVERY)
+  await broker.createTopic(topic, P)
+  await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+  const archive = (await dirs()).backupDir
+  const { base } = await dirs()
+
+  const member = (name: string, o: {
+    readonly concurrency: number
+    readonly queueSize: number
+    readonly delayMs: number
+    readonly logLevel?: string
+    readonly stopAt?: ReadonlyArray<readonly [number, number]>
+  }): Member => {
+    const log = join(base, `processed-${name}.log`)
+    const run = spawnCli(
+      runArgs({
+        brokers: broker.brokers, topic, group, backupDir: archive, dlqDir: archive, processor: SLOW,
+        ...(o.stopAt === undefined ? {} : { stopAt: o.stopAt }),
+        extra: [
+          "--concurrency", String(o.concurrency), "--queue-size", String(o.queueSize), "--client-id", name,
+          // a killed member holds its partitions until its session expires: keep that short
+          "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000",
+          "--log-level", o.logLevel ?? "info"
+        ]
+      }),
+      { PROCESSED_LOG: log, PROCESS_DELAY_MS: String(o.delayMs), FAIL_EVERY: String(FAIL_EVERY) }
+    )
+    return { name, run, log }
+  }
+
+  /**
+   * Every record once in the archive: a backup row each, a DLQ row each failing record, whoever
+   * wrote them (`archive verify` agreeing); and handled: processed (by someone) or dead-lettered.
+   */
+  const assertExactlyOnce = async (members: ReadonlyArray<Member>) => {
+    const reading = await verifyExactlyOnce(archive)
+    const partitions = (offsets: Array<number>) =>
+      new Map(Array.from({ length: P }, (_, p) => [`${topic}:${p}`, offsets] as const))
+    expect(exactlyOnceDiff(reading.backup, partitions(range(0, PER))), "backup rows").toEqual({})
+    expect(exactlyOnceDiff(reading.dlq, partitions(range(0, PER).filter(fails))), "DLQ rows").toEqual({})
+    const processed = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
+    const unhandled = range(0, P * PER).filter((i) => !processed.has(i) && !fails(i % PER))
+    expect(unhandled.map((i) => `${Math.floor(i / PER)}:${i % PER}`), "neither processed nor dead-lettered").toEqual([])
+    return reading
+  }
+  return { broker, topic, group, archive, member, assertExactlyOnce }
+}
 
 // One at a time: each scenario runs several CLI processes, some at full speed (7), and the
 // timing-sensitive ones (session timeouts in 5, a late join in 9) should not compete with them
@@ -191,54 +272,18 @@ describe("fault scenarios against a real broker", () => {
   })
 
   it("9. rebalance: three members sharing one archive directory, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record once in the archive, none unhandled, no commit for a partition not owned", async () => {
-    const broker = e2e.broker()
-    const topic = uniqueName("rebalance")
-    const group = uniqueName("g")
     const P = 4
     const PER = 1000
-    const FAIL_EVERY = 50
-    const fails = failsByDesign(FAIL_EVERY)
-    await broker.createTopic(topic, P)
-    await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
-    // One directory for the backup and DLQ files of every member.
-    const archive = (await dirs()).backupDir
+    const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup("rebalance", P, PER)
+    const memberOptions = { concurrency: 8, queueSize: 50, delayMs: 50, logLevel: "debug" } // debug: the `committed …` lines
 
-    const member = async (name: string) => {
-      const { base } = await dirs()
-      const log = join(base, "processed.log")
-      const run = spawnCli(
-        runArgs({
-          brokers: broker.brokers, topic, group, backupDir: archive, dlqDir: archive, processor: SLOW,
-          extra: [
-            "--concurrency", "8", "--queue-size", "50", "--client-id", name,
-            "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000",
-            "--log-level", "debug" // the `committed …` lines
-          ]
-        }),
-        { PROCESSED_LOG: log, PROCESS_DELAY_MS: "50", FAIL_EVERY: String(FAIL_EVERY) }
-      )
-      return { name, run, log }
-    }
-    type Member = Awaited<ReturnType<typeof member>>
-    const assigned = (m: Member): Array<string> => {
-      const last = logLines(m.run.stderr()).filter((l) => l.text === "partitions assigned").pop()
-      return String(last?.annotations["assigned"] ?? "").split(",").filter((p) => p.length > 0)
-    }
-    const processedBy = (m: Member) => readProcessed(m.log).length
-    const context = (...ms: Array<Member>) => () =>
-      ms.map((m) => {
-        const lines = logLines(m.run.stderr()).filter((l) => !l.text.startsWith("committed ")).map((l) => JSON.stringify(l))
-        return `--- ${m.name} (pid ${m.run.child.pid}, exit ${m.run.child.exitCode}), without its commits:\n${lines.join("\n")}`
-      }).join("\n")
-    const anyExited = (...ms: Array<Member>) => () => ms.map((m) => watching(m.run).abort()).find((r) => r !== undefined)
-
-    const a = await member("a")
-    const b = await member("b")
+    const a = member("a", memberOptions)
+    const b = member("b", memberOptions)
     await waitFor("a and b share the partitions and make progress", () =>
       assigned(a).length > 0 && assigned(b).length > 0 && processedBy(a) + processedBy(b) >= 200, {
       timeoutMs: 60_000, abort: anyExited(a, b), context: context(a, b)
     })
-    const c = await member("c")
+    const c = member("c", memberOptions)
     await waitFor("c joins late and processes", () => assigned(c).length > 0 && processedBy(c) >= 40, {
       timeoutMs: 60_000, abort: anyExited(a, b, c), context: context(a, b, c)
     })
@@ -276,16 +321,7 @@ describe("fault scenarios against a real broker", () => {
     expect(resA.code, resA.stderr.slice(-3000)).toBe(0)
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map(Array.from({ length: P }, (_, p) => [p, PER])))
 
-    // Every record once in the archive: a backup row each, a DLQ row each failing record, whoever
-    // wrote them; and handled: processed (by someone) or dead-lettered.
-    const reading = await verifyExactlyOnce(archive)
-    const partitions = (offsets: (p: number) => Array<number>) =>
-      new Map(Array.from({ length: P }, (_, p) => [`${topic}:${p}`, offsets(p)] as const))
-    expect(exactlyOnceDiff(reading.backup, partitions(() => range(0, PER))), "backup rows").toEqual({})
-    expect(exactlyOnceDiff(reading.dlq, partitions(() => range(0, PER).filter(fails))), "DLQ rows").toEqual({})
-    const processed = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
-    const unhandled = range(0, P * PER).filter((i) => !processed.has(i) && !fails(i % PER))
-    expect(unhandled.map((i) => `${Math.floor(i / PER)}:${i % PER}`)).toEqual([])
+    await assertExactlyOnce(members)
     // Each member handled some, and the late joiner and the killed member really owned partitions.
     for (const m of members) expect(processedBy(m), m.name).toBeGreaterThan(0)
 
@@ -315,6 +351,31 @@ describe("fault scenarios against a real broker", () => {
     const owners = new Map<string, Set<string>>()
     for (const c of byTime) owners.set(c.key, (owners.get(c.key) ?? new Set()).add(c.member))
     console.log(`scenario 9: committers per partition ${JSON.stringify([...owners].map(([k, v]) => [k.split(":").pop(), [...v]]))}`)
+  }, 240_000)
+
+  it("10. three members sharing one archive directory, started together, one SIGKILLed mid-run, the others stopping at the end (stop-at): every record once in the archive", async () => {
+    const P = 6
+    const PER = 4000
+    const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup("shared", P, PER)
+    const stopAt = Array.from({ length: P }, (_, p) => [p, PER - 1] as const)
+    const members = ["a", "b", "c"].map((name) => member(name, { concurrency: 10, queueSize: 200, delayMs: 10, stopAt }))
+    const [a, b, c] = members as [Member, Member, Member]
+    await waitFor("the three share the partitions, a third of the records processed", () =>
+      members.every((m) => assigned(m).length > 0) && members.reduce((n, m) => n + processedBy(m), 0) >= (P * PER) / 3, {
+      timeoutMs: 90_000, abort: anyExited(...members), context: context(...members)
+    })
+    c.run.child.kill("SIGKILL")
+    expect((await c.run.done).signal).toBe("SIGKILL")
+    for (const res of await Promise.all([awaitExit(a.run, 120_000), awaitExit(b.run, 120_000)])) {
+      expect(res.code, res.stderr.slice(-3000)).toBe(0)
+      expect(res.summary).toMatchObject({ reason: "stopAtOffsets" })
+    }
+    expect(await broker.committedOffsets(group, topic)).toEqual(new Map(Array.from({ length: P }, (_, p) => [p, PER])))
+    await assertExactlyOnce(members)
+    const recoveries = members.map((m) =>
+      `${m.name}: ${logLines(m.run.stderr()).filter((l) => l.text === "archive recovery").map((l) => l.annotations["rowsPastCommitted"]).join(",")}`
+    )
+    console.log(`scenario 10: rows found past the commits at each assignment ${recoveries.join("; ")}`)
   }, 240_000)
 
   it("12. the backup archive stops being writable mid-run: error logged once, graceful stop, exit 1, nothing committed past the last backup row", async () => {
