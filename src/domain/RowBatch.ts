@@ -37,6 +37,8 @@ export class RowBatch<A> {
   readonly #maxKeptCapacity: number
   #rows: RowBuffer
   #records: Array<A> = []
+  /** Where each pending row ends in `#rows`. */
+  #rowEnds: Array<number> = []
   #spare: RowBuffer | undefined
 
   constructor(options: RowBatchOptions) {
@@ -76,6 +78,37 @@ export class RowBatch<A> {
       throw defect
     }
     this.#records.push(record)
+    this.#rowEnds.push(rows.length)
+  }
+
+  /**
+   * Drops the pending rows of the records `keep` refuses (a rebalance took their partition: their
+   * next owner writes them); returns how many were dropped.
+   */
+  retain(keep: (record: A) => boolean): number {
+    const records = this.#records
+    if (records.every(keep)) return 0
+    const old = this.#rows.contents
+    const rows = this.#spare ?? new RowBuffer(this.#minCapacity)
+    this.#spare = undefined
+    const kept: Array<A> = []
+    const keptEnds: Array<number> = []
+    let start = 0
+    for (let index = 0; index < records.length; index++) {
+      const end = this.#rowEnds[index]!
+      if (keep(records[index]!)) {
+        rows.bytes(old.subarray(start, end))
+        kept.push(records[index]!)
+        keptEnds.push(rows.length)
+      }
+      start = end
+    }
+    const dropped = records.length - kept.length
+    this.recycle(this.#rows)
+    this.#rows = rows
+    this.#records = kept
+    this.#rowEnds = keptEnds
+    return dropped
   }
 
   /** Takes the pending rows out, leaving the batch empty (on the spare buffer, if there is one). */
@@ -84,6 +117,7 @@ export class RowBatch<A> {
     this.#rows = this.#spare ?? new RowBuffer(this.#minCapacity)
     this.#spare = undefined
     this.#records = []
+    this.#rowEnds = []
     return taken
   }
 

@@ -30,7 +30,8 @@ import * as ArchiveLifecycle from "../domain/ArchiveLifecycle.js"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
 import { hourStart, nextHourStart } from "../domain/ArchiveFile.js"
 import { ArchiveError } from "../domain/Errors.js"
-import type { TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import type { TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
+import { partitionKey } from "../domain/KafkaRecord.js"
 import { RowBatch } from "../domain/RowBatch.js"
 import type { RowBuffer } from "../domain/RowBuffer.js"
 import * as ArchiveFiles from "./ArchiveFiles.js"
@@ -65,6 +66,13 @@ export interface ArchiveSink {
     writeRow: (out: RowBuffer, record: R) => void
   ) => Effect.Effect<void, ArchiveError>
   readonly flush: Effect.Effect<void, ArchiveError>
+  /**
+   * The member's partitions are now `assignment`: rows of other partitions not written yet are
+   * dropped, and rows appended for them from now on are ignored (neither written nor reported).
+   * Their records are the next owner's to archive; rows already on their way to disk cannot be
+   * called back.
+   */
+  readonly retain: (assignment: ReadonlyArray<TopicPartition>) => void
   /** Flushes what is pending and closes the current file; later appends fail. */
   readonly close: Effect.Effect<void, ArchiveError>
   /** Every file this sink created, oldest first. */
@@ -142,8 +150,25 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     return writePending.pipe(Effect.ensuring(files.closeCurrent))
   }))
 
+  // Undefined until the first assignment: every partition's rows are taken.
+  let owned: ReadonlySet<string> | undefined
+  // The last partition asked about: rows come in runs of one partition's records.
+  let last: { topic: string; partition: number; owned: boolean } | undefined
+  const isOwned = (record: TopicPartitionOffset) => {
+    if (owned === undefined) return true
+    if (last !== undefined && last.partition === record.partition && last.topic === record.topic) return last.owned
+    last = { topic: record.topic, partition: record.partition, owned: owned.has(partitionKey(record.topic, record.partition)) }
+    return last.owned
+  }
+  const retain = (assignment: ReadonlyArray<TopicPartition>) => {
+    owned = new Set(assignment.map((p) => partitionKey(p.topic, p.partition)))
+    last = undefined
+    batch.retain(isOwned)
+  }
+
   const appendAll = appender({
     batch,
+    isOwned,
     refusal: lifecycle.refusal,
     needsWriter: () => writer.isRunning() ? batch.byteLength >= maxPendingBytes : batch.isFull,
     onFull: writer.startOrJoin
@@ -156,6 +181,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     append: (record, writeRow) => appendAll([record], writeRow),
     appendAll,
     flush,
+    retain,
     close,
     files: files.created,
     rowsWritten: () => rowsWritten
@@ -223,6 +249,8 @@ const backgroundWriter = (scope: Scope.Scope, writeWhileFull: Effect.Effect<void
 
 interface Appending {
   readonly batch: RowBatch<TopicPartitionOffset>
+  /** Whether a record's partition is this member's: rows of others are ignored. */
+  readonly isOwned: (record: TopicPartitionOffset) => boolean
   readonly refusal: () => ArchiveError | undefined
   /**
    * Whether the row just added calls for `onFull`: the pending rows make a full batch and no
@@ -234,7 +262,7 @@ interface Appending {
 
 /** `appendAll`: no Effect per row, only per batch that fills up. */
 const appender = (sink: Appending) => {
-  const { batch, needsWriter, onFull, refusal } = sink
+  const { batch, isOwned, needsWriter, onFull, refusal } = sink
   /** Adds rows from `start` on; a full batch goes to disk before the next row joins the following one. */
   const appendFrom = <R extends TopicPartitionOffset>(
     appended: ReadonlyArray<R>,
@@ -244,12 +272,13 @@ const appender = (sink: Appending) => {
     const refused = refusal()
     if (refused !== undefined) return Effect.fail(refused)
     for (let index = start; index < appended.length;) {
+      const record = appended[index++]!
+      if (!isOwned(record)) continue
       try {
-        batch.append(appended[index]!, writeRow)
+        batch.append(record, writeRow)
       } catch (defect) {
         return Effect.die(defect)
       }
-      index++
       if (needsWriter()) {
         return index < appended.length
           ? Effect.andThen(onFull, Effect.suspend(() => appendFrom(appended, writeRow, index)))

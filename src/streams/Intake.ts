@@ -43,6 +43,8 @@ export interface IntakeDeps {
   readonly dispatch: Dispatch
   readonly consumer: KafkaConsumer
   readonly backup: ArchiveSink | undefined
+  /** The archives (backup and DLQ) whose pending rows of lost partitions each join drops. */
+  readonly archives: ReadonlyArray<ArchiveSink>
   readonly observability: ObservabilityService
   readonly committer: Pick<Committer, "acknowledge">
   /** What the archive holds of newly assigned partitions past their committed offsets, by `partitionKey`. */
@@ -209,6 +211,7 @@ export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => 
       const dropped = ledger.retain(partitions)
       const left = dispatch.retain(partitions)
       archiveIndex.retain(partitions)
+      for (const archive of deps.archives) archive.retain(partitions)
       yield* recoverGained(previous, partitions)
       yield* Effect.logInfo("partitions assigned").pipe(
         Effect.annotateLogs({ assigned: describe(partitions), dropped: describe(dropped), ...(left > 0 ? { queuedDropped: left } : {}) })

@@ -182,6 +182,7 @@ const stages = (
       dispatch,
       consumer,
       backup,
+      archives: backup === undefined ? [dlq] : [backup, dlq],
       observability,
       committer,
       recover: (partitions) =>

@@ -13,6 +13,7 @@ import { NonRetryable } from "../../src/domain/Failure.js"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
 import type { Processor } from "../../src/domain/Processor.js"
 import { RowBuffer } from "../../src/domain/RowBuffer.js"
+import { KafkaClient } from "../../src/layers/kafka/KafkaClient.js"
 import { MemoryKafka } from "../../src/layers/kafka/MemoryKafka.js"
 import { PipelineSettings } from "../../src/layers/config/PipelineSettings.js"
 import * as Pipeline from "../../src/streams/Pipeline.js"
@@ -127,5 +128,62 @@ describe("Exactly-once archive", () => {
       yield* Fiber.interrupt(second)
       assert.strictEqual((yield* kafka.commits(GROUP)).at(-1)!.offsets[0]!.metadata, "archive-from=2026-11-22T12")
       assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 10))
+    }))
+
+  test("a partition taken away and given back: its rows not yet written are dropped, the next owner writes them once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      const kafka = yield* MemoryKafka
+      yield* (yield* KafkaClient).createTopic(TOPIC, 2)
+      yield* produce(0, numbered(10))
+      yield* produce(1, numbered(10, "w"))
+      // Rows wait a minute in the batch: the rebalance comes before they are written.
+      const fiber = yield* start(() => Effect.void, { backupBatchSize: 1000, flushIntervalMs: 60_000 })
+      yield* TestClock.adjust(5_000)
+      assert.deepStrictEqual(yield* archiveRows("/backup"), [], "nothing written yet")
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }])
+      yield* TestClock.adjust(5_000)
+      yield* kafka.rebalance(GROUP, [{ topic: TOPIC, partition: 0 }, { topic: TOPIC, partition: 1 }])
+      yield* advanceUntil(committedAt(1, 10))
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(fiber)
+      const rows = yield* archiveRows("/backup")
+      for (const partition of [0, 1]) {
+        assert.deepStrictEqual(offsetsOf(rows.filter((row) => row.partition === String(partition))), range(0, 10), `partition ${partition}`)
+      }
+    }))
+
+  test("a run stopped by a fatal archive error (the DLQ disk full), restarted: every backup row once, the DLQ row once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      const files = yield* MemoryFileSystem
+      yield* produce(0, [...numbered(5), "bad-5", ...numbered(4, "w")])
+      files.failWrites = (path) => path.startsWith("/dlq/") && files.text(path).length > 0
+      const seen: Array<number> = []
+      const failed = yield* start(failingBad(seen))
+      yield* advanceUntil(Effect.map(Fiber.await(failed).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      assert.strictEqual((yield* Fiber.await(failed))._tag, "Failure")
+      assert.deepStrictEqual(yield* archiveRows("/dlq"), [], "the DLQ row did not reach the disk")
+
+      files.failWrites = undefined
+      const restarted = yield* start(failingBad(seen))
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(restarted)
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 10))
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/dlq")), [5])
+    }))
+
+  test("a run stopped at its stop-at offsets, then run again past them: every offset once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      yield* produce(0, numbered(20))
+      const first = yield* start(() => Effect.void, { stopAtOffsets: [{ topic: TOPIC, partition: 0, offset: 9 }] })
+      yield* advanceUntil(Effect.map(Fiber.await(first).pipe(Effect.timeoutOption(0)), (exit) => exit._tag === "Some"))
+      assert.strictEqual((yield* Fiber.join(first)).reason, "stopAtOffsets")
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 10), "nothing past the target")
+      const second = yield* start(() => Effect.void)
+      yield* advanceUntil(committedAt(0, 20))
+      yield* Fiber.interrupt(second)
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/backup")), range(0, 20))
     }))
 })

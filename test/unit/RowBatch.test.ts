@@ -162,3 +162,19 @@ describe("RowBatch", () => {
     )
   })
 })
+
+describe("RowBatch.retain", () => {
+  it("drops the rows of the records refused, keeping the others' bytes in order", () => {
+    const batch = new RowBatch<{ readonly id: number; readonly keep: boolean }>({ maxRows: 100, maxBytes: 1 << 20, minCapacity: 16 })
+    const write = (out: RowBuffer, record: { readonly id: number }) => out.utf8(`row ${record.id}\r\n`)
+    for (let id = 0; id < 6; id++) batch.append({ id, keep: id % 3 !== 1 }, write)
+    assert.strictEqual(batch.retain((record) => record.keep), 2)
+    assert.strictEqual(batch.size, 4)
+    assert.strictEqual(batch.retain(() => true), 0, "nothing to drop")
+    batch.append({ id: 6, keep: true }, write)
+    const taken = batch.take()
+    assert.deepStrictEqual(taken.records.map((record) => record.id), [0, 2, 3, 5, 6])
+    assert.strictEqual(new TextDecoder().decode(taken.rows.contents), "row 0\r\nrow 2\r\nrow 3\r\nrow 5\r\nrow 6\r\n")
+    assert.strictEqual(batch.byteLength, 0)
+  })
+})
