@@ -3,8 +3,8 @@
  * real signals: a processor slower than the session timeout (5); SIGKILL at five moments of one
  * 50,000-record run, each run restarted on the same archive (7); a rebalance with a late joiner,
  * a clean leaver and a killed member (9) and three members started together, one killed, the
- * others stopping at their stop-at offsets (10), each group sharing one archive directory; and an
- * archive that cannot be written any more (12). 7, 9 and 10 hold every record exactly once in the
+ * others stopping at their stop-at offsets (9b), each group sharing one archive directory; and an
+ * archive that cannot be written any more (12). 7, 9 and 9b hold every record exactly once in the
  * archive (issue 17). Committed offsets come from Kafka's own ConsumerGroupCommand, archives are
  * read back with csv-parse and checked with `archive verify`. (Broker outages, 8: outage.test.ts.)
  */
@@ -353,7 +353,7 @@ describe("fault scenarios against a real broker", () => {
     console.log(`scenario 9: committers per partition ${JSON.stringify([...owners].map(([k, v]) => [k.split(":").pop(), [...v]]))}`)
   }, 240_000)
 
-  it("10. three members sharing one archive directory, started together, one SIGKILLed mid-run, the others stopping at the end (stop-at): every record once in the archive", async () => {
+  it("9b. three members sharing one archive directory, started together, one SIGKILLed mid-run, the others stopping at the end (stop-at): every record once in the archive", async () => {
     const P = 6
     const PER = 4000
     const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup("shared", P, PER)
@@ -375,7 +375,7 @@ describe("fault scenarios against a real broker", () => {
     const recoveries = members.map((m) =>
       `${m.name}: ${logLines(m.run.stderr()).filter((l) => l.text === "archive recovery").map((l) => l.annotations["rowsPastCommitted"]).join(",")}`
     )
-    console.log(`scenario 10: rows found past the commits at each assignment ${recoveries.join("; ")}`)
+    console.log(`scenario 9b: rows found past the commits at each assignment ${recoveries.join("; ")}`)
   }, 240_000)
 
   it("12. the backup archive stops being writable mid-run: error logged once, graceful stop, exit 1, nothing committed past the last backup row", async () => {
