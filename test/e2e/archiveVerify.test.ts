@@ -7,64 +7,20 @@
  */
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { gunzipSync, gzipSync } from "node:zlib"
-import { parse } from "csv-parse/sync"
+import { gzipSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import type { ArchiveReport } from "../../src/domain/ArchiveReport.js"
-import { assertAgrees, naiveOffsets, type NaiveRow } from "../support/archiveTally.js"
+import { readArchiveDir } from "../support/archive.js"
+import { assertReportAgrees, verify } from "../support/archiveVerify.js"
 import { uniqueName } from "../support/broker.js"
 import { cliE2e, runArgs, runCli } from "../support/cli.js"
 import { produceValues } from "../support/produce.js"
-import { rowLines } from "../support/replay.js"
 
 const e2e = cliE2e("archive-verify-e2e")
 
 const N = 400
 /** Valid JSON, except every 7th record: invalid JSON with a comma, quotes and a line break (dead-lettered). */
 const values = Array.from({ length: N }, (_, i) => i % 7 === 3 ? `{"i":${i}, "bad": "a,b\r\n` : `{"i":${i}}`)
-
-const ARCHIVE_NAME = /^(backup|dlq)-.*\.csv(\.gz)?$/
-
-interface Expected {
-  readonly rowsByFile: Map<string, number>
-  readonly backup: Array<NaiveRow>
-  readonly dlq: Array<NaiveRow>
-}
-
-/** `[kind and hour, restart sequence]`: the order files are written in (`….csv`, `….1.csv`, …, `….10.csv`, next hour). */
-const writtenOrder = (name: string): [string, number] => {
-  const [, hour, sequence] = /^(.*T\d\d)(?:\.(\d+))?\.csv/.exec(name)!
-  return [hour!, Number(sequence ?? 0)]
-}
-
-/**
- * Every archive file of `dir`, decompressed and read with csv-parse, in the order written: the rows
- * of each kind with their file and line.
- */
-const readWithCsvParse = async (dir: string): Promise<Expected> => {
-  const expected: Expected = { rowsByFile: new Map(), backup: [], dlq: [] }
-  const names = (await readdir(dir)).filter((name) => ARCHIVE_NAME.test(name)).map((name) => [name, ...writtenOrder(name)] as const)
-  names.sort(([, a, x], [, b, y]) => a < b ? -1 : a > b ? 1 : x - y)
-  for (const [name] of names) {
-    const bytes = await readFile(join(dir, name))
-    const csv = (name.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8")
-    const rows = parse(csv, { columns: true }) as Array<{ topic: string; partition: string; offset: string; failed_at?: string }>
-    const lines = rowLines(csv)
-    expected.rowsByFile.set(name, rows.length)
-    rows.forEach((row, i) =>
-      expected[row.failed_at === undefined ? "backup" : "dlq"].push({
-        topic: row.topic,
-        partition: Number(row.partition),
-        offset: Number(row.offset),
-        file: name,
-        line: lines[i]!
-      })
-    )
-  }
-  return expected
-}
-
-const verify = (...args: Array<string>) => runCli(["archive", "verify", ...args], { timeoutMs: 120_000 })
 
 let archive: Promise<string> | undefined
 
@@ -101,22 +57,13 @@ const namesOf = async (dir: string, kind: "backup" | "dlq") => (await readdir(di
 /** `backup-2026-12-03T16.csv` or `….3.csv` → the name of restart `sequence` in the same hour. */
 const restartName = (name: string, sequence: number) => name.replace(/(T\d\d)(\.\d+)?\.csv$/, `$1.${sequence}.csv`)
 
-const assertReportAgrees = (report: ArchiveReport, expected: Expected) => {
-  expect(report.errors).toEqual([])
-  expect(new Map(report.files.map((file) => [file.name, file.rows]))).toEqual(expected.rowsByFile)
-  expect(report.backup.rows).toBe(expected.backup.length)
-  expect(report.dlq.rows).toBe(expected.dlq.length)
-  assertAgrees(report.backup.partitions, naiveOffsets(expected.backup))
-  assertAgrees(report.dlq.partitions, naiveOffsets(expected.dlq))
-}
-
 describe.concurrent("kafka-pipeline archive verify", { timeout: 240_000 }, () => {
   it("on the archive of a run: --json agrees with csv-parse; every offset once; exit 0", async () => {
     const dir = await pipelineArchive()
     const res = await verify("--json", dir)
     expect(res.code, res.stderr).toBe(0)
     const report = res.summary as ArchiveReport
-    assertReportAgrees(report, await readWithCsvParse(dir))
+    assertReportAgrees(report, readArchiveDir(dir))
     expect(report.skipped).toEqual([])
     // One run, read to the end: each partition's offsets 0–199 once in the backup.
     expect(report.backup.partitions.map((p) => [p.partition, p.rows, p.lowestOffset, p.highestOffset, p.duplicateRows]))
@@ -139,12 +86,12 @@ describe.concurrent("kafka-pipeline archive verify", { timeout: 240_000 }, () =>
     const res = await verify("--json", dir)
     expect(res.code, res.stderr).toBe(0)
     const report = res.summary as ArchiveReport
-    assertReportAgrees(report, await readWithCsvParse(dir))
+    assertReportAgrees(report, readArchiveDir(dir))
     expect(report.skipped).toEqual([{ name: "notes.txt", reason: "not an archive file name" }])
     expect(report.files.filter((file) => file.compressed).map((file) => file.name).sort())
       .toEqual([`${restartName(firstBackup!, 90)}.gz`, `${firstDlq}.gz`].sort())
     const duplicated = report.backup.partitions.reduce((sum, p) => sum + p.duplicateRows, 0)
-    expect(duplicated).toBe((await readWithCsvParse(dir)).rowsByFile.get(firstBackup!))
+    expect(duplicated).toBe(readArchiveDir(dir).rowsByFile.get(firstBackup!))
 
     const strict = await verify("--json", "--fail-on-duplicates", dir)
     expect(strict.code).toBe(1)

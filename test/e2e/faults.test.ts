@@ -1,20 +1,26 @@
 /**
  * Fault scenarios of issue 3 against the real (shared) broker, the CLI as child processes sent
- * real signals: a processor slower than the session timeout (5), SIGKILL five times during one
- * 50,000-record run (7), a rebalance with a late joiner, a clean leaver and a killed member (9),
- * and an archive that cannot be written any more (12). Committed offsets come from Kafka's own
- * ConsumerGroupCommand, archives are read back with csv-parse. (Broker outages, 8: outage.test.ts.)
+ * real signals: a processor slower than the session timeout (5); SIGKILL at five moments of one
+ * 50,000-record run, each run restarted on the same archive (7); a rebalance with a late joiner,
+ * a clean leaver and a killed member (9) and three members started together, one killed, the
+ * others stopping at their stop-at offsets (9b), each group sharing one archive directory; and an
+ * archive that cannot be written any more (12). 7, 9 and 9b hold every record exactly once in the
+ * archive (issue 17). Committed offsets come from Kafka's own ConsumerGroupCommand, archives are
+ * read back with csv-parse and checked with `archive verify`. (Broker outages, 8: outage.test.ts.)
  */
 import { execFile } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
-import { archiveFiles, countRowsLoosely, readFileRows, readRows } from "../support/archive.js"
+import { archiveFiles, countRowsLoosely, readArchiveDir, readRows } from "../support/archive.js"
+import { exactlyOnceDiff, range, verifyExactlyOnce } from "../support/archiveVerify.js"
 import { uniqueName } from "../support/broker.js"
 import {
   awaitExit,
+  type CliRun,
   cliE2e,
+  failsByDesign,
   jsonValues,
   logLines,
   readProcessed,
@@ -48,6 +54,84 @@ const commitsOf = (message: string): Array<readonly [key: string, offset: number
       return [entry.slice(0, eq), Number(entry.slice(eq + 1))] as const
     })
     : []
+
+/** A member of a group: a CLI process, and the log of the records it processed. */
+interface Member {
+  readonly name: string
+  readonly run: CliRun
+  readonly log: string
+}
+
+/** The partitions of the member's latest assignment (`topic:partition`). */
+const assigned = (m: Member): Array<string> => {
+  const last = logLines(m.run.stderr()).filter((l) => l.text === "partitions assigned").pop()
+  return String(last?.annotations["assigned"] ?? "").split(",").filter((p) => p.length > 0)
+}
+const processedBy = (m: Member) => readProcessed(m.log).length
+/** What to show when a wait fails: each member's log lines but its commits. */
+const context = (...ms: Array<Member>) => () =>
+  ms.map((m) => {
+    const lines = logLines(m.run.stderr()).filter((l) => !l.text.startsWith("committed ")).map((l) => JSON.stringify(l))
+    return `--- ${m.name} (pid ${m.run.child.pid}, exit ${m.run.child.exitCode}), without its commits:\n${lines.join("\n")}`
+  }).join("\n")
+const anyExited = (...ms: Array<Member>) => () => ms.map((m) => watching(m.run).abort()).find((r) => r !== undefined)
+
+/**
+ * A topic of `P` partitions of `PER` records each (every 50th of a partition fails: to the DLQ),
+ * a group, and one archive directory that the group's members share for their backup and DLQ files.
+ */
+const sharedArchiveGroup = async (prefix: string, P: number, PER: number) => {
+  const broker = e2e.broker()
+  const topic = uniqueName(prefix)
+  const group = uniqueName("g")
+  const FAIL_EVERY = 50
+  const fails = failsByDesign(FAIL_EVERY)
+  await broker.createTopic(topic, P)
+  await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+  const archive = (await dirs()).backupDir
+  const { base } = await dirs()
+
+  const member = (name: string, o: {
+    readonly concurrency: number
+    readonly queueSize: number
+    readonly delayMs: number
+    readonly logLevel?: string
+    readonly stopAt?: ReadonlyArray<readonly [number, number]>
+  }): Member => {
+    const log = join(base, `processed-${name}.log`)
+    const run = spawnCli(
+      runArgs({
+        brokers: broker.brokers, topic, group, backupDir: archive, dlqDir: archive, processor: SLOW,
+        ...(o.stopAt === undefined ? {} : { stopAt: o.stopAt }),
+        extra: [
+          "--concurrency", String(o.concurrency), "--queue-size", String(o.queueSize), "--client-id", name,
+          // a killed member holds its partitions until its session expires: keep that short
+          "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000",
+          "--log-level", o.logLevel ?? "info"
+        ]
+      }),
+      { PROCESSED_LOG: log, PROCESS_DELAY_MS: String(o.delayMs), FAIL_EVERY: String(FAIL_EVERY) }
+    )
+    return { name, run, log }
+  }
+
+  /**
+   * Every record once in the archive: a backup row each, a DLQ row each failing record, whoever
+   * wrote them (`archive verify` agreeing); and handled: processed (by someone) or dead-lettered.
+   */
+  const assertExactlyOnce = async (members: ReadonlyArray<Member>) => {
+    const reading = await verifyExactlyOnce(archive)
+    const partitions = (offsets: Array<number>) =>
+      new Map(Array.from({ length: P }, (_, p) => [`${topic}:${p}`, offsets] as const))
+    expect(exactlyOnceDiff(reading.backup, partitions(range(0, PER))), "backup rows").toEqual({})
+    expect(exactlyOnceDiff(reading.dlq, partitions(range(0, PER).filter(fails))), "DLQ rows").toEqual({})
+    const processed = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
+    const unhandled = range(0, P * PER).filter((i) => !processed.has(i) && !fails(i % PER))
+    expect(unhandled.map((i) => `${Math.floor(i / PER)}:${i % PER}`), "neither processed nor dead-lettered").toEqual([])
+    return reading
+  }
+  return { broker, topic, group, archive, member, assertExactlyOnce }
+}
 
 // One at a time: each scenario runs several CLI processes, some at full speed (7), and the
 // timing-sensitive ones (session timeouts in 5, a late join in 9) should not compete with them
@@ -102,22 +186,13 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
     console.log(`scenario 5: ${elapsed} ms`)
   }, 120_000)
 
-  it("7. SIGKILL mid-stream five times in one 50,000-record run: every offset backed up, no commit ahead of a backup row, duplicates bounded", { timeout: 300_000, tags: ["testcontainers"] }, async () => {
+  it("7. SIGKILL at five moments of one 50,000-record run, restarted each time: every offset once in the backup archive, every failing record once in the DLQ archive, nothing missing, no commit ahead of a backup row", { timeout: 300_000, tags: ["testcontainers"] }, async () => {
     const broker = e2e.broker()
     const topic = uniqueName("sigkill")
     const group = uniqueName("g")
     const N = 50_000
-    const KILLS = 5
-    const QUEUE = 200
-    const CONCURRENCY = 40
-    const DELAY_MS = 10
-    const COMMIT_MS = 200 // runArgs's --commit-interval-ms
-    // The in-flight window: what a run has archived (a backup row is written once a record has
-    // room in the queue) but not committed when it dies, and the next run reads again: the queue,
-    // a record per worker, and what the workers handle between two commits: at most
-    // CONCURRENCY / DELAY_MS records a ms, for a commit interval plus the commit's own round trip
-    // (allowed another interval).
-    const BOUND = QUEUE + CONCURRENCY + (CONCURRENCY / DELAY_MS) * 2 * COMMIT_MS
+    const FAIL_EVERY = 100
+    const fails = failsByDesign(FAIL_EVERY)
     await broker.createTopic(topic, 1)
     await produceValues(broker.brokers, topic, jsonValues(N))
     const { base, backupDir, dlqDir } = await dirs()
@@ -127,20 +202,23 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
         brokers: broker.brokers, topic, group, backupDir, dlqDir, processor: SLOW,
         ...(stopAt === undefined ? {} : { stopAt }),
         extra: [
-          "--concurrency", String(CONCURRENCY), "--queue-size", String(QUEUE),
+          "--concurrency", "40", "--queue-size", "200",
           // a killed member holds its partition until its session expires: keep that short
           "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000"
         ]
       })
-    const env = { PROCESSED_LOG: log, PROCESS_DELAY_MS: String(DELAY_MS) }
-
-    const seen = new Set<string>()
-    /** The offsets in the backup files created since the last call (one run's files), strictly parsed. */
-    const newRunOffsets = () => {
-      const files = archiveFiles(backupDir, "backup").filter((file) => !seen.has(file))
-      files.forEach((file) => seen.add(file))
-      return files.flatMap(readFileRows).map((row) => Number(row.offset))
-    }
+    const env = { PROCESSED_LOG: log, PROCESS_DELAY_MS: "10", FAIL_EVERY: String(FAIL_EVERY) }
+    const recoveryLine = (run: CliRun) => logLines(run.stderr()).find((l) => l.text === "archive recovery")
+    // When each run is killed: mid-stream after rows of its own, as soon as it has read the archive
+    // (before it writes), at its first row on disk.
+    const moments: ReadonlyArray<{ readonly what: string; readonly reached: (run: CliRun, newRows: number) => boolean }> = [
+      { what: "after 5,000 rows of its own", reached: (_, newRows) => newRows >= 5000 },
+      { what: "once it has read the archive", reached: (run) => recoveryLine(run) !== undefined },
+      { what: "after 12,000 rows of its own", reached: (_, newRows) => newRows >= 12_000 },
+      { what: "at its first row on disk", reached: (_, newRows) => newRows >= 1 },
+      { what: "after 8,000 rows of its own", reached: (_, newRows) => newRows >= 8000 }
+    ]
+    const key = `${topic}:0`
     const covered = (offsets: Iterable<number>) => {
       const set = new Uint8Array(N)
       for (const o of offsets) set[o] = 1
@@ -148,104 +226,66 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
     }
 
     let previous = 0
-    const duplicates: Array<number> = []
-    const commits: Array<number> = []
-    for (let k = 1; k <= KILLS; k++) {
+    const report: Array<string> = []
+    for (const [k, moment] of moments.entries()) {
       const before = backupLines(backupDir)
+      const started = Date.now()
       const run = spawnCli(args(), env)
-      await waitFor(`run ${k} archives 5,000 rows`, () => backupLines(backupDir) >= before + 5000, {
+      await waitFor(`run ${k + 1} killed ${moment.what}`, () => moment.reached(run, backupLines(backupDir) - before), {
         timeoutMs: 60_000, ...watching(run)
       })
       run.child.kill("SIGKILL")
-      const res = await run.done
-      expect(res.signal).toBe("SIGKILL")
+      expect((await run.done).signal).toBe("SIGKILL")
 
       const committed = (await broker.committedOffsets(group, topic)).get(0) ?? 0
-      const runOffsets = newRunOffsets() // every file whole: a strict parse
-      expect(new Set(runOffsets).size, `run ${k}: no duplicates within a run`).toBe(runOffsets.length)
-      expect(Math.min(...runOffsets), `run ${k} starts exactly at the previous commit`).toBe(previous)
-      expect(committed, `run ${k} committed progress`).toBeGreaterThan(previous)
-      expect(committed, `run ${k} was killed mid-stream`).toBeLessThan(N)
-      // Nothing committed is ahead of a record without its backup row, or unprocessed.
-      const backedUp = covered(readRows(backupDir, "backup").map((row) => Number(row.offset)))
+      expect(committed, `run ${k + 1}: the commit never goes back`).toBeGreaterThanOrEqual(previous)
+      expect(committed, `run ${k + 1} was killed mid-stream`).toBeLessThan(N)
+      // Every file whole (a strict parse): the backup rows are a prefix of the partition, each
+      // once; the DLQ rows are failing records, each once, every one below the commit there.
+      const backup = readArchiveDir(backupDir).backup
+      const written = Math.max(...backup.map((row) => row.offset)) + 1
+      expect(exactlyOnceDiff(backup, new Map([[key, range(0, written)]])), `run ${k + 1}: backup rows`).toEqual({})
+      expect(committed, `run ${k + 1}: no commit ahead of a backup row`).toBeLessThanOrEqual(written)
+      const dlq = readArchiveDir(dlqDir).dlq
+      const deadLettered = new Set(dlq.map((row) => row.offset))
+      const dlqExpected = range(0, written).filter((o) => fails(o) && (o < committed || deadLettered.has(o)))
+      expect(exactlyOnceDiff(dlq, new Map([[key, dlqExpected]])), `run ${k + 1}: DLQ rows`).toEqual({})
+      // Nothing committed is unhandled: below the commit, every record processed or dead-lettered.
       const processed = covered(readProcessed(log).map(([, offset]) => offset))
       for (let o = 0; o < committed; o++) {
-        if (backedUp[o] !== 1 || processed[o] !== 1) {
-          expect.fail(`run ${k}: offset ${o} is below the commit ${committed} but has no backup row or was not processed`)
-        }
+        if (processed[o] !== 1 && !deadLettered.has(o)) expect.fail(`run ${k + 1}: offset ${o} is below the commit ${committed} but was not handled`)
       }
-      // What this run archived at or past its commit is read again by the next run.
-      const again = runOffsets.filter((o) => o >= committed).length
-      expect(again, `run ${k}: rows past the commit ${committed} (in-flight window ${BOUND})`).toBeLessThanOrEqual(BOUND)
-      duplicates.push(again)
-      commits.push(committed)
+      report.push(`${moment.what}: committed ${committed}, rows ${written}, found past the commit ${recoveryLine(run)?.annotations["rowsPastCommitted"] ?? "-"} (${Date.now() - started} ms)`)
       previous = committed
     }
 
     const last = await awaitExit(spawnCli(args([[0, N - 1]]), env), 120_000)
     expect(last.code, last.stderr.slice(-3000)).toBe(0)
-    const lastOffsets = newRunOffsets()
-    expect(Math.min(...lastOffsets)).toBe(previous)
-    expect(new Set(lastOffsets).size).toBe(lastOffsets.length)
-
-    // At least once: every offset has a backup row and was processed; the duplicates are exactly
-    // the rows past each kill's commit.
-    const rows = readRows(backupDir, "backup")
-    const backedUp = covered(rows.map((row) => Number(row.offset)))
+    // Exactly once: every offset has one backup row, every failing record one DLQ row, and every
+    // other record was processed.
+    const backup = (await verifyExactlyOnce(backupDir)).backup
+    expect(exactlyOnceDiff(backup, new Map([[key, range(0, N)]])), "backup rows").toEqual({})
+    const dlq = (await verifyExactlyOnce(dlqDir)).dlq
+    expect(exactlyOnceDiff(dlq, new Map([[key, range(0, N).filter(fails)]])), "DLQ rows").toEqual({})
     const processed = covered(readProcessed(log).map(([, offset]) => offset))
-    expect(backedUp.every((b) => b === 1)).toBe(true)
-    expect(processed.every((b) => b === 1)).toBe(true)
-    expect(rows.length - N).toBe(duplicates.reduce((a, b) => a + b, 0))
-    expect(readRows(dlqDir, "dlq")).toEqual([])
+    expect(range(0, N).filter((o) => !fails(o) && processed[o] !== 1)).toEqual([])
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map([[0, N]]))
-    console.log(`scenario 7: commits at kills ${commits.join(",")}; rows read again ${duplicates.join(",")} (bound ${BOUND} each)`)
+    console.log(`scenario 7: ${report.join("; ")}`)
   })
 
-  it("9. rebalance: three members, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record handled, no commit for a partition not owned", async () => {
-    const broker = e2e.broker()
-    const topic = uniqueName("rebalance")
-    const group = uniqueName("g")
+  it("9. rebalance: three members sharing one archive directory, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record once in the archive, none unhandled, no commit for a partition not owned", async () => {
     const P = 4
     const PER = 1000
-    await broker.createTopic(topic, P)
-    await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+    const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup("rebalance", P, PER)
+    const memberOptions = { concurrency: 8, queueSize: 50, delayMs: 50, logLevel: "debug" } // debug: the `committed …` lines
 
-    const member = async (name: string) => {
-      const d = await dirs()
-      const log = join(d.base, "processed.log")
-      const run = spawnCli(
-        runArgs({
-          brokers: broker.brokers, topic, group, backupDir: d.backupDir, dlqDir: d.dlqDir, processor: SLOW,
-          extra: [
-            "--concurrency", "8", "--queue-size", "50", "--client-id", name,
-            "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000",
-            "--log-level", "debug" // the `committed …` lines
-          ]
-        }),
-        { PROCESSED_LOG: log, PROCESS_DELAY_MS: "50" }
-      )
-      return { name, run, log, ...d }
-    }
-    type Member = Awaited<ReturnType<typeof member>>
-    const assigned = (m: Member): Array<string> => {
-      const last = logLines(m.run.stderr()).filter((l) => l.text === "partitions assigned").pop()
-      return String(last?.annotations["assigned"] ?? "").split(",").filter((p) => p.length > 0)
-    }
-    const processedBy = (m: Member) => readProcessed(m.log).length
-    const context = (...ms: Array<Member>) => () =>
-      ms.map((m) => {
-        const lines = logLines(m.run.stderr()).filter((l) => !l.text.startsWith("committed ")).map((l) => JSON.stringify(l))
-        return `--- ${m.name} (pid ${m.run.child.pid}, exit ${m.run.child.exitCode}), without its commits:\n${lines.join("\n")}`
-      }).join("\n")
-    const anyExited = (...ms: Array<Member>) => () => ms.map((m) => watching(m.run).abort()).find((r) => r !== undefined)
-
-    const a = await member("a")
-    const b = await member("b")
+    const a = member("a", memberOptions)
+    const b = member("b", memberOptions)
     await waitFor("a and b share the partitions and make progress", () =>
       assigned(a).length > 0 && assigned(b).length > 0 && processedBy(a) + processedBy(b) >= 200, {
       timeoutMs: 60_000, abort: anyExited(a, b), context: context(a, b)
     })
-    const c = await member("c")
+    const c = member("c", memberOptions)
     await waitFor("c joins late and processes", () => assigned(c).length > 0 && processedBy(c) >= 40, {
       timeoutMs: 60_000, abort: anyExited(a, b, c), context: context(a, b, c)
     })
@@ -283,11 +323,7 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
     expect(resA.code, resA.stderr.slice(-3000)).toBe(0)
     expect(await broker.committedOffsets(group, topic)).toEqual(new Map(Array.from({ length: P }, (_, p) => [p, PER])))
 
-    // Every record handled at least once (processed, and a backup row), by someone.
-    const handled = new Set(members.flatMap((m) => readProcessed(m.log).map(([p, o]) => p * PER + o)))
-    const backedUp = new Set(members.flatMap((m) => readRows(m.backupDir, "backup").map((r) => Number(r.partition) * PER + Number(r.offset))))
-    expect(handled.size).toBe(P * PER)
-    expect(backedUp.size).toBe(P * PER)
+    await assertExactlyOnce(members)
     // Each member handled some, and the late joiner and the killed member really owned partitions.
     for (const m of members) expect(processedBy(m), m.name).toBeGreaterThan(0)
 
@@ -317,6 +353,31 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
     const owners = new Map<string, Set<string>>()
     for (const c of byTime) owners.set(c.key, (owners.get(c.key) ?? new Set()).add(c.member))
     console.log(`scenario 9: committers per partition ${JSON.stringify([...owners].map(([k, v]) => [k.split(":").pop(), [...v]]))}`)
+  }, 240_000)
+
+  it("9b. three members sharing one archive directory, started together, one SIGKILLed mid-run, the others stopping at the end (stop-at): every record once in the archive", async () => {
+    const P = 6
+    const PER = 4000
+    const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup("shared", P, PER)
+    const stopAt = Array.from({ length: P }, (_, p) => [p, PER - 1] as const)
+    const members = ["a", "b", "c"].map((name) => member(name, { concurrency: 10, queueSize: 200, delayMs: 10, stopAt }))
+    const [a, b, c] = members as [Member, Member, Member]
+    await waitFor("the three share the partitions, a third of the records processed", () =>
+      members.every((m) => assigned(m).length > 0) && members.reduce((n, m) => n + processedBy(m), 0) >= (P * PER) / 3, {
+      timeoutMs: 90_000, abort: anyExited(...members), context: context(...members)
+    })
+    c.run.child.kill("SIGKILL")
+    expect((await c.run.done).signal).toBe("SIGKILL")
+    for (const res of await Promise.all([awaitExit(a.run, 120_000), awaitExit(b.run, 120_000)])) {
+      expect(res.code, res.stderr.slice(-3000)).toBe(0)
+      expect(res.summary).toMatchObject({ reason: "stopAtOffsets" })
+    }
+    expect(await broker.committedOffsets(group, topic)).toEqual(new Map(Array.from({ length: P }, (_, p) => [p, PER])))
+    await assertExactlyOnce(members)
+    const recoveries = members.map((m) =>
+      `${m.name}: ${logLines(m.run.stderr()).filter((l) => l.text === "archive recovery").map((l) => l.annotations["rowsPastCommitted"]).join(",")}`
+    )
+    console.log(`scenario 9b: rows found past the commits at each assignment ${recoveries.join("; ")}`)
   }, 240_000)
 
   it("12. the backup archive stops being writable mid-run: error logged once, graceful stop, exit 1, nothing committed past the last backup row", async () => {

@@ -148,6 +148,9 @@ export const readProcessed = (log: string): Array<readonly [partition: number, o
     })
     : []
 
+/** Whether `slow-processor.mjs` with `FAIL_EVERY=every` fails the record at `offset` (to the DLQ). */
+export const failsByDesign = (every: number) => (offset: number): boolean => (offset + 1) % every === 0
+
 /** `waitFor` options that give up when `run` exits and show the end of its stderr. */
 export const watching = (run: CliRun) => ({
   abort: () => run.child.exitCode === null ? undefined : `exited early (${run.child.exitCode})`,

@@ -1,5 +1,4 @@
 /** Archive files written for replay tests into the in-memory file system, and what a replay produced. */
-import { parse } from "csv-parse/sync"
 import { Effect } from "effect"
 import { gzipSync } from "node:zlib"
 import { backupHeader, backupRow, dlqHeader, dlqRow, encodeRow } from "../../src/domain/Csv.js"
@@ -50,17 +49,7 @@ export const writeFile = (path: string, content: string | Uint8Array, options: {
     fs.files.set(path, options.gzip === true ? new Uint8Array(gzipSync(bytes)) : bytes)
   })
 
-/** The line each data row of a CSV text starts on, as csv-parse reads it (raw rows; LFs inside quotes count). */
-export const rowLines = (csv: string): Array<number> => {
-  const rows = parse(csv, { raw: true }) as unknown as Array<{ raw: string }>
-  const lines: Array<number> = []
-  let line = 1
-  for (const row of rows) {
-    lines.push(line)
-    line += row.raw.split("\n").length
-  }
-  return lines.slice(1)
-}
+export { rowLines } from "./archive.js"
 
 /** The records of a topic, from `from` (an offset of each partition's log, all partitions) on. */
 export const recordsOf = (topic: string) =>
