@@ -8,6 +8,7 @@
  *   kafkajs-archive-worker  the same with the rows encoded and written on a worker thread
  *   pipeline-*           `Pipeline.run` with a no-op (or 5 ms) processor, key ordering (the default)
  *   pipeline-full-unordered  `pipeline-full` with `ordering: "unordered"`: what key ordering costs
+ *   pipeline-*-platformatic  the same pipeline variant with `client: "platformatic"`
  *   pipeline-io-slow-key `pipeline-io` with one key's records 100× slower: what it costs the others
  *   platformatic-raw     @platformatic/kafka consumer stream, no-op
  *   kcat-raw             kcat (librdkafka) as a child of this process, its CPU/RSS from /usr/bin/time
@@ -28,7 +29,7 @@ import type { ProcessorInput } from "../src/domain/Processor.js"
 import type { TopicPartition, TopicPartitionOffset } from "../src/domain/KafkaRecord.js"
 import { RowBuffer } from "../src/domain/RowBuffer.js"
 import { KafkaClient } from "../src/layers/kafka/KafkaClient.js"
-import * as KafkaJs from "../src/layers/kafka/KafkaJs.js"
+import * as ChosenClient from "../src/layers/kafka/ChosenClient.js"
 import * as Logging from "../src/layers/Logging.js"
 import { PipelineSettings } from "../src/layers/config/PipelineSettings.js"
 import * as Pipeline from "../src/streams/Pipeline.js"
@@ -36,6 +37,7 @@ import type { ToWorker } from "./archive-worker.js"
 import { META_FIELDS } from "./archive-worker.js"
 import type { ChildMessage, ConsumeResult, Job, LatencySummary, ProduceResult } from "./common.js"
 import {
+  clientOf,
   Coverage,
   deferred,
   IO_MS,
@@ -47,6 +49,7 @@ import {
   pacedPartition,
   percentile,
   SLOW_KEY,
+  settingsOf,
   SLOW_KEY_MS,
   totalOf
 } from "./common.js"
@@ -479,7 +482,7 @@ class CommitLatency {
   }
 }
 
-/** `KafkaJs.layer`, plus hooks on assignments and successful commits (for readiness and commit latency). */
+/** A `KafkaClient` layer, plus hooks on assignments and successful commits (for readiness and commit latency). */
 const instrumentedKafka = (
   inner: Layer.Layer<KafkaClient>,
   hooks: {
@@ -518,8 +521,9 @@ const isSlowKey = (input: ProcessorInput) => input.key !== null && Buffer.compar
  * goes on to the slow key's last record.
  */
 const processorOf = (job: ConsumeJob, handled: (input: ProcessorInput) => void, t0: number) => {
-  if (!ioVariants.has(job.variant)) return { processor: handled, others: undefined }
-  const slow = job.variant === "pipeline-io-slow-key"
+  const variant = settingsOf(job.variant)
+  if (!ioVariants.has(variant)) return { processor: handled, others: undefined }
+  const slow = variant === "pipeline-io-slow-key"
   const others = { records: 0, elapsedMs: 0 }
   const processor = (input: ProcessorInput) => {
     const slowRecord = slow && isSlowKey(input)
@@ -538,8 +542,10 @@ const processorOf = (job: ConsumeJob, handled: (input: ProcessorInput) => void, 
 }
 
 const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeof measure>) => {
-  const archive = job.variant !== "pipeline-no-archive"
-  const io = ioVariants.has(job.variant)
+  // The variant's settings, on the client it names (`pipeline-full-platformatic`: `pipeline-full` on platformatic).
+  const variant = settingsOf(job.variant)
+  const archive = variant !== "pipeline-no-archive"
+  const io = ioVariants.has(variant)
   const backupDir = join(job.dir, "backup")
   const dlqDir = join(job.dir, "dlq")
   mkdirSync(backupDir, { recursive: true })
@@ -562,29 +568,32 @@ const pipeline = async (job: ConsumeJob, coverage: Coverage, m: ReturnType<typeo
   }
   const { others, processor } = processorOf(job, handled, m.t0)
 
-  const kafka = instrumentedKafka(KafkaJs.layer({ brokers: job.brokers.split(","), clientId: `bench-${job.variant}` }), {
-    onAssignment: (assignment) => {
+  const hooks = {
+    onAssignment: (assignment: ReadonlyArray<TopicPartition>) => {
       if (job.signalReady && assignment.length > 0) void send({ _tag: "ready" })
     },
-    onCommitted: (offsets) => commits.committed(offsets, Date.now())
-  })
+    onCommitted: (offsets: ReadonlyArray<TopicPartitionOffset>) => commits.committed(offsets, Date.now())
+  }
   const program = Effect.gen(function*() {
     const config = yield* makePipelineConfig({
       brokers: job.brokers.split(","),
       topics: [job.extent.topic],
       groupId: job.groupId,
       clientId: `bench-${job.variant}`,
+      client: clientOf(job.variant),
       dlqDir,
       ...(archive ? { backupDir } : {}),
       concurrency: io ? 100 : 16,
       // Key ordering is the default: the other variants measure it.
-      ...(job.variant === "pipeline-full-unordered" ? { ordering: "unordered" as const } : {}),
+      ...(variant === "pipeline-full-unordered" ? { ordering: "unordered" as const } : {}),
       ...(latency === undefined ? {} : { commitIntervalMs: latency.commitIntervalMs }),
       logLevel: "Warn",
       stopAtOffsets: job.extent.partitions
         .filter((p) => p.count > 0)
         .map((p) => ({ topic: job.extent.topic, partition: p.partition, offset: p.count - 1 }))
     })
+    // The client chosen as the CLI chooses it (the option `client`).
+    const kafka = instrumentedKafka(ChosenClient.layer(config, config.clientId), hooks)
     return yield* Pipeline.run(processor).pipe(Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafka)))
   }).pipe(
     Effect.provide(Layer.mergeAll(

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs"
 import type { EventLoopUtilization } from "node:perf_hooks"
 import { crc32 } from "node:zlib"
+import type { KafkaClientName } from "../src/domain/ConfigValues.js"
 
 /** The consumer variants compared side by side. */
 export const variantNames = [
@@ -15,14 +16,31 @@ export const variantNames = [
   "kafkajs-archive",
   "kafkajs-archive-worker",
   "pipeline-full",
+  "pipeline-full-platformatic",
   "pipeline-full-unordered",
   "pipeline-no-archive",
+  "pipeline-no-archive-platformatic",
   "pipeline-io",
   "pipeline-io-slow-key",
   "platformatic-raw",
   "kcat-raw"
 ] as const
 export type VariantName = typeof variantNames[number]
+
+/** Names a pipeline variant run on @platformatic/kafka: the variant itself, with the option `client: "platformatic"`. */
+const PLATFORMATIC_SUFFIX = "-platformatic"
+
+/** The Kafka client a variant's pipeline runs on (the pipeline's option `client`). */
+export const clientOf = (variant: VariantName): KafkaClientName =>
+  variant.startsWith("pipeline-") && variant.endsWith(PLATFORMATIC_SUFFIX) ? "platformatic" : "kafkajs"
+
+/** The variant whose settings a variant runs with, on its own client (`pipeline-full-platformatic`: `pipeline-full`). */
+export const settingsOf = (variant: VariantName): VariantName =>
+  clientOf(variant) === "platformatic" ? variant.slice(0, -PLATFORMATIC_SUFFIX.length) as VariantName : variant
+
+/** Whether a variant needs @platformatic/kafka (skipped with a note when it does not import). */
+export const needsPlatformatic = (variant: VariantName): boolean =>
+  variant === "platformatic-raw" || clientOf(variant) === "platformatic"
 
 /** The variants whose processor waits (5 ms a record): they read the first `ioRecords` only. */
 export const ioVariants: ReadonlySet<VariantName> = new Set(["pipeline-io", "pipeline-io-slow-key"])

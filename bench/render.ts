@@ -6,105 +6,19 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { MachineLoad } from "./common.js"
+import type { Report } from "./report.js"
+import type { TargetStatus } from "./targets.js"
+import { LITTLE_RATE, targetRows } from "./targets.js"
 
 const LATEST = fileURLToPath(new URL("results/latest.json", import.meta.url))
 const DOC = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url))
 const START = "<!-- figures:start -->"
 const END = "<!-- figures:end -->"
 
-interface Run {
-  readonly name: string
-  readonly records: number
-  readonly recordsPerSec: number
-  readonly mbPerSec: number
-  readonly cpuMicrosPerRecord: number
-  /** Absent in runs before it was measured, and for kcat. */
-  readonly mainThreadBusyPct?: number
-  readonly peakRssMb: number
-  readonly checksumOk: boolean
-  readonly rounds: number
-  readonly recordsPerSecByRound: ReadonlyArray<number>
-  readonly spreadPct: number
-  /** `pipeline-io-slow-key`: the slow key's records, and the other keys' rate (median). */
-  readonly slowKeyRecords?: number
-  readonly othersRecordsPerSec?: number
-}
-
-interface LatencyPoint {
-  readonly variant: string
-  readonly load: number
-  readonly rate: number
-  readonly p50Ms: number
-  readonly p95Ms: number
-  readonly p99Ms: number
-  readonly commitP50Ms: number | null
-  readonly commitP99Ms: number | null
-  /** Absent in runs before it was sampled. */
-  readonly machine?: MachineLoad
-  readonly checksumOk: boolean
-}
-
-interface Report {
-  readonly when: string
-  readonly node: string
-  readonly kafka: string
-  readonly machine: {
-    readonly cores: number
-    readonly memoryGiB: number
-    readonly cpu: string
-    readonly loadAverageBefore: ReadonlyArray<number>
-    readonly loadAverageAfter: ReadonlyArray<number>
-    /** Absent in runs before it was measured, and without `/proc`. */
-    readonly stealPct?: number
-  }
-  readonly settings: {
-    readonly mode: string
-    readonly records: number
-    readonly ioRecords: number
-    readonly rounds: number
-    /** Absent in runs before the records had repeated keys (every key was distinct). */
-    readonly keys?: number
-    readonly ioMs?: number
-    readonly slowKey?: string
-    readonly slowKeyMs?: number
-  }
-  readonly skipped: Record<string, string>
-  readonly runs: ReadonlyArray<Run>
-  readonly latency?: {
-    readonly byLoad?: ReadonlyArray<LatencyPoint>
-    readonly rate: number
-    /** Absent in runs made before the paced producer could be kcat: those were kafkajs. */
-    readonly producer?: "kcat" | "kafkajs"
-    readonly seconds: number
-    readonly p50Ms: number
-    readonly p95Ms: number
-    readonly p99Ms: number
-    readonly commitP50Ms: number
-    readonly commitP99Ms: number
-    readonly commitIntervalMs: number
-    readonly warmupMs: number
-    readonly samples: number
-    /** The unmeasured run before the others; absent in runs made before there was one. */
-    readonly warmupRun?: { readonly variant: string; readonly seconds: number; readonly p99Ms: number; readonly checksumOk: boolean }
-  }
-  readonly memory?: {
-    readonly rssGrowthPct: number
-    readonly largeRecords: number
-    readonly largeValueBytes: number
-    readonly largePeakRssMb: number
-    readonly largeKafkajsRawPeakRssMb?: number
-    readonly largeChecksumOk: boolean
-  }
-}
-
 const pacedProducer = { kcat: "kcat, librdkafka, 5 ms linger", kafkajs: "kafkajs, one request at a time" } as const
 
 const n = (value: number) => value.toLocaleString("en-US")
 const met = (ok: boolean | undefined) => ok === undefined ? "not measured" : ok ? "**met**" : "**missed**"
-
-/** Little's law for `pipeline-io`: 100 records in flight, 5 ms each. */
-const LITTLE_RATE = 20_000
 
 /** The variants whose processor waits (the main thread's µs per record says nothing there). */
 const isIo = (name: string) => name === "pipeline-io" || name === "pipeline-io-slow-key"
@@ -182,27 +96,29 @@ const memoryFigures = (m: NonNullable<Report["memory"]>): Array<string> => [
   `Memory: RSS growth of \`pipeline-full\` from 20% to 100% of its runs (median): ${m.rssGrowthPct}%. ` +
   `${n(m.largeRecords)} records of ${(m.largeValueBytes / 1e6).toFixed(1)} MB through \`pipeline-full\`: ` +
   `peak RSS ${m.largePeakRssMb} MB (checksum ${m.largeChecksumOk ? "ok" : "FAILED"})` +
-  (m.largeKafkajsRawPeakRssMb === undefined ? "." : `; \`kafkajs-raw\` on the same records: ${m.largeKafkajsRawPeakRssMb} MB.`),
+  (m.largeKafkajsRawPeakRssMb === undefined ? "" : `; \`kafkajs-raw\` on the same records: ${m.largeKafkajsRawPeakRssMb} MB`) +
+  (m.largePlatformatic === undefined
+    ? "."
+    : `; \`pipeline-full-platformatic\`: ${m.largePlatformatic.peakRssMb} MB ` +
+      `(checksum ${m.largePlatformatic.checksumOk ? "ok" : "FAILED"}).`),
   ""
 ]
 
-const targetFigures = (report: Report): Array<string> => {
-  const run = (name: string) => report.runs.find((r) => r.name === name)
-  const raw = run("kafkajs-raw")
-  const full = run("pipeline-full")
-  const io = run("pipeline-io")
-  const ratio = raw !== undefined && full !== undefined ? full.recordsPerSec / raw.recordsPerSec : undefined
-  const ioRatio = io === undefined ? undefined : io.recordsPerSec / LITTLE_RATE
-  return [
-    "| target | figure | |",
-    "|---|---|---|",
-    `| \`pipeline-full\` ≥ 0.9 × \`kafkajs-raw\` records/s | ${ratio === undefined ? "–" : `${ratio.toFixed(2)} ×`} | ${met(ratio === undefined ? undefined : ratio >= 0.9)} |`,
-    `| \`pipeline-io\` ≥ 0.8 × 20,000 rec/s (100 / 5 ms) | ${ioRatio === undefined ? "–" : `${ioRatio.toFixed(2)} ×`} | ${met(ioRatio === undefined ? undefined : ioRatio >= 0.8)} |`,
-    `| p99 produce → handled < 50 ms at half load | ${report.latency === undefined ? "–" : `${report.latency.p99Ms} ms`} | ${met(report.latency === undefined ? undefined : report.latency.p99Ms < 50)} |`,
-    `| RSS growth < 10% | ${report.memory === undefined ? "–" : `${report.memory.rssGrowthPct}%`} | ${met(report.memory === undefined ? undefined : report.memory.rssGrowthPct < 10)} |`,
-    `| peak RSS < 1 GB with 9.5 MB records | ${report.memory === undefined ? "–" : `${report.memory.largePeakRssMb} MB`} | ${met(report.memory === undefined ? undefined : report.memory.largePeakRssMb < 1000)} |`
-  ]
+const statusCell: Record<TargetStatus, string> = {
+  "met": "**met**",
+  "missed": "**missed**",
+  "not measured yet": "not measured yet",
+  "checksum failed": "**checksum FAILED**"
 }
+
+/** The issue's targets, met or missed in this run (`bench/targets.ts`). */
+const targetFigures = (report: Report): Array<string> => [
+  "Targets (issue 18: `client: platformatic` and the speed it allows), from the figures above:",
+  "",
+  "| target | measured | |",
+  "|---|---|---|",
+  ...targetRows(report).map((t) => `| ${t.target} | ${t.figure ?? "–"} | ${statusCell[t.status]} |`)
+]
 
 /** One row of the ordering table: `ratio` against `target` (undefined: not measured in this run). */
 const orderingRow = (target: string, ratio: number | undefined, against: string, ok: (ratio: number) => boolean) =>

@@ -29,6 +29,7 @@ import {
   ioVariants,
   KEYS,
   median,
+  needsPlatformatic,
   pacedCounts,
   readMachine,
   sampleMachine,
@@ -123,7 +124,7 @@ const available = (variant: VariantName): string | undefined => {
   if (variant === "kcat-raw" && !(succeeds("kcat", ["-V"]) && succeeds("/usr/bin/time", ["-f", "", "true"]))) {
     return "kcat or /usr/bin/time not installed (Debian packages kcat, time)"
   }
-  if (variant === "platformatic-raw" && !succeeds(process.execPath, ["-e", "import('@platformatic/kafka')"])) {
+  if (needsPlatformatic(variant) && !succeeds(process.execPath, ["-e", "import('@platformatic/kafka')"])) {
     return "@platformatic/kafka not installed"
   }
   return undefined
@@ -283,14 +284,17 @@ const main = async () => {
         }
       }
       const warmupRun = await latencyPoint("warm-up", "kafkajs-raw", 0.5, settings.latencyWarmupRunSeconds)
-      const points: ReadonlyArray<readonly [VariantName, number]> = [
+      // The platformatic variants at the same rate as the others (half the kafkajs pipeline-full's): side by side.
+      const points = ([
         ["pipeline-full", 0.5],
+        ["pipeline-full-platformatic", 0.5],
         ["pipeline-no-archive", 0.5],
+        ["pipeline-no-archive-platformatic", 0.5],
         ["kafkajs-raw", 0.5],
         ["kafkajs-archive", 0.5],
         ["kafkajs-archive-worker", 0.5],
         ["pipeline-full", 0.25]
-      ]
+      ] as const).filter(([variant]) => available(variant) === undefined)
       const byLoad = []
       for (const [variant, load] of points) byLoad.push(await latencyPoint("latency", variant, load, settings.latencySeconds))
       latency = { ...byLoad[0], byLoad, warmupRun }
@@ -305,6 +309,9 @@ const main = async () => {
       const largeExtent = await extentOf(largeTopic)
       const largeRaw = await consume("kafkajs-raw", largeExtent)
       const large = await consume("pipeline-full", largeExtent)
+      const largePlatformatic = available("pipeline-full-platformatic") === undefined
+        ? await consume("pipeline-full-platformatic", largeExtent)
+        : undefined
       memory = {
         rssGrowthPct: full.rssGrowthPct,
         rssGrowthPctByRound: full.rssGrowthPctByRound,
@@ -313,10 +320,19 @@ const main = async () => {
         largePeakRssMb: large.peakRssMb,
         largeKafkajsRawPeakRssMb: largeRaw.peakRssMb,
         largeRecordsPerSec: Math.round(rateOf(large)),
-        largeChecksumOk: large.missing === 0 && large.duplicates === 0
+        largeChecksumOk: large.missing === 0 && large.duplicates === 0,
+        ...(largePlatformatic === undefined ? {} : {
+          largePlatformatic: {
+            peakRssMb: largePlatformatic.peakRssMb,
+            recordsPerSec: Math.round(rateOf(largePlatformatic)),
+            checksumOk: largePlatformatic.missing === 0 && largePlatformatic.duplicates === 0
+          }
+        })
       }
       log(`large records: ${large.peakRssMb} MB peak RSS (kafkajs-raw ${largeRaw.peakRssMb} MB), ` +
-        `missing ${large.missing}, duplicates ${large.duplicates}`)
+        `missing ${large.missing}, duplicates ${large.duplicates}` +
+        (largePlatformatic === undefined ? "" : `; pipeline-full-platformatic ${largePlatformatic.peakRssMb} MB peak RSS, ` +
+          `missing ${largePlatformatic.missing}, duplicates ${largePlatformatic.duplicates}`))
       await admin.deleteTopics({ topics: [largeTopic] }).catch(() => undefined)
     }
 

@@ -29,9 +29,9 @@ import { parseReplayFlags, TimeColumns } from "./domain/ReplayFilter.js"
 import { describeReplay } from "./domain/ReplayRow.js"
 import { flagOf, givenFlags, runFlags } from "./layers/config/CliFlags.js"
 import { loadRunConfig, loadSetting, loadSettings } from "./layers/config/ConfigLoader.js"
+import * as ChosenClient from "./layers/kafka/ChosenClient.js"
 import { groupLag } from "./layers/kafka/KafkaClient.js"
 import * as KafkaJs from "./layers/kafka/KafkaJs.js"
-import * as Platformatic from "./layers/kafka/Platformatic.js"
 import * as Logging from "./layers/Logging.js"
 import { Observability, terminalProgress } from "./layers/Observability.js"
 import { PipelineSettings } from "./layers/config/PipelineSettings.js"
@@ -39,16 +39,6 @@ import { loadProcessor } from "./processors/ProcessorLoader.js"
 import * as ArchiveVerify from "./streams/ArchiveVerify.js"
 import * as Pipeline from "./streams/Pipeline.js"
 import * as Replay from "./streams/Replay.js"
-
-const kafkaLayer = (settings: Pick<PipelineConfig, "brokers" | "ssl" | "sasl" | "client">, clientId: string) => {
-  const options = {
-    brokers: settings.brokers,
-    clientId,
-    ssl: settings.ssl,
-    ...(settings.sasl === undefined ? {} : { sasl: settings.sasl })
-  }
-  return settings.client === "platformatic" ? Platformatic.layer(options) : KafkaJs.layer(options)
-}
 
 const loggingLayer = (settings: Pick<PipelineConfig, "logLevel" | "logFormat">) =>
   Logging.layer({ level: settings.logLevel, format: settings.logFormat, isTTY: process.stderr.isTTY === true })
@@ -68,7 +58,7 @@ const run = Command.make(
       // A fatal error is logged by the run itself, once; a metrics port that cannot be listened on
       // is a configuration error, printed by `main` (exit 2).
       Effect.provide(Observability.layer(config, { progress: terminalProgress(process.stderr) })),
-      Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), kafkaLayer(config, config.clientId))),
+      Effect.provide(Layer.mergeAll(PipelineSettings.layer(config), ChosenClient.layer(config, config.clientId))),
       Effect.provide(loggingLayer(config))
     )
   })
@@ -186,7 +176,7 @@ const replay = Command.make(
     const settings = yield* loadSettings(sources, ["brokers", "ssl", "sasl", "client", "logLevel", "logFormat"])
     yield* Replay.run(options).pipe(
       report,
-      Effect.provide(kafkaLayer(settings, "kafka-pipeline-replay")),
+      Effect.provide(ChosenClient.layer(settings, "kafka-pipeline-replay")),
       Effect.provide(loggingLayer(settings))
     )
   })
