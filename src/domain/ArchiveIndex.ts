@@ -40,9 +40,19 @@ export const emptyFound = (): Found => ({ backup: new OffsetRanges(), dlq: new O
 
 export class ArchiveIndex {
   readonly #partitions = new Map<string, PartitionState>()
+  #deadLetteredFound = false
+
+  /**
+   * Whether recovery found any DLQ row (most often not): a worker asks `isDeadLettered` of a
+   * record only then.
+   */
+  get mayHoldDeadLettered(): boolean {
+    return this.#deadLetteredFound
+  }
 
   /** Takes what recovery found for a partition just assigned (replacing what was known of it). */
   adopt(topic: string, partition: number, found: Found): void {
+    if (found.dlq.size > 0) this.#deadLetteredFound = true
     this.#partitions.set(partitionKey(topic, partition), {
       backup: found.backup,
       dlq: found.dlq,

@@ -101,6 +101,7 @@ export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => 
         counts.recordConsumed(chunk.length, bytes)
         observability.consumed(chunk)
         if (backup !== undefined) {
+          // In offset order, without the rows the archive holds already.
           const rows = archiveIndex.hasFound(chunk[0]!.topic, chunk[0]!.partition)
             ? chunk.filter((r) => !archiveIndex.isArchived(r.topic, r.partition, r.offset))
             : chunk
@@ -141,7 +142,12 @@ export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => 
       for (let index = 0; index < cut.take; index++) {
         const record = records[index]!
         if (!ledger.track(record.topic, record.partition, record.offset)) continue
-        if (recovered && archiveIndex.isDeadLettered(topic, partition, record.offset)) {
+        // Dead-lettered and backed up: handled. Dead-lettered only (a crash wrote its DLQ row before
+        // its backup row): queued for its backup row, and a worker acknowledges it unprocessed.
+        if (
+          recovered && archiveIndex.isDeadLettered(topic, partition, record.offset) &&
+          archiveIndex.isArchived(topic, partition, record.offset)
+        ) {
           handledAlready.push(record)
           continue
         }
@@ -149,28 +155,13 @@ export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => 
         sizes.push(recordSize(record))
       }
       const pauseAtTarget = cut.reached ? consumer.pause([{ topic, partition }]) : Effect.void
-      const accounted = recovered ? accountRecovered(taken, handledAlready) : Effect.succeed(true)
-      return Effect.flatMap(accounted, (ok) => {
-        if (!ok) return Effect.void
-        if (taken.length === 0) return pauseAtTarget
-        return Effect.flatMap(handOver(taken, sizes), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
-      })
+      if (recovered) {
+        committer.acknowledge(handledAlready, Ack.Processed | Ack.Archived)
+        committer.acknowledge(taken.filter((r) => archiveIndex.isArchived(topic, partition, r.offset)), Ack.Archived)
+      }
+      if (taken.length === 0) return pauseAtTarget
+      return Effect.flatMap(handOver(taken, sizes), (handedOver) => handedOver ? pauseAtTarget : Effect.void)
     })
-
-  /**
-   * Acknowledges what the archive holds already: the backup rows found (their records are still
-   * processed) and the records dead-lettered (handled: not processed again; backed up if their
-   * backup row is missing). False when the backup archive failed.
-   */
-  const accountRecovered = (taken: ReadonlyArray<KafkaRecord>, handledAlready: ReadonlyArray<KafkaRecord>) => {
-    const isArchived = (r: KafkaRecord) => archiveIndex.isArchived(r.topic, r.partition, r.offset)
-    committer.acknowledge(taken.filter(isArchived), Ack.Archived)
-    committer.acknowledge(handledAlready, Ack.Processed)
-    const rowsMissing = handledAlready.filter((r) => !isArchived(r))
-    committer.acknowledge(handledAlready.filter(isArchived), Ack.Archived)
-    if (backup === undefined || rowsMissing.length === 0) return Effect.succeed(true)
-    return backup.appendAll(rowsMissing, writeBackupRow).pipe(Effect.as(true), Effect.catch(() => Effect.succeed(false)))
-  }
 
   const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
     Effect.suspend(() => {

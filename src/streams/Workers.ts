@@ -52,6 +52,7 @@ export const make = Effect.fnUntraced(function*(deps: {
   readonly options: WorkersOptions
 }): Effect.fn.Return<void, never, Scope.Scope> {
   const { committer, deadLetter, dispatch, dlqBudget, handle, observability, options, runState, stop } = deps
+  const { archiveIndex } = runState
   const { counts } = runState
 
   /** Counts a handled record against the DLQ budget: past it, the run stops. */
@@ -80,6 +81,12 @@ export const make = Effect.fnUntraced(function*(deps: {
         continue
       }
       const record = job.record
+      // Its DLQ row was found in the archive (its backup row was not): handled, only queued for that row.
+      if (archiveIndex.mayHoldDeadLettered && archiveIndex.isDeadLettered(record.topic, record.partition, record.offset)) {
+        committer.acknowledgeOne(record, Ack.Processed)
+        dispatch.complete(job)
+        continue
+      }
       const startedAt = observability.started()
       const handled = observability.tracesRecords ? traced(record) : handle(record)
       let outcome: Outcome

@@ -9,7 +9,7 @@ import { Effect, Fiber } from "effect"
 import { gzipSync } from "node:zlib"
 import { TestClock } from "effect/testing"
 import { archiveFileName } from "../../src/domain/ArchiveFile.js"
-import { backupHeader, encodeRow, writeBackupRow } from "../../src/domain/Csv.js"
+import { backupHeader, dlqHeader, encodeRow, writeBackupRow, writeDlqRow } from "../../src/domain/Csv.js"
 import { NonRetryable } from "../../src/domain/Failure.js"
 import type { PipelineConfigInput } from "../../src/domain/PipelineConfig.js"
 import type { Processor } from "../../src/domain/Processor.js"
@@ -209,5 +209,29 @@ describe("Exactly-once archive", () => {
       const written = files.paths().filter((path) => path.includes("T12"))
       assert.strictEqual(written.length, 1)
       assert.deepStrictEqual(files.rows(written[0]!).slice(1).map((row) => Number(row[2])), [6, 7, 8])
+    }))
+
+  test("a DLQ row on disk before its record's backup row (a crash between the two flushes): the backup row is written, in order, and the record not processed again", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-11-22T10:15:00Z"))
+      const files = yield* MemoryFileSystem
+      yield* produce(0, [...numbered(3), "bad-3", ...numbered(6, "w")])
+      const records = (yield* (yield* MemoryKafka).records(TOPIC)).filter((r) => r.partition === 0)
+      const dlq = new RowBuffer()
+      dlq.utf8(encodeRow(dlqHeader))
+      writeDlqRow(dlq, records[3]!, { errorType: "NonRetryable", message: "bad value", detail: "", attempts: 1 }, 0)
+      files.files.set(`/dlq/${archiveFileName("dlq", Date.parse("2026-11-22T10:05:00Z"), 0)}`, dlq.contents.slice())
+      const seen: Array<number> = []
+      const fiber = yield* start(failingBad(seen), { backupBatchSize: 3 })
+      yield* advanceUntil(committedAt(0, 10))
+      yield* Fiber.interrupt(fiber)
+      const backupFiles = files.paths().filter((path) => path.startsWith("/backup/"))
+      assert.deepStrictEqual(
+        backupFiles.flatMap((path) => files.rows(path).slice(1).map((row) => Number(row[2]))),
+        range(0, 10),
+        "every backup row once, in offset order"
+      )
+      assert.deepStrictEqual(offsetsOf(yield* archiveRows("/dlq")), [3])
+      assert.deepStrictEqual(seen.sort((a, b) => a - b), [0, 1, 2, 4, 5, 6, 7, 8, 9])
     }))
 })
