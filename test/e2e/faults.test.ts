@@ -84,7 +84,9 @@ const sharedArchiveGroup = async (
   runArgs: (o: Parameters<typeof runArgsOf>[0]) => Array<string>,
   prefix: string,
   P: number,
-  PER: number
+  PER: number,
+  /** Records per partition produced at once; `produceMore` adds the rest, up to `PER`. */
+  first = PER
 ) => {
   const broker = e2e.broker()
   const topic = uniqueName(prefix)
@@ -92,7 +94,14 @@ const sharedArchiveGroup = async (
   const FAIL_EVERY = 50
   const fails = failsByDesign(FAIL_EVERY)
   await broker.createTopic(topic, P)
-  await produceValues(broker.brokers, topic, jsonValues(P * PER), (i) => i % P)
+  let produced = 0
+  /** Produces `perPartition` more records on each partition (never past `PER`). */
+  const produceMore = async (perPartition: number) => {
+    const count = Math.min(perPartition, PER - produced)
+    await produceValues(broker.brokers, topic, jsonValues(P * count), (i) => i % P)
+    produced += count
+  }
+  await produceMore(first)
   const archive = (await dirs()).backupDir
   const { base } = await dirs()
 
@@ -135,7 +144,7 @@ const sharedArchiveGroup = async (
     expect(unhandled.map((i) => `${Math.floor(i / PER)}:${i % PER}`), "neither processed nor dead-lettered").toEqual([])
     return reading
   }
-  return { broker, topic, group, archive, member, assertExactlyOnce }
+  return { broker, topic, group, archive, member, assertExactlyOnce, produceMore }
 }
 
 // One at a time: each scenario runs several CLI processes, some at full speed (7), and the
@@ -284,7 +293,9 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
   it("9. rebalance: three members sharing one archive directory, one joins late, one leaves (SIGTERM), one is SIGKILLed: every record once in the archive, none unhandled, no commit for a partition not owned", async () => {
     const P = 4
     const PER = 1000
-    const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup(runArgs, "rebalance", P, PER)
+    // Half at first; a quarter once c owns partitions, a quarter once b has left: whatever the
+    // machine's speed, there is work left for c at each step.
+    const { broker, topic, group, member, assertExactlyOnce, produceMore } = await sharedArchiveGroup(runArgs, "rebalance", P, PER, PER / 2)
     const memberOptions = { concurrency: 8, queueSize: 50, delayMs: 50, logLevel: "debug" } // debug: the `committed …` lines
 
     const a = member("a", memberOptions)
@@ -294,13 +305,18 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
       timeoutMs: 60_000, abort: anyExited(a, b), context: context(a, b)
     })
     const c = member("c", memberOptions)
-    await waitFor("c joins late and processes", () => assigned(c).length > 0 && processedBy(c) >= 40, {
+    await waitFor("c joins late", () => assigned(c).length > 0, {
+      timeoutMs: 60_000, abort: anyExited(a, b, c), context: context(a, b, c)
+    })
+    await produceMore(PER / 4)
+    await waitFor("c processes", () => processedBy(c) >= 40, {
       timeoutMs: 60_000, abort: anyExited(a, b, c), context: context(a, b, c)
     })
     b.run.child.kill("SIGTERM")
     const resB = await awaitExit(b.run, 60_000)
     expect(resB.code, resB.stderr.slice(-3000)).toBe(0)
     const cBefore = processedBy(c)
+    await produceMore(PER / 4)
     await waitFor("c goes on after b left", () => processedBy(c) >= cBefore + 40, {
       timeoutMs: 60_000, abort: anyExited(a, c), context: context(a, c)
     })
@@ -366,12 +382,17 @@ describe.each(["kafkajs", "platformatic"])("fault scenarios against a real broke
   it("9b. three members sharing one archive directory, started together, one SIGKILLed mid-run, the others stopping at the end (stop-at): every record once in the archive", async () => {
     const P = 6
     const PER = 4000
-    const { broker, topic, group, member, assertExactlyOnce } = await sharedArchiveGroup(runArgs, "shared", P, PER)
+    // A quarter at first, the rest once the three share the partitions: however late one of them
+    // starts, the others cannot reach the end (their stop-at offsets) without it.
+    const { broker, topic, group, member, assertExactlyOnce, produceMore } = await sharedArchiveGroup(runArgs, "shared", P, PER, PER / 4)
     const stopAt = Array.from({ length: P }, (_, p) => [p, PER - 1] as const)
     const members = ["a", "b", "c"].map((name) => member(name, { concurrency: 10, queueSize: 200, delayMs: 10, stopAt }))
     const [a, b, c] = members as [Member, Member, Member]
-    await waitFor("the three share the partitions, a third of the records processed", () =>
-      members.every((m) => assigned(m).length > 0) && members.reduce((n, m) => n + processedBy(m), 0) >= (P * PER) / 3, {
+    await waitFor("the three share the partitions", () => members.every((m) => assigned(m).length > 0), {
+      timeoutMs: 90_000, abort: anyExited(...members), context: context(...members)
+    })
+    await produceMore(PER)
+    await waitFor("a third of the records processed", () => members.reduce((n, m) => n + processedBy(m), 0) >= (P * PER) / 3, {
       timeoutMs: 90_000, abort: anyExited(...members), context: context(...members)
     })
     c.run.child.kill("SIGKILL")
