@@ -76,57 +76,11 @@ export const run = Effect.fnUntraced(function*(
 
 /** The consumer's handlers: batches in, assignments announced. */
 export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => {
-  const { backup, committer, consumer, dispatch, observability, runState } = deps
-  const { archiveIndex, counts, ledger, targets } = runState
-  /** The recovery each newly assigned partition's batches wait for, by `partitionKey`; gone once done. */
-  const recoveries = new Map<string, Fiber.Fiber<void>>()
+  const { committer, consumer, dispatch, runState } = deps
+  const { archiveIndex, ledger, targets } = runState
+  const recoveries = recoveryGate(deps.recover, archiveIndex, scope)
 
-  /**
-   * Queues `records` (their sizes in `sizes`) chunk by chunk as room frees; false when the backup
-   * archive failed (the run is stopping).
-   */
-  const handOver = (records: ReadonlyArray<KafkaRecord>, sizes: ReadonlyArray<number>) => {
-    let queued = 0
-    return Effect.gen(function*() {
-      while (queued < records.length) {
-        const fits = dispatch.room(sizes, queued)
-        if (fits === 0) {
-          yield* dispatch.awaitRoom(sizes, queued)
-          continue
-        }
-        const end = queued + fits
-        const chunk = queued === 0 && end === records.length ? records : records.slice(queued, end)
-        let bytes = 0
-        for (let index = queued; index < end; index++) bytes += sizes[index]!
-        counts.recordConsumed(chunk.length, bytes)
-        observability.consumed(chunk)
-        if (backup !== undefined) {
-          // In offset order, without the rows the archive holds already.
-          const rows = archiveIndex.hasFound(chunk[0]!.topic, chunk[0]!.partition)
-            ? chunk.filter((r) => !archiveIndex.isArchived(r.topic, r.partition, r.offset))
-            : chunk
-          const appended = yield* backup.appendAll(rows, writeBackupRow).pipe(
-            Effect.as(true),
-            Effect.catch(() => Effect.succeed(false))
-          )
-          if (!appended) return false
-        }
-        dispatch.add(records, sizes, queued, end)
-        queued = end
-      }
-      return true
-    }).pipe(
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          // Last first: the ledger untracks only a partition's last tracked offset.
-          for (let index = records.length - 1; index >= queued; index--) {
-            const record = records[index]!
-            ledger.untrack(record.topic, record.partition, record.offset)
-          }
-        })
-      )
-    )
-  }
+  const handOver = makeHandOver(deps)
 
   /** Takes a batch of a partition whose recovery is done. */
   const take = (records: ReadonlyArray<KafkaRecord>) =>
@@ -166,34 +120,8 @@ export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => 
   const onBatch = (records: ReadonlyArray<KafkaRecord>) =>
     Effect.suspend(() => {
       if (!dispatch.isOpen() || records.length === 0) return Effect.void
-      const key = partitionKey(records[0]!.topic, records[0]!.partition)
-      const recovery = recoveries.get(key)
-      if (recovery === undefined) return take(records)
-      if (recovery.pollUnsafe() !== undefined) {
-        recoveries.delete(key)
-        return take(records)
-      }
-      return Effect.andThen(Fiber.await(recovery), take(records))
-    })
-
-  /** Starts the recovery of the partitions gained, which their batches wait for. */
-  const recoverGained = (previous: ReadonlyArray<TopicPartition>, partitions: ReadonlyArray<TopicPartition>) =>
-    Effect.gen(function*() {
-      const kept = new Set(partitions.map((p) => partitionKey(p.topic, p.partition)))
-      for (const key of recoveries.keys()) if (!kept.has(key)) recoveries.delete(key)
-      const had = new Set(previous.map((p) => partitionKey(p.topic, p.partition)))
-      const gained = partitions.filter((p) => !had.has(partitionKey(p.topic, p.partition)))
-      if (gained.length === 0) return
-      const recovery = yield* deps.recover(gained).pipe(
-        Effect.map((found) => {
-          for (const p of gained) {
-            const partitionFound = found.get(partitionKey(p.topic, p.partition))
-            if (partitionFound !== undefined) archiveIndex.adopt(p.topic, p.partition, partitionFound)
-          }
-        }),
-        Effect.forkIn(scope)
-      )
-      for (const p of gained) recoveries.set(partitionKey(p.topic, p.partition), recovery)
+      const recovery = recoveries.pending(records[0]!)
+      return recovery === undefined ? take(records) : Effect.andThen(recovery, take(records))
     })
 
   const onAssignment = (partitions: ReadonlyArray<TopicPartition>) =>
@@ -203,11 +131,105 @@ export const make = (deps: IntakeDeps, scope: Scope.Scope): ConsumerHandlers => 
       const left = dispatch.retain(partitions)
       archiveIndex.retain(partitions)
       for (const archive of deps.archives) archive.retain(partitions)
-      yield* recoverGained(previous, partitions)
+      yield* recoveries.start(previous, partitions)
       yield* Effect.logInfo("partitions assigned").pipe(
         Effect.annotateLogs({ assigned: describe(partitions), dropped: describe(dropped), ...(left > 0 ? { queuedDropped: left } : {}) })
       )
     })
 
   return { onBatch, onAssignment }
+}
+
+/**
+ * The recoveries of the partitions gained at the joins: started in the background (in `scope`),
+ * what they find adopted by the run's `ArchiveIndex`; a batch of a partition whose recovery is
+ * not done waits for it.
+ */
+const recoveryGate = (
+  recover: IntakeDeps["recover"],
+  archiveIndex: RunState["Service"]["archiveIndex"],
+  scope: Scope.Scope
+) => {
+  /** By `partitionKey`; gone once done. */
+  const recoveries = new Map<string, Fiber.Fiber<void>>()
+  return {
+    /** What a batch of `record`'s partition waits for, if anything. */
+    pending: (record: TopicPartition): Effect.Effect<void> | undefined => {
+      if (recoveries.size === 0) return undefined
+      const key = partitionKey(record.topic, record.partition)
+      const recovery = recoveries.get(key)
+      if (recovery === undefined) return undefined
+      if (recovery.pollUnsafe() === undefined) return Fiber.await(recovery).pipe(Effect.asVoid)
+      recoveries.delete(key)
+      return undefined
+    },
+    /** Starts the recovery of the partitions in `partitions` that were not in `previous`. */
+    start: (previous: ReadonlyArray<TopicPartition>, partitions: ReadonlyArray<TopicPartition>) =>
+      Effect.gen(function*() {
+        const kept = new Set(partitions.map((p) => partitionKey(p.topic, p.partition)))
+        for (const key of recoveries.keys()) if (!kept.has(key)) recoveries.delete(key)
+        const had = new Set(previous.map((p) => partitionKey(p.topic, p.partition)))
+        const gained = partitions.filter((p) => !had.has(partitionKey(p.topic, p.partition)))
+        if (gained.length === 0) return
+        const recovery = yield* recover(gained).pipe(
+          Effect.map((found) => {
+            for (const p of gained) {
+              const partitionFound = found.get(partitionKey(p.topic, p.partition))
+              if (partitionFound !== undefined) archiveIndex.adopt(p.topic, p.partition, partitionFound)
+            }
+          }),
+          Effect.forkIn(scope)
+        )
+        for (const p of gained) recoveries.set(partitionKey(p.topic, p.partition), recovery)
+      })
+  }
+}
+
+/**
+ * Queues `records` (their sizes in `sizes`) chunk by chunk as room frees; false when the backup
+ * archive failed (the run is stopping).
+ */
+const makeHandOver = (deps: IntakeDeps) => (records: ReadonlyArray<KafkaRecord>, sizes: ReadonlyArray<number>) => {
+  const { backup, dispatch, observability, runState } = deps
+  const { archiveIndex, counts, ledger } = runState
+  let queued = 0
+  return Effect.gen(function*() {
+    while (queued < records.length) {
+      const fits = dispatch.room(sizes, queued)
+      if (fits === 0) {
+        yield* dispatch.awaitRoom(sizes, queued)
+        continue
+      }
+      const end = queued + fits
+      const chunk = queued === 0 && end === records.length ? records : records.slice(queued, end)
+      let bytes = 0
+      for (let index = queued; index < end; index++) bytes += sizes[index]!
+      counts.recordConsumed(chunk.length, bytes)
+      observability.consumed(chunk)
+      if (backup !== undefined) {
+        // In offset order, without the rows the archive holds already.
+        const rows = archiveIndex.hasFound(chunk[0]!.topic, chunk[0]!.partition)
+          ? chunk.filter((r) => !archiveIndex.isArchived(r.topic, r.partition, r.offset))
+          : chunk
+        const appended = yield* backup.appendAll(rows, writeBackupRow).pipe(
+          Effect.as(true),
+          Effect.catch(() => Effect.succeed(false))
+        )
+        if (!appended) return false
+      }
+      dispatch.add(records, sizes, queued, end)
+      queued = end
+    }
+    return true
+  }).pipe(
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        // Last first: the ledger untracks only a partition's last tracked offset.
+        for (let index = records.length - 1; index >= queued; index--) {
+          const record = records[index]!
+          ledger.untrack(record.topic, record.partition, record.offset)
+        }
+      })
+    )
+  )
 }
