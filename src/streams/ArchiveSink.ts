@@ -154,21 +154,7 @@ export const make = Effect.fn("ArchiveSink.make")(function*(options: ArchiveSink
     return writePending.pipe(Effect.ensuring(files.closeCurrent))
   }))
 
-  // Undefined until the first assignment: every partition's rows are taken.
-  let owned: ReadonlySet<string> | undefined
-  // The last partition asked about: rows come in runs of one partition's records.
-  let last: { topic: string; partition: number; owned: boolean } | undefined
-  const isOwned = (record: TopicPartitionOffset) => {
-    if (owned === undefined) return true
-    if (last !== undefined && last.partition === record.partition && last.topic === record.topic) return last.owned
-    last = { topic: record.topic, partition: record.partition, owned: owned.has(partitionKey(record.topic, record.partition)) }
-    return last.owned
-  }
-  const retain = (assignment: ReadonlyArray<TopicPartition>) => {
-    owned = new Set(assignment.map((p) => partitionKey(p.topic, p.partition)))
-    last = undefined
-    batch.retain(isOwned)
-  }
+  const { isOwned, retain } = ownership(batch)
 
   const appendAll = appender({
     batch,
@@ -314,3 +300,25 @@ const startTimers = (
       flush.pipe(Effect.repeat(Schedule.spaced(flushIntervalMs)), Effect.delay(flushIntervalMs), Effect.ignore)
     )
   })
+
+/**
+ * The partitions this member owns, which `retain` sets at each join (dropping the pending rows
+ * of the others): rows of other partitions are ignored. Before the first join, all are taken.
+ */
+const ownership = (batch: RowBatch<TopicPartitionOffset>) => {
+  let owned: ReadonlySet<string> | undefined
+  // The last partition asked about: rows come in runs of one partition's records.
+  let last: { topic: string; partition: number; owned: boolean } | undefined
+  const isOwned = (record: TopicPartitionOffset) => {
+    if (owned === undefined) return true
+    if (last !== undefined && last.partition === record.partition && last.topic === record.topic) return last.owned
+    last = { topic: record.topic, partition: record.partition, owned: owned.has(partitionKey(record.topic, record.partition)) }
+    return last.owned
+  }
+  const retain = (assignment: ReadonlyArray<TopicPartition>) => {
+    owned = new Set(assignment.map((p) => partitionKey(p.topic, p.partition)))
+    last = undefined
+    batch.retain(isOwned)
+  }
+  return { isOwned, retain }
+}
