@@ -10,7 +10,7 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, Schema, Scope } from "effect"
+import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, References, Schema, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { backupHeader, backupRow, dlqHeader, writeBackupRow, writeDlqRow } from "../../src/domain/Csv.js"
 import type { RowBuffer } from "../../src/domain/RowBuffer.js"
@@ -20,6 +20,7 @@ import * as ArchiveSink from "../../src/streams/ArchiveSink.js"
 import * as RecordHandler from "../../src/streams/RecordHandler.js"
 import { captureLogs } from "../support/logs.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
+import { recordingTracer } from "../support/tracing.js"
 
 const at = (iso: string) => Date.parse(iso)
 const encoder = new TextEncoder()
@@ -301,6 +302,26 @@ describe("ArchiveSink", () => {
           assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4], [5, 6, 7, 8]])
         })
       ))
+
+    it.effect("a rotation is a root span of its own, naming the archive and the file it closed, and logs the closing at debug level", () => {
+      const { spans, tracer } = recordingTracer()
+      return withArchive((logs) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(at("2026-11-22T10:59:50Z"))
+          const { sink } = yield* makeSink({ kind: "dlq", dir: DIR, batchSize: 100, flushIntervalMs: 60_000 }).pipe(
+            Effect.withSpan("the caller's span")
+          )
+          yield* sink.append(record(0), textRow("a row\r\n"))
+          yield* TestClock.adjust(10_000) // 11:00:00: rotation
+          const rotations = spans.filter((span) => span.name === "ArchiveSink.rotate")
+          assert.strictEqual(rotations.length, 1)
+          assert.strictEqual(rotations[0]!.parent._tag, "None", "not a child of the span the sink was made in")
+          assert.strictEqual(rotations[0]!.attributes.get("archive"), "dlq")
+          assert.strictEqual(rotations[0]!.attributes.get("file"), dlqFile("10"))
+          assert.include(logs, `Debug: dlq archive: closed ${dlqFile("10")} at the end of its hour`)
+        }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provideService(References.MinimumLogLevel, "All"))
+      )
+    })
 
     it.effect("Backup CSV - Rotation Failure Triggers Shutdown: the next hour's file cannot be created → onFatal(ArchiveError open), no log line of its own, later appends fail", () =>
       withArchive((logs) =>
