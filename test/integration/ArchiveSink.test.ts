@@ -323,6 +323,44 @@ describe("ArchiveSink", () => {
       )
     })
 
+    it.effect("an hour with no rows: its rotation closes nothing and logs nothing; the next hour's file is still closed at its end", () =>
+      withArchive((logs) =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:59:50Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 100, flushIntervalMs: 60_000 })
+          yield* TestClock.adjust(10_000) // 11:00:00: a rotation with no file open
+          assert.deepStrictEqual(logs.filter((line) => line.includes("closed")), [])
+          yield* TestClock.adjust("30 minutes")
+          yield* appendBackup(sink, range(0, 2))
+          yield* TestClock.adjust("30 minutes") // 12:00:00
+          assert.deepStrictEqual(files.closed, [backupFile("11")], "the 11:00 file closed by the next rotation")
+          assert.deepStrictEqual(flushed, [[0, 1]])
+          assert.deepStrictEqual(logs.filter((line) => line.includes("closed")), [
+            `Debug: backup archive: closed ${backupFile("11")} at the end of its hour`
+          ])
+        }).pipe(Effect.provideService(References.MinimumLogLevel, "All"))
+      ))
+
+    it.effect("after retain, rows of partitions not kept are ignored, told apart by topic and partition", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 100 })
+          sink.retain([{ topic: "orders", partition: 0 }, { topic: "refunds", partition: 1 }])
+          const other = (topic: string, partition: number, offset: number): KafkaRecord => ({ ...record(offset), topic, partition })
+          yield* appendBackup(sink, [record(0), other("refunds", 0, 1), other("orders", 1, 2), other("refunds", 1, 3), record(4)])
+          yield* sink.flush
+          assert.deepStrictEqual(flushed, [[0, 3, 4]])
+          assert.deepStrictEqual(files.rows(backupFile("10")).slice(1).map((row) => [row[0], row[1], row[2]]), [
+            ["orders", "0", "0"],
+            ["refunds", "1", "3"],
+            ["orders", "0", "4"]
+          ])
+        })
+      ))
+
     it.effect("Backup CSV - Rotation Failure Triggers Shutdown: the next hour's file cannot be created → onFatal(ArchiveError open), no log line of its own, later appends fail", () =>
       withArchive((logs) =>
         Effect.gen(function*() {
