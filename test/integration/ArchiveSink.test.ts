@@ -342,6 +342,39 @@ describe("ArchiveSink", () => {
         }).pipe(Effect.provideService(References.MinimumLogLevel, "All"))
       ))
 
+    it.effect("a closed sink rotates no more: onRotated is not called again at the next hour", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(at("2026-11-22T10:59:50Z"))
+          const rotations: Array<string | undefined> = []
+          const { sink } = yield* makeSink({
+            onRotated: (closed) =>
+              Effect.sync(() => {
+                rotations.push(closed)
+              })
+          })
+          yield* sink.close
+          yield* TestClock.adjust("2 hours")
+          assert.deepStrictEqual(rotations, [undefined], "only the start's call")
+        })
+      ))
+
+    it.effect("a file whose header cannot be written: onFatal(open), and its handle is closed", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, fatal } = yield* makeSink()
+          files.failWrites = () => true
+          yield* sink.append(record(0), writeBackupRow)
+          const error = yield* Effect.flip(sink.flush)
+          assert.deepStrictEqual(fatal, [error])
+          assert.strictEqual(error.operation, "open")
+          assert.strictEqual(error.path, backupFile("10"))
+          assert.deepStrictEqual(files.closed, [backupFile("10")])
+        })
+      ))
+
     it.effect("after retain, rows of partitions not kept are ignored, told apart by topic and partition", () =>
       withArchive(() =>
         Effect.gen(function*() {
