@@ -7,6 +7,7 @@ export default {
   mutate: [
     "src/domain/**/*.ts",
     "src/streams/ArchiveSink.ts",
+    "src/streams/ArchiveFiles.ts",
     "src/streams/Committer.ts",
     "src/streams/Dispatch.ts",
     "src/streams/RecordHandler.ts"

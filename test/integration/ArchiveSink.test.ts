@@ -10,7 +10,7 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, Schema, Scope } from "effect"
+import { Clock, Effect, Exit, Fiber, FileSystem, Latch, Layer, Path, References, Schema, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { backupHeader, backupRow, dlqHeader, writeBackupRow, writeDlqRow } from "../../src/domain/Csv.js"
 import type { RowBuffer } from "../../src/domain/RowBuffer.js"
@@ -20,6 +20,7 @@ import * as ArchiveSink from "../../src/streams/ArchiveSink.js"
 import * as RecordHandler from "../../src/streams/RecordHandler.js"
 import { captureLogs } from "../support/logs.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
+import { recordingTracer } from "../support/tracing.js"
 
 const at = (iso: string) => Date.parse(iso)
 const encoder = new TextEncoder()
@@ -299,6 +300,97 @@ describe("ArchiveSink", () => {
           assert.strictEqual(files.rows(backupFile("10")).length, 1 + 5, "the old file was not touched again")
           assert.deepStrictEqual(files.closed, [backupFile("10"), backupFile("11")])
           assert.deepStrictEqual(flushed, [[0, 1, 2, 3, 4], [5, 6, 7, 8]])
+        })
+      ))
+
+    it.effect("a rotation is a root span of its own, naming the archive and the file it closed, and logs the closing at debug level", () => {
+      const { spans, tracer } = recordingTracer()
+      return withArchive((logs) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(at("2026-11-22T10:59:50Z"))
+          const { sink } = yield* makeSink({ kind: "dlq", dir: DIR, batchSize: 100, flushIntervalMs: 60_000 }).pipe(
+            Effect.withSpan("the caller's span")
+          )
+          yield* sink.append(record(0), textRow("a row\r\n"))
+          yield* TestClock.adjust(10_000) // 11:00:00: rotation
+          const rotations = spans.filter((span) => span.name === "ArchiveSink.rotate")
+          assert.strictEqual(rotations.length, 1)
+          assert.strictEqual(rotations[0]!.parent._tag, "None", "not a child of the span the sink was made in")
+          assert.strictEqual(rotations[0]!.attributes.get("archive"), "dlq")
+          assert.strictEqual(rotations[0]!.attributes.get("file"), dlqFile("10"))
+          assert.include(logs, `Debug: dlq archive: closed ${dlqFile("10")} at the end of its hour`)
+        }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provideService(References.MinimumLogLevel, "All"))
+      )
+    })
+
+    it.effect("an hour with no rows: its rotation closes nothing and logs nothing; the next hour's file is still closed at its end", () =>
+      withArchive((logs) =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:59:50Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 100, flushIntervalMs: 60_000 })
+          yield* TestClock.adjust(10_000) // 11:00:00: a rotation with no file open
+          assert.deepStrictEqual(logs.filter((line) => line.includes("closed")), [])
+          yield* TestClock.adjust("30 minutes")
+          yield* appendBackup(sink, range(0, 2))
+          yield* TestClock.adjust("30 minutes") // 12:00:00
+          assert.deepStrictEqual(files.closed, [backupFile("11")], "the 11:00 file closed by the next rotation")
+          assert.deepStrictEqual(flushed, [[0, 1]])
+          assert.deepStrictEqual(logs.filter((line) => line.includes("closed")), [
+            `Debug: backup archive: closed ${backupFile("11")} at the end of its hour`
+          ])
+        }).pipe(Effect.provideService(References.MinimumLogLevel, "All"))
+      ))
+
+    it.effect("a closed sink rotates no more: onRotated is not called again at the next hour", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(at("2026-11-22T10:59:50Z"))
+          const rotations: Array<string | undefined> = []
+          const { sink } = yield* makeSink({
+            onRotated: (closed) =>
+              Effect.sync(() => {
+                rotations.push(closed)
+              })
+          })
+          yield* sink.close
+          yield* TestClock.adjust("2 hours")
+          assert.deepStrictEqual(rotations, [undefined], "only the start's call")
+        })
+      ))
+
+    it.effect("a file whose header cannot be written: onFatal(open), and its handle is closed", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, fatal } = yield* makeSink()
+          files.failWrites = () => true
+          yield* sink.append(record(0), writeBackupRow)
+          const error = yield* Effect.flip(sink.flush)
+          assert.deepStrictEqual(fatal, [error])
+          assert.strictEqual(error.operation, "open")
+          assert.strictEqual(error.path, backupFile("10"))
+          assert.deepStrictEqual(files.closed, [backupFile("10")])
+        })
+      ))
+
+    it.effect("after retain, rows of partitions not kept are ignored, told apart by topic and partition", () =>
+      withArchive(() =>
+        Effect.gen(function*() {
+          const files = yield* MemoryFileSystem
+          yield* TestClock.setTime(at("2026-11-22T10:15:00Z"))
+          const { sink, flushed } = yield* makeSink({ batchSize: 100 })
+          sink.retain([{ topic: "orders", partition: 0 }, { topic: "refunds", partition: 1 }])
+          const other = (topic: string, partition: number, offset: number): KafkaRecord => ({ ...record(offset), topic, partition })
+          yield* appendBackup(sink, [record(0), other("refunds", 0, 1), other("orders", 1, 2), other("refunds", 1, 3), record(4)])
+          yield* sink.flush
+          assert.deepStrictEqual(flushed, [[0, 3, 4]])
+          assert.deepStrictEqual(files.rows(backupFile("10")).slice(1).map((row) => [row[0], row[1], row[2]]), [
+            ["orders", "0", "0"],
+            ["refunds", "1", "3"],
+            ["orders", "0", "4"]
+          ])
         })
       ))
 

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { HOUR_CLOSE_MARGIN_MS } from "../../src/domain/ArchiveFile.js"
 import {
+  CompressionError,
   compressedName,
   parseTemporaryName,
   planSweep,
@@ -76,6 +77,25 @@ describe("ArchiveCompression", () => {
       assert.deepStrictEqual(planSweep(names, "dlq", at("2026-12-03T17:30:00Z")).compress, ["dlq-2026-12-03T15.csv"])
     })
 
+    it("oldest first whatever the listing's order: by hour, then by restart sequence (10 after 9)", () => {
+      const listed = [
+        "backup-2026-12-03T16.10.csv",
+        "backup-2026-12-03T16.csv",
+        "backup-2026-12-03T15.2.csv",
+        "backup-2026-12-03T16.9.csv",
+        "backup-2026-12-03T14.csv",
+        "backup-2026-12-03T15.csv"
+      ]
+      assert.deepStrictEqual(planSweep(listed, "backup", at("2026-12-04T00:00:00Z")).compress, [
+        "backup-2026-12-03T14.csv",
+        "backup-2026-12-03T15.csv",
+        "backup-2026-12-03T15.2.csv",
+        "backup-2026-12-03T16.csv",
+        "backup-2026-12-03T16.9.csv",
+        "backup-2026-12-03T16.10.csv"
+      ])
+    })
+
     it("an hour that ended exactly the margin ago, or less, is left to its writer", () => {
       const plan = planSweep(names, "backup", at("2026-12-03T17:00:00Z") + HOUR_CLOSE_MARGIN_MS)
       assert.deepStrictEqual(plan.compress, ["backup-2026-12-03T15.csv"])
@@ -114,6 +134,24 @@ describe("ArchiveCompression", () => {
   })
 })
 
+describe("CompressionError", () => {
+  it("says which step failed on which file, why, and that the file stays plain for the next sweep", () => {
+    const LATER = "what is not compressed stays plain, and the next sweep (at the next hourly rotation or start) compresses it"
+    const file = "/archive/backup-2026-12-03T16.csv"
+    const steps = [
+      ["list", "list the directory"],
+      ["compress", "compress"],
+      ["rename", "rename into place the compressed copy of"],
+      ["sync", "sync the directory after compressing"],
+      ["remove", "remove, once compressed,"]
+    ] as const
+    for (const [step, words] of steps) {
+      const error = new CompressionError({ archive: "dlq", path: file, step, cause: new Error("ENOSPC: no space left on device") })
+      assert.strictEqual(error.message, `dlq archive: cannot ${words} ${file}: ENOSPC: no space left on device; ${LATER}`)
+    }
+  })
+})
+
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (chunks: ReadonlyArray<Uint8Array>) => Buffer.concat(chunks).toString("utf8")
 
@@ -122,7 +160,11 @@ const cut = (input: string, size: number) => {
   const rows = new WholeRows()
   const all = bytes(input)
   const out: Array<Uint8Array> = []
-  for (let at = 0; at < all.length; at += size) out.push(...rows.push(all.subarray(at, at + size)))
+  for (let at = 0; at < all.length; at += size) {
+    const pieces = rows.push(all.subarray(at, at + size))
+    assert.isTrue(pieces.every((piece) => piece.length > 0), "no empty piece is passed on")
+    out.push(...pieces)
+  }
   return { whole: text(out), wholeBytes: rows.wholeBytes, cut: rows.end() }
 }
 

@@ -27,6 +27,13 @@ describe("OffsetRanges", () => {
     assert.deepStrictEqual(ranges.ranges(), [])
   })
 
+  it("adding an offset a range already holds changes nothing, in any range", () => {
+    const ranges = new OffsetRanges()
+    for (const offset of [5, 6, 7, 10, 6, 5, 7, 10]) ranges.add(offset)
+    assert.deepStrictEqual(ranges.ranges(), [[5, 7], [10, 10]])
+    assert.strictEqual(ranges.size, 4)
+  })
+
   it("agrees with a Set (property)", () => {
     fc.assert(fc.property(fc.array(fc.nat(60), { maxLength: 80 }), fc.nat(70), (offsets, cut) => {
       const ranges = new OffsetRanges()
@@ -82,6 +89,44 @@ describe("ArchiveIndex", () => {
     // Within the margin after an hour starts, the previous hour's files may still take rows.
     assert.strictEqual(index.position(at(9, 2), hour("2026-12-03T12:09:59Z")), eleven)
     assert.strictEqual(index.position(at(9, 2), hour("2026-12-03T12:10:00Z")), hour("2026-12-03T12:00:00Z"))
+  })
+
+  it("hasFound: a partition with backup rows or DLQ rows found, not one adopted with nothing; unknown partitions have nothing", () => {
+    const index = new ArchiveIndex()
+    const dlqOnly = emptyFound()
+    dlqOnly.dlq.add(3)
+    const backupOnly = emptyFound()
+    backupOnly.backup.add(4)
+    index.adopt("t", 0, dlqOnly)
+    index.adopt("t", 1, backupOnly)
+    index.adopt("t", 2, emptyFound())
+    assert.isTrue(index.hasFound("t", 0))
+    assert.isTrue(index.hasFound("t", 1))
+    assert.isFalse(index.hasFound("t", 2))
+    assert.isFalse(index.isDeadLettered("t", 3, 3), "an unknown partition")
+    assert.isFalse(index.isDeadLettered("u", 0, 3), "another topic")
+    index.retain([{ topic: "t", partition: 0 }, { topic: "t", partition: 2 }])
+    assert.isTrue(index.isDeadLettered("t", 0, 3), "a kept partition keeps what was found")
+    assert.isFalse(index.hasFound("t", 1), "a lost one is forgotten")
+  })
+
+  it("noteWritten: a batch's rows of each partition, in any order, mark up to their highest offset; partitions and topics apart", () => {
+    const index = new ArchiveIndex()
+    const ten = hour("2026-12-03T10:00:00Z")
+    const eleven = hour("2026-12-03T11:00:00Z")
+    const now = hour("2026-12-03T11:30:00Z")
+    // Partition 0's run is out of order (5, 3, 4); then partition 1; then topic u, partition 1.
+    index.noteWritten([at(5), at(3), at(4), at(7, 1), at(2, 1, "u")], ten)
+    assert.strictEqual(index.position(at(5), now), ten, "row 5, not only the run's last (4), is in the 10:00 file")
+    assert.strictEqual(index.position(at(7, 1), now), ten, "partition 1's own mark")
+    assert.strictEqual(index.position(at(2, 1, "u"), now), ten, "topic u's own mark")
+    assert.strictEqual(index.position(at(8, 1), now), eleven)
+    assert.strictEqual(index.position(at(6), now), eleven)
+
+    const two = new ArchiveIndex()
+    two.noteWritten([at(9), at(0, 1)], ten)
+    assert.strictEqual(two.position(at(9), now), ten, "a run of one record before another partition's")
+    assert.strictEqual(two.position(at(1, 1), now), eleven, "partition 1 holds no row 9")
   })
 
   it("marks recovered rows with the hour of the file they were found in", () => {

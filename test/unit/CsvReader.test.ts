@@ -169,6 +169,50 @@ describe("CsvReader", () => {
   })
 })
 
+describe("CsvReader bounds", () => {
+  it("an overlong row spread over many chunks is one issue, then the end of its skipped part; rows after it read on", () => {
+    const reader = new CsvReader({ maxRowBytes: 4 })
+    const items = [
+      ...reader.push(utf8("abcde")),
+      ...reader.push(utf8("fgh")),
+      ...reader.push(utf8("ijk")),
+      ...reader.push(utf8("l\r\nx,y\r\nz"))
+    ]
+    assert.deepStrictEqual(items, [
+      { _tag: "Issue", line: 1, message: "the row is longer than 4 bytes (a quote never closed?); skipped to the next line end" },
+      { _tag: "Issue", line: 1, message: "the rest of the overlong row ends here" },
+      { _tag: "Row", line: 2, fields: ["x", "y"] }
+    ])
+    assert.strictEqual(reader.unfinishedBytes, 1, "the bytes after the last line end: \"z\"")
+
+    const skippedLast = new CsvReader({ maxRowBytes: 4 })
+    skippedLast.push(utf8("abcde"))
+    skippedLast.push(utf8("fgh\r\nz"))
+    assert.strictEqual(skippedLast.unfinishedBytes, 1, "also when the skipped part's line end is the last")
+  })
+
+  it("a row of exactly maxRowBytes bytes before its line end is a row", () => {
+    const reader = new CsvReader({ maxRowBytes: 4 })
+    assert.deepStrictEqual(reader.push(utf8("ab,c")), [])
+    assert.deepStrictEqual(reader.push(utf8("\n")), [{ _tag: "Row", line: 1, fields: ["ab", "c"] }])
+  })
+
+  it("keeps its own copy of a row's bytes: the caller may reuse its chunk", () => {
+    const reader = new CsvReader()
+    const chunk = utf8("ab,")
+    assert.deepStrictEqual(reader.push(chunk), [])
+    chunk.set(utf8("zz,"))
+    assert.deepStrictEqual(reader.push(utf8("cd\n")), [{ _tag: "Row", line: 1, fields: ["ab", "cd"] }])
+  })
+
+  it("boundsOnly: no bound on a row's length, and the torn row at the end names the line it starts on", () => {
+    const reader = new CsvReader({ boundsOnly: true, maxRowBytes: 4 })
+    assert.deepStrictEqual(reader.push(utf8("abcdefgh\n\"x\ny\"\nlast row")), [])
+    assert.strictEqual(reader.unfinishedBytes, 8)
+    assert.deepStrictEqual(reader.end(), { _tag: "Issue", line: 4, message: "the last row has no line end (a torn row?)" })
+  })
+})
+
 describe("parseRow", () => {
   const fields = (text: string) => parseRow(utf8(text))
 

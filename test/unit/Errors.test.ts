@@ -41,6 +41,29 @@ describe("ArchiveError", () => {
     expect(failure(nodeError("ENFILE", "many"))).toContain("too many open files in the system (ENFILE)")
   })
 
+  it("every errno it knows: its words and its advice, with the archive's own setting", () => {
+    const reasons: ReadonlyArray<readonly [string, "backup" | "dlq", string]> = [
+      ["ENOSPC", "dlq", "no space left on device (ENOSPC). Free space on that disk (or set dlqDir to a directory on another)"],
+      ["EDQUOT", "backup", "disk quota exceeded (EDQUOT). Free space in, or raise, the disk quota of the pipeline's user (or set backupDir elsewhere)"],
+      ["EDQUOT", "dlq", "disk quota exceeded (EDQUOT). Free space in, or raise, the disk quota of the pipeline's user (or set dlqDir elsewhere)"],
+      ["EFBIG", "dlq", "file too large for this process (its file size limit, ulimit -f, or the file system's largest file) (EFBIG). Raise the file size limit of the pipeline's process (ulimit -f, systemd LimitFSIZE)"],
+      ["EACCES", "dlq", "permission denied (EACCES). Make dlqDir writable by the pipeline's user"],
+      ["EPERM", "backup", "operation not permitted (EPERM). Make backupDir writable by the pipeline's user"],
+      ["EPERM", "dlq", "operation not permitted (EPERM). Make dlqDir writable by the pipeline's user"],
+      ["EROFS", "backup", "read-only file system (EROFS). Remount that file system read-write (or set backupDir to a writable one)"],
+      ["EROFS", "dlq", "read-only file system (EROFS). Remount that file system read-write (or set dlqDir to a writable one)"],
+      ["EIO", "dlq", "input/output error: the disk or its file system failed (EIO). Check the disk (the kernel log says more)"],
+      ["ENOENT", "dlq", "no such file or directory: the directory was removed (ENOENT). Create dlqDir again"],
+      ["EMFILE", "backup", "too many open files (EMFILE). Raise the open file limit of the pipeline's process (ulimit -n)"],
+      ["ENFILE", "dlq", "too many open files in the system (ENFILE). Raise the system's open file limit"]
+    ]
+    for (const [errno, archive, explanation] of reasons) {
+      expect(failure(nodeError(errno, "detail"), archive, "close")).toBe(
+        `${archive} archive: cannot close /data/backup/backup-2026-11-22T10.csv: ${explanation}, ${AGAIN}`
+      )
+    }
+  })
+
   it("an errno it has no words for, or no errno: the cause as it is (its wrapped message once)", () => {
     expect(failure(systemError({ cause: nodeError("EXDEV", "cross-device link") }))).toBe(
       "backup archive: cannot write /data/backup/backup-2026-11-22T10.csv: Unknown: FileSystem.writeAll (25): " +
@@ -62,5 +85,9 @@ describe("ArchiveError", () => {
     expect(errnoOf({ cause: { cause: { cause: { cause: { cause: { code: "ENOSPC" } } } } } })).toBeUndefined()
     expect(errnoOf({ code: "ERR_INVALID_ARG_TYPE" })).toBeUndefined()
     expect(errnoOf("ENOSPC")).toBeUndefined()
+    expect(errnoOf({ code: "ERR_EIO" })).toBeUndefined()
+    expect(errnoOf({ code: ["EIO"] })).toBeUndefined()
+    expect(errnoOf({ cause: null })).toBeUndefined()
+    expect(errnoOf(null)).toBeUndefined()
   })
 })

@@ -177,4 +177,18 @@ describe("RowBatch.retain", () => {
     assert.strictEqual(new TextDecoder().decode(taken.rows.contents), "row 0\r\nrow 2\r\nrow 3\r\nrow 5\r\nrow 6\r\n")
     assert.strictEqual(batch.byteLength, 0)
   })
+
+  it("a second retain, and a retain after a take, still cut at each kept row's end", () => {
+    const batch = new RowBatch<{ readonly id: number; readonly partition: number }>({ maxRows: 100, maxBytes: 1 << 20 })
+    const write = (out: RowBuffer, record: { readonly id: number }) => out.utf8(`row ${record.id}\r\n`)
+    for (let id = 0; id < 6; id++) batch.append({ id, partition: id % 3 }, write)
+    assert.strictEqual(batch.retain((record) => record.partition !== 1), 2)
+    assert.strictEqual(batch.retain((record) => record.partition !== 2), 2)
+    assert.strictEqual(text(batch.take().rows.contents), "row 0\r\nrow 3\r\n")
+    for (let id = 10; id < 14; id++) batch.append({ id, partition: id % 2 }, write)
+    assert.strictEqual(batch.retain((record) => record.partition === 1), 2)
+    const taken = batch.take()
+    assert.deepStrictEqual(taken.records.map((record) => record.id), [11, 13])
+    assert.strictEqual(text(taken.rows.contents), "row 11\r\nrow 13\r\n")
+  })
 })
