@@ -106,15 +106,24 @@ describe("decodeRow", () => {
       [{ timestamp: "2026-11-22 10:00" }, "timestamp", "expected an ISO 8601 UTC time such as 2026-11-22T10:59:50.123Z, got \"2026-11-22 10:00\""],
       [{ timestamp: "2026-02-31T10:00:00.000Z" }, "timestamp", "expected an ISO 8601 UTC time such as 2026-11-22T10:59:50.123Z, got \"2026-02-31T10:00:00.000Z\""],
       [{ key_encoding: "hex" }, "key_encoding", "expected utf8, base64 or null, got \"hex\""],
+      [{ key: "not base64!", key_encoding: "base64" }, "key", "expected base64, got \"not base64!\""],
+      [{ value_encoding: "hex" }, "value_encoding", "expected utf8, base64 or null, got \"hex\""],
       [{ value_encoding: "null" }, "value", "expected an empty field (the encoding is null), got \"{\\\"total\\\":12.5}\""],
       [{ value: "not base64!", value_encoding: "base64" }, "value", "expected base64, got \"not base64!\""],
       [{ headers: "{}" }, "headers", "expected a JSON array of { \"key\", \"value\", \"encoding\" }, got \"{}\""],
       [{ headers: "[oops" }, "headers", "expected a JSON array of { \"key\", \"value\", \"encoding\" }, got \"[oops\""],
       [{ headers: "[1]" }, "headers[0]", "expected an object, got 1"],
+      [{ headers: "[null]" }, "headers[0]", "expected an object, got null"],
       [{ headers: "[{\"value\":\"x\",\"encoding\":\"utf8\"}]" }, "headers[0].key", "expected a string, got nothing"],
       [{ headers: "[{\"key\":\"k\",\"value\":1,\"encoding\":\"utf8\"}]" }, "headers[0].value", "expected a string, got 1"],
       [{ headers: "[{\"key\":\"k\",\"value\":\"x\",\"encoding\":7}]" }, "headers[0].encoding", "expected utf8, base64 or null, got 7"],
       [{ headers: "[{\"key\":\"k\",\"value\":\"x\",\"encoding\":\"hex\"}]" }, "headers[0].encoding", "expected utf8, base64 or null, got \"hex\""],
+      [{ headers: "[{\"key\":\"k\",\"value\":\"x\"}]" }, "headers[0].encoding", "expected utf8, base64 or null, got nothing"],
+      [
+        { headers: "[{\"key\":\"k\",\"value\":\"x\",\"encoding\":\"null\"}]" },
+        "headers[0].value",
+        "expected an empty field (the encoding is null), got \"x\""
+      ],
       [{ attempts: "x" }, "attempts", "expected an integer from 0 to 9007199254740991, got \"x\""],
       [{ failed_at: "yesterday" }, "failed_at", "expected an ISO 8601 UTC time such as 2026-11-22T10:59:50.123Z, got \"yesterday\""]
     ]
@@ -126,6 +135,22 @@ describe("decodeRow", () => {
   it("cuts a long value in the message", () => {
     const problem = decodeRow("dlq", dlqFields({ topic: "x".repeat(300) }))
     assert.strictEqual((problem as { message: string }).message, `expected a topic name (1–249 of a-z A-Z 0-9 . _ -), got "${"x".repeat(60)}…"`)
+  })
+
+  it("cuts a value only when it is longer than 60 characters", () => {
+    const sixty = `${"x".repeat(58)} y`
+    const problem = decodeRow("dlq", dlqFields({ topic: sixty }))
+    assert.strictEqual((problem as { message: string }).message, `expected a topic name (1–249 of a-z A-Z 0-9 . _ -), got "${sixty}"`)
+  })
+
+  it("takes the largest partition and offset, and nothing larger", () => {
+    const largest = decodeRow("dlq", dlqFields({ partition: "2147483647", offset: "9007199254740991" })) as ArchivedRecord
+    assert.strictEqual(largest.partition, 2_147_483_647)
+    assert.strictEqual(largest.offset, Number.MAX_SAFE_INTEGER)
+    assert.deepStrictEqual(decodeRow("dlq", dlqFields({ offset: "9007199254740992" })), {
+      column: "offset",
+      message: "expected an integer from 0 to 9007199254740991, got \"9007199254740992\""
+    })
   })
 
   it("insists on the archive's number of columns", () => {
@@ -157,6 +182,7 @@ describe("archiveKindOfHeader", () => {
     assert.strictEqual(archiveKindOfHeader(backupHeader), "backup")
     assert.strictEqual(archiveKindOfHeader([`\uFEFF${dlqHeader[0]}`, ...dlqHeader.slice(1)]), "dlq")
     assert.strictEqual(archiveKindOfHeader(["topic", "partition"]), undefined)
+    assert.strictEqual(archiveKindOfHeader([...dlqHeader.slice(0, -1), "failed"]), undefined, "the right number of columns, one name wrong")
     assert.strictEqual(archiveKindOfHeader([]), undefined)
   })
 })
@@ -208,5 +234,6 @@ describe("keyPreview", () => {
     assert.strictEqual(keyPreview(Uint8Array.of(0xff, 0x00)), "base64:/wA=")
     assert.strictEqual(keyPreview(utf8("a\nb")), "base64:YQpi")
     assert.strictEqual(keyPreview(new Uint8Array(60).fill(0xff)), `base64:${"/".repeat(60)}…`)
+    assert.strictEqual(keyPreview(new Uint8Array(45).fill(0xff)), `base64:${"/".repeat(60)}`, "60 characters of base64: not cut")
   })
 })
