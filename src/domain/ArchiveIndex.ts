@@ -112,7 +112,7 @@ export class ArchiveIndex {
     return oldest
   }
 
-  /** Keeps only the partitions of `assignment`; returns those dropped. */
+  /** Keeps only the partitions of `assignment`. */
   retain(assignment: ReadonlyArray<TopicPartition>): void {
     const kept = new Set(assignment.map((p) => partitionKey(p.topic, p.partition)))
     for (const key of this.#partitions.keys()) if (!kept.has(key)) this.#partitions.delete(key)

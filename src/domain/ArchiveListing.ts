@@ -20,8 +20,8 @@ export interface ArchiveListing {
 
 const GZ = ".gz"
 
-/** The archive file a name is, gzip-compressed or not. */
-const parse = (name: string) => {
+/** The archive file a name is, gzip-compressed (`….csv.gz`) or not; undefined for any other name. */
+export const parseListedName = (name: string) => {
   const compressed = name.endsWith(GZ)
   const parsed = parseArchiveFileName(compressed ? name.slice(0, -GZ.length) : name)
   return parsed === undefined ? undefined : { ...parsed, name, compressed }
@@ -31,7 +31,7 @@ const parse = (name: string) => {
 export const listArchiveFiles = (names: ReadonlyArray<string>, kind: ArchiveKind): ArchiveListing => {
   const skipped: Array<SkippedFile> = []
   const parsed = names.flatMap((name) => {
-    const file = parse(name)
+    const file = parseListedName(name)
     if (file === undefined) {
       skipped.push({ name, reason: "not an archive file name" })
       return []
@@ -72,7 +72,7 @@ export const listArchiveDirectory = (names: ReadonlyArray<string>): ArchiveDirec
   // of neither kind from the backup listing (once). Names in a
   // directory are unique, so the sort never compares a name with itself.
   const ownOrForeign = (kind: ArchiveKind) => (skipped: SkippedFile) => {
-    const file = parse(skipped.name)
+    const file = parseListedName(skipped.name)
     return file === undefined ? kind === "backup" : file.kind === kind
   }
   const skipped = [...backup.skipped.filter(ownOrForeign("backup")), ...dlq.skipped.filter(ownOrForeign("dlq"))]

@@ -14,10 +14,10 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import type { ArchiveKind } from "../domain/ArchiveFile.js"
-import { parseArchiveFileName } from "../domain/ArchiveFile.js"
 import type { Found, HourMark } from "../domain/ArchiveIndex.js"
 import { OffsetRanges } from "../domain/OffsetRanges.js"
-import { listArchiveFiles } from "../domain/ArchiveListing.js"
+import { compressedName } from "../domain/ArchiveCompression.js"
+import { listArchiveFiles, parseListedName } from "../domain/ArchiveListing.js"
 import { decodeArchivePosition } from "../domain/ArchivePosition.js"
 import type { CommittedOffset, TopicPartition, TopicPartitionOffset } from "../domain/KafkaRecord.js"
 import { decodeRowIdentity } from "../domain/ReplayRow.js"
@@ -48,10 +48,6 @@ interface ArchiveFileToRead {
   readonly hourStart: number
 }
 
-const GZ = ".gz"
-
-const hourOfName = (name: string): number =>
-  parseArchiveFileName(name.endsWith(GZ) ? name.slice(0, -GZ.length) : name)!.hourStart
 
 /** The committed offset and archive position of each partition (offset 0 and no position without a commit). */
 const startsOf = Effect.fnUntraced(function*(
@@ -97,7 +93,7 @@ const filesToRead = Effect.fnUntraced(function*(options: RecoveryOptions, fromHo
       )
     )
     for (const name of listArchiveFiles(names, kind).files) {
-      const hourStart = hourOfName(name)
+      const hourStart = parseListedName(name)!.hourStart
       if (fromHour === undefined || hourStart >= fromHour) files.push({ kind, dir, name, hourStart })
     }
   }
@@ -110,8 +106,8 @@ const readFile = Effect.fnUntraced(function*(file: ArchiveFileToRead, starts: Re
   const path = yield* Path.Path
   let name = file.name
   // Compressed since it was listed: the same rows, under the compressed name.
-  if (!name.endsWith(GZ) && !(yield* fs.exists(path.join(file.dir, name)).pipe(Effect.orElseSucceed(() => false)))) {
-    name = `${name}${GZ}`
+  if (!parseListedName(name)!.compressed && !(yield* fs.exists(path.join(file.dir, name)).pipe(Effect.orElseSucceed(() => false)))) {
+    name = compressedName(name)
   }
   const filePath = path.join(file.dir, name)
   const problems: Array<{ readonly line: number; readonly message: string }> = []
