@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import type { CliMemoryRun } from "./cli-memory.js"
 import type { Report } from "./report.js"
 import type { TargetStatus } from "./targets.js"
 import { LITTLE_RATE, targetRows } from "./targets.js"
@@ -101,6 +102,24 @@ const memoryFigures = (m: NonNullable<Report["memory"]>): Array<string> => [
     ? "."
     : `; \`pipeline-full-platformatic\`: ${m.largePlatformatic.peakRssMb} MB ` +
       `(checksum ${m.largePlatformatic.checksumOk ? "ok" : "FAILED"}).`),
+  "",
+  ...(m.cli === undefined || m.cli.length === 0 ? [] : cliMemoryFigures(m.cli))
+]
+
+const mib = (bytes: number) => `${bytes / 2 ** 20} MiB`
+
+/** `kafka-pipeline run` itself (`bench/cli-memory.ts`): peak RSS by client and queue bound. */
+const cliMemoryFigures = (runs: ReadonlyArray<CliMemoryRun>): Array<string> => [
+  `\`kafka-pipeline run\` as built by \`npm ci\` (compiled, no loader), ${n(runs[0]!.records)} records of 1 KiB, ` +
+  "`builtin:noop`, backup on, every other setting at its default but the one named:",
+  "",
+  "| client | `queueBytes` | started | peak RSS MB | wall s | checksum |",
+  "|---|---:|---|---:|---:|---|",
+  ...runs.map((r) =>
+    `| ${r.client} | ${r.queueBytes === undefined ? "default (64 MiB)" : mib(r.queueBytes)} | ` +
+    `${r.withoutBinFlags ? "`node bin/kafka-pipeline.js`: V8's own heap sizes" : "the bin"} | ${n(r.peakRssMb)} | ` +
+    `${r.wallSec} | ${r.checksumOk ? "ok" : "**FAILED**"} |`
+  ),
   ""
 ]
 

@@ -2,6 +2,7 @@
  * The shape of a results file (bench/results/latest.json) as the renderer and the targets read
  * it: what `bench/run.ts` writes, with the fields older runs lack marked optional.
  */
+import type { CliMemoryRun } from "./cli-memory.js"
 import type { MachineLoad } from "./common.js"
 
 export interface Run {
@@ -88,5 +89,7 @@ export interface Report {
     readonly largeChecksumOk: boolean
     /** `pipeline-full-platformatic` on the same records; absent in runs before it was measured. */
     readonly largePlatformatic?: { readonly peakRssMb: number; readonly recordsPerSec: number; readonly checksumOk: boolean }
+    /** `kafka-pipeline run` itself (`bench/cli-memory.ts`); absent in runs before it was measured. */
+    readonly cli?: ReadonlyArray<CliMemoryRun>
   }
 }

@@ -39,6 +39,7 @@ import {
   totalOf,
   variantNames
 } from "./common.js"
+import { measureCliMemory } from "./cli-memory.js"
 import { renderBenchmarksDoc } from "./render.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -80,6 +81,8 @@ const settings = {
   latencyCommitIntervalMs: 1000,
   largeRecords: quick ? 100 : 1000,
   largeValueBytes: 9_500_000,
+  /** Records of 1 KiB read by the built CLI at default settings (the same in both modes: the target's). */
+  cliRecords: 200_000,
   rounds
 }
 
@@ -334,6 +337,22 @@ const main = async () => {
         (largePlatformatic === undefined ? "" : `; pipeline-full-platformatic ${largePlatformatic.peakRssMb} MB peak RSS, ` +
           `missing ${largePlatformatic.missing}, duplicates ${largePlatformatic.duplicates}`))
       await admin.deleteTopics({ topics: [largeTopic] }).catch(() => undefined)
+      const cli = await measureCliMemory({
+        root: ROOT,
+        brokers: broker.brokers,
+        work,
+        records: settings.cliRecords,
+        seed: async (records) => {
+          const cliTopic = `bench-cli-${runId}`
+          await broker.createTopic(cliTopic, settings.partitions)
+          await produce(cliTopic, records, settings.valueBytes)
+          return extentOf(cliTopic)
+        },
+        groupId,
+        platformatic: available("pipeline-full-platformatic") === undefined,
+        log
+      })
+      memory = { ...memory, cli }
     }
 
     const loadAfter = os.loadavg()

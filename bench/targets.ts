@@ -4,6 +4,7 @@
  * `--only`, one from before a variant existed, or a target the bench does not measure).
  * Benchmarks are not tests: this says what a run reached, it asserts nothing.
  */
+import type { CliMemoryRun } from "./cli-memory.js"
 import type { LatencyPoint, Report, Run } from "./report.js"
 
 /** Little's law for `pipeline-io`: 100 records in flight, 5 ms each. */
@@ -59,6 +60,16 @@ const peakRatio = (
     checksumOk
   }
 
+/** `kafka-pipeline run` at default settings with one client (`bench/cli-memory.ts`). */
+const cliRow = (runs: ReadonlyArray<CliMemoryRun> | undefined, client: CliMemoryRun["client"]): TargetRow => {
+  const run = runs?.find((r) => r.client === client && r.queueBytes === undefined && !r.withoutBinFlags)
+  return row(
+    `\`kafka-pipeline run --client ${client}\`, 200,000 records of 1 KiB, no-op processor, backup on, default settings: peak RSS < 256 MB`,
+    run === undefined ? undefined : { value: run.peakRssMb, figure: `${n(run.peakRssMb)} MB`, checksumOk: run.checksumOk },
+    (mb) => mb < 256
+  )
+}
+
 export const targetRows = (report: Report): ReadonlyArray<TargetRow> => {
   const run = (name: string) => report.runs.find((r) => r.name === name)
   const halfLoad = (variant: string) => report.latency?.byLoad?.find((p) => p.variant === variant && p.load === 0.5)
@@ -101,7 +112,7 @@ export const targetRows = (report: Report): ReadonlyArray<TargetRow> => {
       peakRatio(memory?.largePlatformatic?.peakRssMb, rawLarge, memory?.largePlatformatic?.checksumOk ?? false),
       (ratio) => ratio <= 1.5
     ),
-    // No run of the bench measures this yet (200,000 records, default settings, the CLI's own process).
-    row("200,000 records of 1 KiB, no-op processor, backup on, default settings: peak RSS < 256 MB", undefined, () => false)
+    cliRow(memory?.cli, "kafkajs"),
+    cliRow(memory?.cli, "platformatic")
   ]
 }

@@ -65,10 +65,14 @@ export class RowBatch<A> {
   }
 
   /**
-   * Adds the row `writeRow` writes for `record`. Rows stay whole: if `writeRow` throws, what it
-   * wrote is cut off again and the error goes on to the caller, with `record` not added.
+   * Adds the row `writeRow` writes for `record`, keeping `kept` for it until the row is written
+   * (by default the record itself; less of it keeps less memory alive while rows wait for the
+   * disk). Rows stay whole: if `writeRow` throws, what it wrote is cut off again and the error
+   * goes on to the caller, with `record` not added.
    */
-  append<R extends A>(record: R, writeRow: (out: RowBuffer, record: R) => void): void {
+  append<R>(record: R, writeRow: (out: RowBuffer, record: R) => void, kept: A): void
+  append<R extends A>(record: R, writeRow: (out: RowBuffer, record: R) => void): void
+  append<R>(record: R, writeRow: (out: RowBuffer, record: R) => void, kept: A = record as unknown as A): void {
     const rows = this.#rows
     const rowStart = rows.length
     try {
@@ -77,7 +81,7 @@ export class RowBatch<A> {
       rows.truncate(rowStart)
       throw defect
     }
-    this.#records.push(record)
+    this.#records.push(kept)
     this.#rowEnds.push(rows.length)
   }
 

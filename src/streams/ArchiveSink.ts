@@ -266,7 +266,9 @@ const appender = (sink: Appending) => {
       const record = appended[index++]!
       if (!isOwned(record)) continue
       try {
-        batch.append(record, writeRow)
+        // Only the record's place is kept: its bytes (and the fetched batch they share) are not
+        // held until the row is on disk.
+        batch.append(record, writeRow, { topic: record.topic, partition: record.partition, offset: record.offset })
       } catch (defect) {
         return Effect.die(defect)
       }

@@ -36,6 +36,15 @@ describe("RowBatch", () => {
     assert.deepStrictEqual(taken.records, ["a", "bb"])
   })
 
+  it("keeps what it is given for a row instead of the record, when given something", () => {
+    const batch = new RowBatch<{ readonly offset: number }>({ maxRows: 3, maxBytes: 1024 })
+    const record = { offset: 7, value: "a large value" }
+    batch.append(record, (out, r) => out.utf8(`${r.value}\n`), { offset: 7 })
+    const taken = batch.take()
+    assert.strictEqual(text(taken.rows.contents), "a large value\n")
+    assert.deepStrictEqual(taken.records, [{ offset: 7 }])
+  })
+
   it("is full at maxRows rows, or at maxBytes however few the rows", () => {
     const byRows = batchOf({ maxRows: 3 })
     byRows.append("a", writeLine)
