@@ -31,7 +31,9 @@ export interface ReplayFilter {
 
 /** Whether `filter` selects `record`. */
 export const matches = (filter: ReplayFilter, record: ArchivedRecord): boolean => {
-  if (filter.errorTypes !== undefined && !filter.errorTypes.includes(record.errorType ?? "")) return false
+  if (filter.errorTypes !== undefined && (record.errorType === undefined || !filter.errorTypes.includes(record.errorType))) {
+    return false
+  }
   if (filter.topics !== undefined && !filter.topics.includes(record.topic)) return false
   if (filter.partitions !== undefined && !filter.partitions.includes(record.partition)) return false
   if (filter.fromOffset !== undefined && record.offset < filter.fromOffset) return false

@@ -50,6 +50,20 @@ describe("failures", () => {
     })
     assert.deepStrictEqual(failures(broken), ["3 errors in 2 files (torn, unparseable or without their header)"])
   })
+
+  it("every reason in the verdict, one after the other", () => {
+    const text = formatReport(
+      report({
+        errors: [{ file: B1, line: 4, message: "the last row has no line end (a torn row?)" }],
+        backup: kind([row(B0, 2, 0), row(B1, 2, 0)], 2)
+      }),
+      { failOnDuplicates: true }
+    )
+    assert.strictEqual(
+      text.split("\n").at(-1),
+      "FAILED: 1 error in 1 file (torn, unparseable or without their header); 1 duplicate row in the backup archive"
+    )
+  })
 })
 
 describe("formatReport", () => {
@@ -107,6 +121,25 @@ describe("formatReport", () => {
     assert.strictEqual(formatReport(report()).split("\n").at(-1), "OK: 0 archive files parsed")
   })
 
+  it("nothing skipped and no error: no such section; duplicates in the DLQ archive count in the verdict", () => {
+    const D0 = "dlq-2026-12-03T16.csv"
+    const text = formatReport(report({
+      files: [{ name: D0, kind: "dlq", compressed: false, rows: 2, errors: 0 }],
+      dlq: kind([row(D0, 2, 4), row(D0, 3, 4)], 1)
+    }))
+    assert.strictEqual(
+      text,
+      [
+        "archive archive",
+        "backup: 0 files, 0 rows",
+        "dlq: 1 file, 2 rows",
+        "  orders:0  2 rows, offset 4; 1 duplicate row",
+        `    duplicate offset 4 ×2: ${D0}:2, ${D0}:3`,
+        "OK: 1 archive file parsed (1 duplicate row; --fail-on-duplicates fails on them)"
+      ].join("\n")
+    )
+  })
+
   it("lists ten gaps and ten duplicate ranges per partition, then how many more", () => {
     // Offsets 0, 2, 4, …, 40 twice each (two files): 20 gaps, 21 duplicated offsets.
     const even = Array.from({ length: 21 }, (_, i) => 2 * i)
@@ -118,5 +151,15 @@ describe("formatReport", () => {
     assert.strictEqual(lines.filter((line) => line.startsWith("    gap: ")).length, 10)
     assert.include(lines, "    … 11 more duplicate ranges (--json lists all)")
     assert.include(lines, "    … 10 more gaps (--json lists all)")
+  })
+
+  it("ten gaps are all listed; eleven, one more", () => {
+    // Offsets 0, 2, …, 2·gaps: one gap between each two.
+    const gapLines = (gaps: number) =>
+      formatReport(report({ backup: kind(Array.from({ length: gaps + 1 }, (_, i) => row(B0, 2 + i, 2 * i)), 1) }))
+        .split("\n")
+        .filter((line) => line.startsWith("    "))
+    assert.deepStrictEqual(gapLines(10), Array.from({ length: 10 }, (_, i) => `    gap: offset ${2 * i + 1}`))
+    assert.deepStrictEqual(gapLines(11).slice(10), ["    … 1 more gap (--json lists all)"])
   })
 })

@@ -67,15 +67,26 @@ describe("ArchiveTally", () => {
   it("the same offset twice in one file is a duplicate too; topics and partitions sorted", () => {
     const summaries = tally([
       { topic: "z", partition: 1, offset: 5, file: "a.csv", line: 2 },
-      { topic: "orders", partition: 2, offset: 5, file: "a.csv", line: 3 },
-      { topic: "orders", partition: 10, offset: 0, file: "a.csv", line: 4 },
-      { topic: "orders", partition: 2, offset: 5, file: "a.csv", line: 5 }
+      { topic: "orders", partition: 10, offset: 0, file: "a.csv", line: 3 },
+      { topic: "orders", partition: 2, offset: 5, file: "a.csv", line: 4 },
+      { topic: "orders", partition: 1, offset: 0, file: "a.csv", line: 5 },
+      { topic: "orders", partition: 2, offset: 5, file: "a.csv", line: 6 }
     ])
-    assert.deepStrictEqual(summaries.map((s) => `${s.topic}:${s.partition}`), ["orders:2", "orders:10", "z:1"])
-    assert.deepStrictEqual(summaries[0]!.duplicates, [{
+    assert.deepStrictEqual(summaries.map((s) => `${s.topic}:${s.partition}`), ["orders:1", "orders:2", "orders:10", "z:1"])
+    assert.deepStrictEqual(summaries[1]!.duplicates, [{
       from: 5,
       to: 5,
-      copies: [{ file: "a.csv", fromLine: 3, toLine: 3 }, { file: "a.csv", fromLine: 5, toLine: 5 }]
+      copies: [{ file: "a.csv", fromLine: 4, toLine: 4 }, { file: "a.csv", fromLine: 6, toLine: 6 }]
+    }])
+  })
+
+  it("a run does not go on into another file, even on the line that would follow", () => {
+    // a.csv: offsets 0–1 on lines 2–3; b.csv: offset 2 on line 4; c.csv: offset 2 again.
+    const [summary] = tally([...rows("a.csv", [0, 1]), ...rows("b.csv", [2], 4), ...rows("c.csv", [2])])
+    assert.deepStrictEqual(summary!.duplicates, [{
+      from: 2,
+      to: 2,
+      copies: [{ file: "b.csv", fromLine: 4, toLine: 4 }, { file: "c.csv", fromLine: 2, toLine: 2 }]
     }])
   })
 

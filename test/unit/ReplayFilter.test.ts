@@ -8,7 +8,6 @@ import {
   parseResumePoint,
   type ReplayFilter
 } from "../../src/domain/ReplayFilter.js"
-import { shellWord } from "../../src/domain/ReplayErrors.js"
 import type { ArchivedRecord } from "../../src/domain/ReplayRow.js"
 
 const T0 = Date.UTC(2026, 10, 22, 10)
@@ -37,6 +36,7 @@ describe("matches", () => {
       [{ errorTypes: ["SyntaxError", "NullValue"] }, {}, true],
       [{ errorTypes: ["NullValue"] }, {}, false],
       [{ errorTypes: ["SyntaxError"] }, { errorType: undefined }, false],
+      [{ errorTypes: [""] }, { errorType: undefined }, false],
       [{ topics: ["orders"] }, {}, true],
       [{ topics: ["payments"] }, {}, false],
       [{ partitions: [0, 2] }, {}, true],
@@ -54,9 +54,14 @@ describe("matches", () => {
     assert.isTrue(matches({ fromTime: T0, toTime: T0 + 1 }, record()))
     assert.isFalse(matches({ fromTime: T0 + 1 }, record()))
     assert.isFalse(matches({ toTime: T0 }, record()))
+    assert.isTrue(matches({ toTime: T0 + 1 }, record()))
     assert.isTrue(matches({ fromTime: T0 + 60_000, timeColumn: "failed_at" }, record()))
     assert.isFalse(matches({ toTime: T0 + 60_000, timeColumn: "failed_at" }, record()))
     assert.isFalse(matches({ fromTime: 0, timeColumn: "failed_at" }, record({ failedAt: undefined })))
+  })
+
+  it("a time column without a time range reads no time: backup rows match too", () => {
+    assert.isTrue(matches({ timeColumn: "failed_at" }, record({ errorType: undefined, failedAt: undefined })))
   })
 })
 
@@ -89,6 +94,13 @@ describe("filterIssues", () => {
       "toTime: expected a time after fromTime (9000000000000000), got +255479-11-28T14:13:20.000Z"
     ])
   })
+
+  it("a range of one offset; times before 1970; a time that is not finite", () => {
+    assert.deepStrictEqual(filterIssues({ fromOffset: 5, toOffset: 5, fromTime: -2_000, toTime: -1_000 }), [])
+    assert.deepStrictEqual(filterIssues({ toTime: Number.POSITIVE_INFINITY }), [
+      "toTime: expected a time in epoch ms, got Infinity"
+    ])
+  })
 })
 
 describe("parseIsoTime", () => {
@@ -103,8 +115,14 @@ describe("parseIsoTime", () => {
     assert.strictEqual(parseIsoTime("0001-01-01"), new Date("0001-01-01T00:00:00Z").getTime())
   })
 
+  it("the last second of a day and the widest zones are times", () => {
+    assert.strictEqual(parseIsoTime("2026-11-22T23:59:59Z"), Date.UTC(2026, 10, 22, 23, 59, 59))
+    assert.strictEqual(parseIsoTime("2026-11-22T10:00+23:59"), T0 - (23 * 60 + 59) * 60_000)
+    assert.strictEqual(parseIsoTime("2026-11-22T10:00-23:59"), T0 + (23 * 60 + 59) * 60_000)
+  })
+
   it("rejects times without a zone, impossible dates and anything else", () => {
-    for (const text of ["2026-11-22T10:00:00", "2026-02-31", "2026-13-01", "2026-11-22T24:00Z", "2026-11-22T10:60Z", "2026-11-22T10:00:61Z", "2026-11-22T10:00+24:00", "yesterday", ""]) {
+    for (const text of ["2026-11-22T10:00:00", "2026-02-31", "2026-13-01", "2026-11-22T24:00Z", "2026-11-22T10:60Z", "2026-11-22T10:00:61Z", "2026-11-22T10:00+24:00", "2026-11-22T10:00+00:60", "yesterday", ""]) {
       assert.strictEqual(parseIsoTime(text), undefined, text)
     }
   })
@@ -113,6 +131,7 @@ describe("parseIsoTime", () => {
 describe("parseResumePoint", () => {
   it("splits file and line at the last colon", () => {
     assert.deepStrictEqual(parseResumePoint("dlq/a:b.csv:17"), { file: "dlq/a:b.csv", line: 17 })
+    assert.deepStrictEqual(parseResumePoint("f.csv:1"), { file: "f.csv", line: 1 })
     for (const text of ["dlq.csv", ":3", "f.csv:0", "f.csv:x", "f.csv:", "f.csv:99999999999999999"]) {
       assert.strictEqual(parseResumePoint(text), undefined, text)
     }
@@ -199,6 +218,44 @@ describe("parseReplayFlags", () => {
     )
   })
 
+  it("values with spaces around them; the largest partition number", () => {
+    const selection = parseReplayFlags({
+      partition: "2147483647",
+      "from-time": " 2026-11-22T10:00:00Z ",
+      "time-column": " failed_at ",
+      "resume-from": " f.csv:3 "
+    })
+    assert.deepStrictEqual(selection, {
+      filter: {
+        errorTypes: undefined,
+        topics: undefined,
+        partitions: [2_147_483_647],
+        fromOffset: undefined,
+        toOffset: undefined,
+        fromTime: T0,
+        toTime: undefined,
+        timeColumn: "failed_at"
+      },
+      toTopic: undefined,
+      resumeFrom: { file: "f.csv", line: 3 }
+    })
+  })
+
+  it("lists with no item, a partition past the largest, one bad target topic of two", () => {
+    assert.deepStrictEqual(parseReplayFlags({ topic: " , ", partition: "," }), {
+      issues: [
+        "--partition: expected partition numbers, comma-separated, got \",\"",
+        "--topic: expected topic names, comma-separated, got \" , \""
+      ]
+    })
+    assert.deepStrictEqual(parseReplayFlags({ partition: "2147483647,2147483648" }), {
+      issues: ["--partition: expected a partition number (an integer ≥ 0), got \"2147483648\""]
+    })
+    assert.deepStrictEqual(parseReplayFlags({ "to-topic": "orders,bad topic" }), {
+      issues: ["--to-topic: expected a topic name (1–249 characters of a-z A-Z 0-9 . _ -), got \"bad topic\""]
+    })
+  })
+
   it("ranges whose ends are out of order, in the flags' names", () => {
     assert.deepStrictEqual(
       parseReplayFlags({ "from-offset": "9", "to-offset": "3", "from-time": "2026-11-22T11:00Z", "to-time": "2026-11-22T10:00Z" }),
@@ -263,12 +320,5 @@ describe("listArchiveFiles", () => {
         { name: "notes.txt", reason: "not an archive file name" }
       ]
     })
-  })
-})
-
-describe("shellWord", () => {
-  it("leaves a plain path as it is and quotes anything else for the shell", () => {
-    assert.strictEqual(shellWord("dlq/dlq-2026-11-22T10.csv:17"), "dlq/dlq-2026-11-22T10.csv:17")
-    assert.strictEqual(shellWord("my dlq/it's.csv:3"), "'my dlq/it'\\''s.csv:3'")
   })
 })
