@@ -663,7 +663,7 @@ const consume = async (job: ConsumeJob): Promise<ConsumeResult> => {
     wallMs: measured.wallMs,
     ...(outcome.others === undefined ? {} : { others: outcome.others }),
     cpuMicros: outcome.cpuMicros ?? measured.cpuMicros,
-    ...(job.variant === "kcat-raw" ? {} : { mainThreadBusyPct: measured.mainThreadBusyPct }),
+    ...(job.variant === "kcat-raw" ? {} : { mainThreadBusyPct: measured.mainThreadBusyPct, eventLoopDelay: measured.eventLoopDelay }),
     peakRssMb: outcome.peakRssMb ?? measured.peakRssMb,
     rss: measured.rss,
     missing: coverage.missing,

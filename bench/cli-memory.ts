@@ -21,6 +21,8 @@ export interface CliMemoryRun {
   readonly records: number
   readonly peakRssMb: number
   readonly wallSec: number
+  /** User and system CPU of the whole process (start, group join and stop included), per record. */
+  readonly cpuMicrosPerRecord: number
   /** Every record processed once, none dead-lettered, and every partition committed to its end. */
   readonly checksumOk: boolean
 }
@@ -56,7 +58,7 @@ export const runCli = (options: {
     mkdirSync(dlq, { recursive: true })
     const stopAt = extent.partitions.map(({ count, partition }) => `${extent.topic}:${partition}=${count - 1}`).join(",")
     const args = [
-      "-f", "PEAK_RSS_KB %M WALL %e",
+      "-f", "PEAK_RSS_KB %M WALL %e CPU %U %S",
       ...(options.withoutBinFlags === true ? [process.execPath] : []), join(options.root, "bin", "kafka-pipeline.js"), "run",
       "--brokers", options.brokers, "--topics", extent.topic, "--group-id", options.groupId,
       "--backup-dir", backup, "--dlq-dir", dlq, "--processor", "builtin:noop",
@@ -71,7 +73,7 @@ export const runCli = (options: {
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     child.once("error", reject)
     child.once("close", (code) => {
-      const timing = /PEAK_RSS_KB (\d+) WALL ([\d.]+)/.exec(stderr)
+      const timing = /PEAK_RSS_KB (\d+) WALL ([\d.]+) CPU ([\d.]+) ([\d.]+)/.exec(stderr)
       const summaryLine = stdout.trim().split("\n").at(-1) ?? ""
       if (code !== 0 || timing === null) {
         return reject(new Error(`kafka-pipeline run exited with ${code}:\n${stderr.slice(-2000)}`))
@@ -84,6 +86,7 @@ export const runCli = (options: {
         records: summary.processed,
         peakRssMb: Math.round(Number(timing[1]) / 1024),
         wallSec: Number(timing[2]),
+        cpuMicrosPerRecord: Math.round(((Number(timing[3]) + Number(timing[4])) * 1e6) / Math.max(1, summary.processed) * 10) / 10,
         checksumOk: summaryCovers(summary, extent)
       })
     })
@@ -133,7 +136,8 @@ export const measureCliMemory = async (options: {
     })
     options.log(`kafka-pipeline run (${run.client}, queue bytes ${run.queueBytes ?? "default"}` +
       `${run.withoutBinFlags ? ", without the bin's Node flags" : ""}): ` +
-      `${result.peakRssMb} MB peak RSS, ${result.records} records in ${result.wallSec} s, checksum ${result.checksumOk ? "ok" : "FAILED"}`)
+      `${result.peakRssMb} MB peak RSS, ${result.records} records in ${result.wallSec} s, ` +
+      `${result.cpuMicrosPerRecord} µs CPU/record, checksum ${result.checksumOk ? "ok" : "FAILED"}`)
     results.push(result)
   }
   return results

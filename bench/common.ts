@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs"
 import type { EventLoopUtilization } from "node:perf_hooks"
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { crc32 } from "node:zlib"
 import type { KafkaClientName } from "../src/domain/ConfigValues.js"
 
@@ -109,6 +110,17 @@ export interface ConsumeResult {
   readonly cpuMicros: number
   /** From the first record to the last; absent for kcat (another process). */
   readonly mainThreadBusyPct?: number
+  /**
+   * The event loop's delay (10 ms resolution) from the first record to the last: p99 and max; and
+   * the garbage collector's pauses over the same span (how many, their total and the longest).
+   */
+  readonly eventLoopDelay?: {
+    readonly p99Ms: number
+    readonly maxMs: number
+    readonly gcPauses: number
+    readonly gcTotalMs: number
+    readonly gcMaxMs: number
+  }
   readonly peakRssMb: number
   /** `[msSinceStart, rssMb]`, every 250 ms. */
   readonly rss: ReadonlyArray<readonly [number, number]>
@@ -248,6 +260,19 @@ export const measure = () => {
   let last: { readonly elapsedMs: number; readonly cpuMicros: number; readonly mainThreadBusyPct: number } | undefined
   let first: number | undefined
   let loopAtFirst: EventLoopUtilization | undefined
+  // How late the event loop ran its timers, from the first record to the last: its stalls.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  // The collector's pauses over the same span: the stalls it accounts for.
+  const gc = { count: 0, totalMs: 0, maxMs: 0, on: false }
+  const gcObserver = new PerformanceObserver((list) => {
+    if (!gc.on) return
+    for (const entry of list.getEntries()) {
+      gc.count++
+      gc.totalMs += entry.duration
+      gc.maxMs = Math.max(gc.maxMs, entry.duration)
+    }
+  })
+  gcObserver.observe({ entryTypes: ["gc"] })
   return {
     t0,
     /** Call for every record handled (only the first call counts). */
@@ -255,10 +280,14 @@ export const measure = () => {
       if (first !== undefined) return
       first = performance.now() - t0
       loopAtFirst = performance.eventLoopUtilization()
+      loopDelay.enable()
+      gc.on = true
     },
     /** Call when the last record is handled. */
     lastRecord: () => {
       if (last !== undefined) return
+      loopDelay.disable()
+      gc.on = false
       const cpu = process.cpuUsage(cpu0)
       last = {
         elapsedMs: performance.now() - t0,
@@ -275,8 +304,17 @@ export const measure = () => {
         const cpu = process.cpuUsage(cpu0)
         last = { elapsedMs: wallMs, cpuMicros: cpu.user + cpu.system, mainThreadBusyPct: mainThreadBusyPct(loopAtFirst) }
       }
+      loopDelay.disable()
+      gcObserver.disconnect()
       return {
         ...last,
+        eventLoopDelay: {
+          p99Ms: Math.round(loopDelay.percentile(99) / 1e5) / 10,
+          maxMs: Math.round(loopDelay.max / 1e5) / 10,
+          gcPauses: gc.count,
+          gcTotalMs: Math.round(gc.totalMs),
+          gcMaxMs: Math.round(gc.maxMs * 10) / 10
+        },
         firstRecordMs: first ?? 0,
         wallMs,
         rss,

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import type { CliMemoryRun } from "./cli-memory.js"
-import type { Report } from "./report.js"
+import type { LatencyPoint, Report } from "./report.js"
 import type { TargetStatus } from "./targets.js"
 import { LITTLE_RATE, targetRows } from "./targets.js"
 
@@ -64,6 +64,24 @@ const throughputFigures = (report: Report): Array<string> => {
   return lines
 }
 
+/** What stalled each latency run's consumer: its event loop's delay and the collector's pauses. */
+const stallFigures = (points: ReadonlyArray<LatencyPoint>): Array<string> => {
+  const measured = points.filter((p) => p.eventLoopDelay !== undefined)
+  if (measured.length === 0) return []
+  return [
+    "The consumer's stalls in the same runs: how late its event loop ran a 10 ms timer (p99, max), and the " +
+    "garbage collector's pauses (from the first record to the last):",
+    "",
+    "| variant | load | event loop delay p99 | max | GC pauses | GC in all | longest GC pause |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...measured.map((p) => {
+      const d = p.eventLoopDelay!
+      return `| \`${p.variant}\` | ${p.load} × | ${d.p99Ms} ms | ${d.maxMs} ms | ${n(d.gcPauses)} | ${n(d.gcTotalMs)} ms | ${d.gcMaxMs} ms |`
+    }),
+    ""
+  ]
+}
+
 const latencyFigures = (l: NonNullable<Report["latency"]>): Array<string> => [
   `Latency (\`pipeline-full\`, a paced producer (${pacedProducer[l.producer ?? "kafkajs"]}) at ${n(l.rate)} rec/s, ` +
   `half the measured rate, for ${l.seconds} s; ` +
@@ -82,6 +100,7 @@ const latencyFigures = (l: NonNullable<Report["latency"]>): Array<string> => [
     `${p.checksumOk ? "ok" : "**FAILED**"} |`
   ),
   "",
+  ...stallFigures(l.byLoad ?? []),
   "produce → handled: the record's timestamp (set by the producer when it is handed the record) to the processor call (for " +
   "`kafkajs-raw`, `kafkajs-archive` and `kafkajs-archive-worker`: to `eachBatch`); handled → committed: the processor call to the successful commit that covers it. " +
   "Machine busy: all cores, every process (broker, producer, consumer, kernel), sampled each second; stolen: " +
@@ -113,12 +132,12 @@ const cliMemoryFigures = (runs: ReadonlyArray<CliMemoryRun>): Array<string> => [
   `\`kafka-pipeline run\` as built by \`npm ci\` (compiled, no loader), ${n(runs[0]!.records)} records of 1 KiB, ` +
   "`builtin:noop`, backup on, every other setting at its default but the one named:",
   "",
-  "| client | `queueBytes` | started | peak RSS MB | wall s | checksum |",
-  "|---|---:|---|---:|---:|---|",
+  "| client | `queueBytes` | started | peak RSS MB | wall s | CPU µs/record | checksum |",
+  "|---|---:|---|---:|---:|---:|---|",
   ...runs.map((r) =>
     `| ${r.client} | ${r.queueBytes === undefined ? "default (64 MiB)" : mib(r.queueBytes)} | ` +
     `${r.withoutBinFlags ? "`node bin/kafka-pipeline.js`: V8's own heap sizes" : "the bin"} | ${n(r.peakRssMb)} | ` +
-    `${r.wallSec} | ${r.checksumOk ? "ok" : "**FAILED**"} |`
+    `${r.wallSec} | ${r.cpuMicrosPerRecord} | ${r.checksumOk ? "ok" : "**FAILED**"} |`
   ),
   ""
 ]

@@ -3,7 +3,7 @@
  * it: what `bench/run.ts` writes, with the fields older runs lack marked optional.
  */
 import type { CliMemoryRun } from "./cli-memory.js"
-import type { MachineLoad } from "./common.js"
+import type { ConsumeResult, MachineLoad } from "./common.js"
 
 export interface Run {
   readonly name: string
@@ -34,6 +34,8 @@ export interface LatencyPoint {
   readonly commitP99Ms: number | null
   /** Absent in runs before it was sampled. */
   readonly machine?: MachineLoad
+  /** The consumer's event loop delay and GC pauses during the run; absent in runs before they were measured. */
+  readonly eventLoopDelay?: ConsumeResult["eventLoopDelay"]
   readonly checksumOk: boolean
 }
 

@@ -6,9 +6,10 @@
  *   --quick            100,000 records instead of 1,000,000; shorter latency and memory runs
  *   --rounds N         rounds of each variant (default 3), in alternating order
  *   --only a,b         only these variants (and no latency / memory runs unless asked)
- *   --latency          with --only: run the latency phase too
+ *   --latency          with --only: run the latency phase too (for the variants listed)
  *   --memory           with --only: run the large-record phase too
  *   --cpu-prof         children run with --cpu-prof (profiles in bench/results/profiles/)
+ *   --node-flags "F"   Node flags for every child (e.g. "--max-semi-space-size=8", what the bin passes)
  *   --out FILE         results file (default bench/results/latest.json; docs only for the default)
  *
  * Uses KAFKA_BROKERS when set, else starts its own broker (scripts/kafka.sh, a temp data dir,
@@ -60,6 +61,7 @@ const quick = flag("--quick")
 const rounds = Number(option("--rounds") ?? 3)
 const only = option("--only")?.split(",") as Array<VariantName> | undefined
 const cpuProf = flag("--cpu-prof")
+const childNodeFlags = option("--node-flags")?.split(" ").filter(Boolean) ?? []
 const outFile = option("--out") ?? join(RESULTS, "latest.json")
 const settings = {
   mode: quick ? "quick" : "full",
@@ -81,6 +83,8 @@ const settings = {
   latencyCommitIntervalMs: 1000,
   largeRecords: quick ? 100 : 1000,
   largeValueBytes: 9_500_000,
+  /** `--node-flags`: Node flags every child ran with (none: Node's defaults). */
+  childNodeFlags,
   /** Records of 1 KiB read by the built CLI at default settings (the same in both modes: the target's). */
   cliRecords: 200_000,
   rounds
@@ -97,7 +101,7 @@ const children = new Set<ChildProcess>()
 /** Runs a job in a fresh Node process; `onReady` is called when it says it has its partitions. */
 const runChild = <A extends ChildMessage>(job: Job, onReady?: () => void): Promise<A> =>
   new Promise((resolve, reject) => {
-    const execArgv = [...(compiled ? [] : ["--import", "tsx"]), "--disable-warning=TimeoutNegativeWarning"]
+    const execArgv = [...(compiled ? [] : ["--import", "tsx"]), "--disable-warning=TimeoutNegativeWarning", ...childNodeFlags]
     if (cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${++childCount}-${job._tag === "consume" ? job.variant : "produce"}.cpuprofile`)
     const child = fork(CHILD, [JSON.stringify(job)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] })
     children.add(child)
@@ -259,6 +263,9 @@ const main = async () => {
         const checksumOk = consumed.missing === 0 && consumed.duplicates === 0
         log(`${what} of ${variant} at ${rate} rec/s (${load} × pipeline-full) for ${seconds} s: ` +
           `p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; commit p99 ${l.commitP99Ms} ms` +
+          (consumed.eventLoopDelay === undefined ? "" : `; event loop delay p99 ${consumed.eventLoopDelay.p99Ms} ms, ` +
+            `max ${consumed.eventLoopDelay.maxMs} ms; GC ${consumed.eventLoopDelay.gcPauses} pauses, ` +
+            `${consumed.eventLoopDelay.gcTotalMs} ms in all, longest ${consumed.eventLoopDelay.gcMaxMs} ms`) +
           (machineLoad === undefined ? "" : `; machine ${machineLoad.busyPct}% busy (busiest second ` +
             `${machineLoad.busiestSecondPct}%), ${machineLoad.stealPct}% stolen, ` +
             `at most ${machineLoad.mostWrittenInASecondMiB} MiB written to disk in a second`) +
@@ -282,6 +289,7 @@ const main = async () => {
           warmupMs: settings.latencyWarmupMs,
           samples: l.samples,
           cpuMicrosPerRecord: Math.round((consumed.cpuMicros / consumed.records) * 10) / 10,
+          ...(consumed.eventLoopDelay === undefined ? {} : { eventLoopDelay: consumed.eventLoopDelay }),
           ...(machineLoad === undefined ? {} : { machine: machineLoad }),
           checksumOk
         }
@@ -297,7 +305,7 @@ const main = async () => {
         ["kafkajs-archive", 0.5],
         ["kafkajs-archive-worker", 0.5],
         ["pipeline-full", 0.25]
-      ] as const).filter(([variant]) => available(variant) === undefined)
+      ] as const).filter(([variant]) => available(variant) === undefined && (only === undefined || only.includes(variant)))
       const byLoad = []
       for (const [variant, load] of points) byLoad.push(await latencyPoint("latency", variant, load, settings.latencySeconds))
       latency = { ...byLoad[0], byLoad, warmupRun }

@@ -66,6 +66,7 @@ const cliRun = (
   records: 200_000,
   peakRssMb,
   wallSec: 8,
+  cpuMicrosPerRecord: 30,
   checksumOk
 })
 
