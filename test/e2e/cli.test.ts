@@ -1,5 +1,6 @@
 /**
- * The `kafka-pipeline` CLI as a process: SIGTERM mid-stream (once and three times) against a
+ * The `kafka-pipeline` CLI as a process: SIGTERM mid-stream (once and three times; once on the
+ * platformatic client) against a
  * real broker, then a restart on the same archive that resumes from the commit and leaves every
  * record exactly once in it (`archive verify` agreeing with csv-parse); bad configuration; the boolean
  * switches (`--dev-mode`, `--no-from-beginning`) on a real consumer group.
@@ -36,7 +37,7 @@ const { dirs } = e2e
 
 const processedOffsets = (log: string): Set<number> => new Set(readProcessed(log).map(([, offset]) => offset))
 
-const sigtermMidStream = async (signals: number) => {
+const sigtermMidStream = async (signals: number, client: "kafkajs" | "platformatic" = "kafkajs") => {
   const broker = e2e.broker()
   const topic = uniqueName(`sigterm${signals}`)
   const group = uniqueName("g")
@@ -47,7 +48,7 @@ const sigtermMidStream = async (signals: number) => {
   const first = await dirs()
   const log1 = join(first.base, "processed.log")
   const run = spawnCli(
-    runArgs({ brokers: broker.brokers, topic, group, ...first, processor: SLOW, extra: ["--concurrency", "4"] }),
+    runArgs({ brokers: broker.brokers, topic, group, ...first, processor: SLOW, extra: ["--concurrency", "4", "--client", client] }),
     { PROCESSED_LOG: log1, FAIL_EVERY: String(FAIL_EVERY) }
   )
   const deadline = Date.now() + 120_000
@@ -103,7 +104,7 @@ const sigtermMidStream = async (signals: number) => {
   // the DLQ archive is not processed again).
   const log2 = join(first.base, "processed-2.log")
   const res2 = await runCli(
-    runArgs({ brokers: broker.brokers, topic, group, ...first, processor: SLOW, stopAt: [[0, N - 1]], extra: ["--concurrency", "16"] }),
+    runArgs({ brokers: broker.brokers, topic, group, ...first, processor: SLOW, stopAt: [[0, N - 1]], extra: ["--concurrency", "16", "--client", client] }),
     { env: { PROCESSED_LOG: log2, FAIL_EVERY: String(FAIL_EVERY) } }
   )
   expect(res2.code, res2.stderr.slice(-3000)).toBe(0)
@@ -130,6 +131,11 @@ describe.concurrent("kafka-pipeline CLI process", { timeout: 240_000 }, () => {
   it("6. SIGTERM three times in quick succession, restarted: same guarantees, every record once in the archive", async () => {
     const r = await sigtermMidStream(3)
     console.log(`SIGTERM x3: ${JSON.stringify(r)}`)
+  })
+
+  it("6. SIGTERM mid-stream on the platformatic client, restarted on it: same guarantees, every record once in the archive", async () => {
+    const r = await sigtermMidStream(1, "platformatic")
+    console.log(`SIGTERM x1 (platformatic): ${JSON.stringify(r)}`)
   })
 
   it("bad config: --concurrency 2000 → exit 2, one message naming the field and value, no stack trace", async () => {
