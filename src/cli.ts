@@ -94,6 +94,7 @@ const replayFlags = {
     Argument.atLeast(1)
   ),
   brokers: flagOf("brokers"),
+  client: flagOf("client"),
   config: flagOf("config"),
   ssl: flagOf("ssl"),
   saslMechanism: flagOf("sasl.mechanism"),
@@ -147,6 +148,7 @@ const replay = Command.make(
     const sources = {
       flags: givenFlags({
         brokers: flags.brokers,
+        client: flags.client,
         config: flags.config,
         ssl: flags.ssl,
         "sasl-mechanism": flags.saslMechanism,

@@ -111,7 +111,7 @@ describe.concurrent("kafka-pipeline replay against a real broker", { timeout: 18
     expect(replayed.find((m) => m.key?.toString() === "empty")!.value).toEqual(Buffer.alloc(0))
   })
 
-  it("--to-topic with --error-type, from gzip-compressed copies of the DLQ files", async () => {
+  it("--to-topic with --error-type, from gzip-compressed copies of the DLQ files, sent by the platformatic client", async () => {
     const broker = e2e.broker()
     const { dlqDir, files, originals } = await deadLettered()
     const target = uniqueName("replay-retry")
@@ -121,7 +121,8 @@ describe.concurrent("kafka-pipeline replay against a real broker", { timeout: 18
     for (const file of files) await writeFile(join(gzipped, `${file}.gz`), gzipSync(await readFile(join(dlqDir, file))))
 
     const res = await runCli([
-      "replay", "--brokers", broker.brokers, "--to-topic", target, "--error-type", "SyntaxError,InvalidUtf8", gzipped
+      "replay", "--brokers", broker.brokers, "--client", "platformatic", "--to-topic", target, "--error-type",
+      "SyntaxError,InvalidUtf8", gzipped
     ])
     expect(res.code, res.stderr.slice(-3000)).toBe(0)
     expect(res.summary).toMatchObject({ reason: "completed", read: 5, selected: 4, skippedByFilter: 1, sent: 4 })
