@@ -21,19 +21,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as os from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { Admin } from "kafkajs"
 import { Kafka, logLevel } from "kafkajs"
+import type { Broker } from "../test/support/broker.js"
 import { startBroker } from "../test/support/broker.js"
-import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, Producer, VariantName } from "./common.js"
+import type { ChildMessage, ConsumeResult, Extent, Job, ProduceResult, VariantName } from "./common.js"
 import {
-  deferred,
   IO_MS,
   ioVariants,
   KEYS,
   median,
   needsPlatformatic,
-  pacedCounts,
   readMachine,
-  sampleMachine,
   SLOW_KEY,
   SLOW_KEY_MS,
   stealPct,
@@ -41,6 +40,8 @@ import {
   variantNames
 } from "./common.js"
 import { measureCliMemory } from "./cli-memory.js"
+import type { Bench } from "./context.js"
+import { latencyPhase } from "./latency.js"
 import { renderBenchmarksDoc } from "./render.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -141,6 +142,136 @@ const available = (variant: VariantName): string | undefined => {
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`)
 
+const openBench = (broker: Broker, admin: Admin, work: string): Bench => {
+  const runId = `${Date.now().toString(36)}`
+  let counter = 0
+  const next = () => ++counter
+  const groupId = (variant: string) => `bench-${variant}-${runId}-${next()}`
+  return {
+    broker,
+    runId,
+    next,
+    groupId,
+    extentOf: async (topic, limitPerPartition = Infinity) => ({
+      topic,
+      partitions: (await admin.fetchTopicOffsets(topic))
+        .map(({ high, partition }) => ({ partition, count: Math.min(Number(high), limitPerPartition) }))
+        .filter(({ count }) => count > 0)
+        .sort((a, b) => a.partition - b.partition)
+    }),
+    produce: (topic, records, valueBytes, paced) =>
+      runChild<ProduceResult>({
+        _tag: "produce",
+        brokers: broker.brokers,
+        topic,
+        partitions: settings.partitions,
+        records,
+        valueBytes,
+        ...paced
+      }),
+    consume: (variant, extent, extra = {}, onReady) =>
+      runChild<ConsumeResult>({
+        _tag: "consume",
+        variant,
+        brokers: broker.brokers,
+        groupId: groupId(variant),
+        extent,
+        dir: join(work, `${variant}-${next()}`),
+        ...extra
+      }, onReady),
+    deleteTopic: (topic) => admin.deleteTopics({ topics: [topic] }).catch(() => undefined)
+  }
+}
+
+/** The seed topic: every record of the run, and the first `ioRecords` of them for the io variants. */
+const seedPhase = async (bench: Bench) => {
+  const topic = `bench-seed-${bench.runId}`
+  await bench.broker.createTopic(topic, settings.partitions)
+  const seeded = await bench.produce(topic, settings.records, settings.valueBytes)
+  const extent = await bench.extentOf(topic)
+  log(`seeded ${totalOf(extent)} records of ${settings.valueBytes} B in ${(seeded.elapsedMs / 1000).toFixed(1)} s (${Math.round(seeded.recordsPerSec)} rec/s)`)
+  return { extent, ioExtent: await bench.extentOf(topic, Math.ceil(settings.ioRecords / settings.partitions)) }
+}
+
+/** Every variant available, `rounds` times, in alternating order. */
+const throughputPhase = async (bench: Bench, extent: Extent, ioExtent: Extent) => {
+  const skipped: Record<string, string> = {}
+  const variants = variantNames.filter((v) => {
+    if (only !== undefined && !only.includes(v)) return false
+    const missing = available(v)
+    if (missing !== undefined) skipped[v] = missing
+    return missing === undefined
+  })
+  const results = new Map<VariantName, Array<ConsumeResult>>(variants.map((v) => [v, []]))
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 === 0 ? variants : [...variants].reverse()
+    for (const variant of order) {
+      const result = await bench.consume(variant, ioVariants.has(variant) ? ioExtent : extent)
+      results.get(variant)!.push(result)
+      log(`round ${round + 1} ${variant}: ${Math.round(rateOf(result))} rec/s` +
+        (result.others === undefined ? "" : `, keys other than ${SLOW_KEY} ${Math.round(othersRateOf(result))} rec/s`) +
+        ` (first record after ` +
+        `${(result.firstRecordMs / 1000).toFixed(2)} s), ` +
+        `${(result.cpuMicros / result.records).toFixed(1)} µs CPU/rec, ${result.peakRssMb} MB peak RSS, ` +
+        `missing ${result.missing}, duplicates ${result.duplicates}`)
+    }
+  }
+  return { skipped, runs: variants.map((name) => summarize(name, results.get(name)!)) }
+}
+
+type Summary = ReturnType<typeof summarize>
+
+/** RSS growth through the long runs, large records, and the CLI's own process. */
+const memoryPhase = async (bench: Bench, full: Summary, work: string) => {
+  const largeTopic = `bench-large-${bench.runId}`
+  await bench.broker.createTopic(largeTopic, settings.partitions)
+  await bench.produce(largeTopic, settings.largeRecords, settings.largeValueBytes)
+  const largeExtent = await bench.extentOf(largeTopic)
+  const largeRaw = await bench.consume("kafkajs-raw", largeExtent)
+  const large = await bench.consume("pipeline-full", largeExtent)
+  const largePlatformatic = available("pipeline-full-platformatic") === undefined
+    ? await bench.consume("pipeline-full-platformatic", largeExtent)
+    : undefined
+  const memory = {
+    rssGrowthPct: full.rssGrowthPct,
+    rssGrowthPctByRound: full.rssGrowthPctByRound,
+    largeRecords: settings.largeRecords,
+    largeValueBytes: settings.largeValueBytes,
+    largePeakRssMb: large.peakRssMb,
+    largeKafkajsRawPeakRssMb: largeRaw.peakRssMb,
+    largeRecordsPerSec: Math.round(rateOf(large)),
+    largeChecksumOk: large.missing === 0 && large.duplicates === 0,
+    ...(largePlatformatic === undefined ? {} : {
+      largePlatformatic: {
+        peakRssMb: largePlatformatic.peakRssMb,
+        recordsPerSec: Math.round(rateOf(largePlatformatic)),
+        checksumOk: largePlatformatic.missing === 0 && largePlatformatic.duplicates === 0
+      }
+    })
+  }
+  log(`large records: ${large.peakRssMb} MB peak RSS (kafkajs-raw ${largeRaw.peakRssMb} MB), ` +
+    `missing ${large.missing}, duplicates ${large.duplicates}` +
+    (largePlatformatic === undefined ? "" : `; pipeline-full-platformatic ${largePlatformatic.peakRssMb} MB peak RSS, ` +
+      `missing ${largePlatformatic.missing}, duplicates ${largePlatformatic.duplicates}`))
+  await bench.deleteTopic(largeTopic)
+  const cli = await measureCliMemory({
+    root: ROOT,
+    brokers: bench.broker.brokers,
+    work,
+    records: settings.cliRecords,
+    seed: async (records) => {
+      const cliTopic = `bench-cli-${bench.runId}`
+      await bench.broker.createTopic(cliTopic, settings.partitions)
+      await bench.produce(cliTopic, records, settings.valueBytes)
+      return bench.extentOf(cliTopic)
+    },
+    groupId: bench.groupId,
+    platformatic: available("pipeline-full-platformatic") === undefined,
+    log
+  })
+  return { ...memory, cli }
+}
+
 const main = async () => {
   const loadBefore = os.loadavg()
   const machineBefore = readMachine()
@@ -148,221 +279,18 @@ const main = async () => {
   const work = mkdtempSync(join(os.tmpdir(), "ekp-bench-"))
   const admin = new Kafka({ clientId: "bench-admin", brokers: broker.brokers.split(","), logLevel: logLevel.ERROR }).admin()
   await admin.connect()
-  const runId = `${Date.now().toString(36)}`
-  let group = 0
-  const groupId = (variant: string) => `bench-${variant}-${runId}-${++group}`
-  const extentOf = async (topic: string, limitPerPartition = Infinity): Promise<Extent> => ({
-    topic,
-    partitions: (await admin.fetchTopicOffsets(topic))
-      .map(({ high, partition }) => ({ partition, count: Math.min(Number(high), limitPerPartition) }))
-      .filter(({ count }) => count > 0)
-      .sort((a, b) => a.partition - b.partition)
-  })
-  const produce = async (
-    topic: string,
-    records: number,
-    valueBytes: number,
-    paced?: { readonly rate: number; readonly producer: Producer }
-  ) => {
-    const job: Job = {
-      _tag: "produce",
-      brokers: broker.brokers,
-      topic,
-      partitions: settings.partitions,
-      records,
-      valueBytes,
-      ...paced
-    }
-    return runChild<ProduceResult>(job)
-  }
-  const consume = (variant: VariantName, extent: Extent, extra: Partial<Extract<Job, { _tag: "consume" }>> = {}, onReady?: () => void) =>
-    runChild<ConsumeResult>({
-      _tag: "consume",
-      variant,
-      brokers: broker.brokers,
-      groupId: groupId(variant),
-      extent,
-      dir: join(work, `${variant}-${++group}`),
-      ...extra
-    }, onReady)
-
+  const bench = openBench(broker, admin, work)
   try {
     mkdirSync(RESULTS, { recursive: true })
     if (cpuProf) mkdirSync(profileDir, { recursive: true })
     log(`broker ${broker.brokers} (${broker.kind}); ${settings.mode} mode`)
-
-    // ---- seed
-    const topic = `bench-seed-${runId}`
-    await broker.createTopic(topic, settings.partitions)
-    const seeded = await produce(topic, settings.records, settings.valueBytes)
-    const extent = await extentOf(topic)
-    log(`seeded ${totalOf(extent)} records of ${settings.valueBytes} B in ${(seeded.elapsedMs / 1000).toFixed(1)} s (${Math.round(seeded.recordsPerSec)} rec/s)`)
-    const ioExtent = await extentOf(topic, Math.ceil(settings.ioRecords / settings.partitions))
-
-    // ---- throughput rounds, alternating order
-    const skipped: Record<string, string> = {}
-    const variants = variantNames.filter((v) => {
-      if (only !== undefined && !only.includes(v)) return false
-      const missing = available(v)
-      if (missing !== undefined) skipped[v] = missing
-      return missing === undefined
-    })
-    const results = new Map<VariantName, Array<ConsumeResult>>(variants.map((v) => [v, []]))
-    for (let round = 0; round < settings.rounds; round++) {
-      const order = round % 2 === 0 ? variants : [...variants].reverse()
-      for (const variant of order) {
-        const result = await consume(variant, ioVariants.has(variant) ? ioExtent : extent)
-        results.get(variant)!.push(result)
-        log(`round ${round + 1} ${variant}: ${Math.round(rateOf(result))} rec/s` +
-          (result.others === undefined ? "" : `, keys other than ${SLOW_KEY} ${Math.round(othersRateOf(result))} rec/s`) +
-          ` (first record after ` +
-          `${(result.firstRecordMs / 1000).toFixed(2)} s), ` +
-          `${(result.cpuMicros / result.records).toFixed(1)} µs CPU/rec, ${result.peakRssMb} MB peak RSS, ` +
-          `missing ${result.missing}, duplicates ${result.duplicates}`)
-      }
-    }
-    const runs = variants.map((name) => summarize(name, results.get(name)!))
-
-    // ---- latency at half the pipeline-full rate; the same rate without the archive, through raw kafkajs and
-    //      through the archive by hand;
-    //      a quarter of the rate, to see where queueing starts. First an unmeasured warm-up run at
-    //      that rate: the broker's first minute of paced produce requests costs it a core more than
-    //      later ones (its JIT), and whichever variant came first paid for it.
+    const { extent, ioExtent } = await seedPhase(bench)
+    const { runs, skipped } = await throughputPhase(bench, extent, ioExtent)
     const full = runs.find((r) => r.name === "pipeline-full")
-    let latency: Record<string, unknown> | undefined
-    if (full !== undefined && (only === undefined || flag("--latency"))) {
-      const producer: Producer = succeeds("kcat", ["-V"]) ? "kcat" : "kafkajs"
-      log(`paced producer: ${producer}${producer === "kafkajs" ? " (kcat is not installed)" : ""}`)
-      const latencyPoint = async (what: "latency" | "warm-up", variant: VariantName, load: number, seconds: number) => {
-        const rate = Math.floor(full.recordsPerSec * load)
-        const records = rate * seconds
-        const latencyTopic = `bench-latency-${runId}-${++group}`
-        await broker.createTopic(latencyTopic, settings.partitions)
-        const counts = pacedCounts(producer, records, settings.partitions).filter(({ count }) => count > 0)
-        const ready = deferred<void>()
-        const consumer = consume(variant, { topic: latencyTopic, partitions: counts }, {
-          signalReady: true,
-          latency: { warmupMs: settings.latencyWarmupMs, commitIntervalMs: settings.latencyCommitIntervalMs }
-        }, () => ready.resolve())
-        await Promise.race([ready.promise, consumer])
-        // Handled here if the run fails before it is awaited (its child is killed then).
-        consumer.catch(() => undefined)
-        const machine = sampleMachine()
-        const produced = await produce(latencyTopic, records, settings.valueBytes, { rate, producer })
-        // The consumer stops at the counts' offsets: a partitioner that placed records elsewhere
-        // would leave it waiting, so the topic's end offsets are checked first.
-        const landed = await extentOf(latencyTopic)
-        if (JSON.stringify(landed.partitions) !== JSON.stringify(counts)) {
-          throw new Error(`${producer} placed the paced records as ${JSON.stringify(landed.partitions)}, ` +
-            `expected ${JSON.stringify(counts)}`)
-        }
-        const consumed = await consumer
-        const machineLoad = machine.stop()
-        await admin.deleteTopics({ topics: [latencyTopic] }).catch(() => undefined)
-        const l = consumed.latency!
-        const checksumOk = consumed.missing === 0 && consumed.duplicates === 0
-        log(`${what} of ${variant} at ${rate} rec/s (${load} × pipeline-full) for ${seconds} s: ` +
-          `p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, p99 ${l.p99Ms} ms; commit p99 ${l.commitP99Ms} ms` +
-          (consumed.eventLoopDelay === undefined ? "" : `; event loop delay p99 ${consumed.eventLoopDelay.p99Ms} ms, ` +
-            `max ${consumed.eventLoopDelay.maxMs} ms; GC ${consumed.eventLoopDelay.gcPauses} pauses, ` +
-            `${consumed.eventLoopDelay.gcTotalMs} ms in all, longest ${consumed.eventLoopDelay.gcMaxMs} ms`) +
-          (machineLoad === undefined ? "" : `; machine ${machineLoad.busyPct}% busy (busiest second ` +
-            `${machineLoad.busiestSecondPct}%), ${machineLoad.stealPct}% stolen, ` +
-            `at most ${machineLoad.mostWrittenInASecondMiB} MiB written to disk in a second`) +
-          `; missing ${consumed.missing}, duplicates ${consumed.duplicates}`)
-        return {
-          variant,
-          load,
-          rate,
-          records,
-          seconds,
-          producer,
-          producedPerSec: Math.round(produced.recordsPerSec),
-          p50Ms: l.p50Ms,
-          p95Ms: l.p95Ms,
-          p99Ms: l.p99Ms,
-          maxMs: l.maxMs,
-          commitP50Ms: l.commitP50Ms,
-          commitP95Ms: l.commitP95Ms,
-          commitP99Ms: l.commitP99Ms,
-          commitIntervalMs: settings.latencyCommitIntervalMs,
-          warmupMs: settings.latencyWarmupMs,
-          samples: l.samples,
-          cpuMicrosPerRecord: Math.round((consumed.cpuMicros / consumed.records) * 10) / 10,
-          ...(consumed.eventLoopDelay === undefined ? {} : { eventLoopDelay: consumed.eventLoopDelay }),
-          ...(machineLoad === undefined ? {} : { machine: machineLoad }),
-          checksumOk
-        }
-      }
-      const warmupRun = await latencyPoint("warm-up", "kafkajs-raw", 0.5, settings.latencyWarmupRunSeconds)
-      // The platformatic variants at the same rate as the others (half the kafkajs pipeline-full's): side by side.
-      const points = ([
-        ["pipeline-full", 0.5],
-        ["pipeline-full-platformatic", 0.5],
-        ["pipeline-no-archive", 0.5],
-        ["pipeline-no-archive-platformatic", 0.5],
-        ["kafkajs-raw", 0.5],
-        ["kafkajs-archive", 0.5],
-        ["kafkajs-archive-worker", 0.5],
-        ["pipeline-full", 0.25]
-      ] as const).filter(([variant]) => available(variant) === undefined && (only === undefined || only.includes(variant)))
-      const byLoad = []
-      for (const [variant, load] of points) byLoad.push(await latencyPoint("latency", variant, load, settings.latencySeconds))
-      latency = { ...byLoad[0], byLoad, warmupRun }
-    }
-
-    // ---- memory: RSS growth through the long runs, and large records
-    let memory: Record<string, unknown> | undefined
-    if (full !== undefined && (only === undefined || flag("--memory"))) {
-      const largeTopic = `bench-large-${runId}`
-      await broker.createTopic(largeTopic, settings.partitions)
-      await produce(largeTopic, settings.largeRecords, settings.largeValueBytes)
-      const largeExtent = await extentOf(largeTopic)
-      const largeRaw = await consume("kafkajs-raw", largeExtent)
-      const large = await consume("pipeline-full", largeExtent)
-      const largePlatformatic = available("pipeline-full-platformatic") === undefined
-        ? await consume("pipeline-full-platformatic", largeExtent)
-        : undefined
-      memory = {
-        rssGrowthPct: full.rssGrowthPct,
-        rssGrowthPctByRound: full.rssGrowthPctByRound,
-        largeRecords: settings.largeRecords,
-        largeValueBytes: settings.largeValueBytes,
-        largePeakRssMb: large.peakRssMb,
-        largeKafkajsRawPeakRssMb: largeRaw.peakRssMb,
-        largeRecordsPerSec: Math.round(rateOf(large)),
-        largeChecksumOk: large.missing === 0 && large.duplicates === 0,
-        ...(largePlatformatic === undefined ? {} : {
-          largePlatformatic: {
-            peakRssMb: largePlatformatic.peakRssMb,
-            recordsPerSec: Math.round(rateOf(largePlatformatic)),
-            checksumOk: largePlatformatic.missing === 0 && largePlatformatic.duplicates === 0
-          }
-        })
-      }
-      log(`large records: ${large.peakRssMb} MB peak RSS (kafkajs-raw ${largeRaw.peakRssMb} MB), ` +
-        `missing ${large.missing}, duplicates ${large.duplicates}` +
-        (largePlatformatic === undefined ? "" : `; pipeline-full-platformatic ${largePlatformatic.peakRssMb} MB peak RSS, ` +
-          `missing ${largePlatformatic.missing}, duplicates ${largePlatformatic.duplicates}`))
-      await admin.deleteTopics({ topics: [largeTopic] }).catch(() => undefined)
-      const cli = await measureCliMemory({
-        root: ROOT,
-        brokers: broker.brokers,
-        work,
-        records: settings.cliRecords,
-        seed: async (records) => {
-          const cliTopic = `bench-cli-${runId}`
-          await broker.createTopic(cliTopic, settings.partitions)
-          await produce(cliTopic, records, settings.valueBytes)
-          return extentOf(cliTopic)
-        },
-        groupId,
-        platformatic: available("pipeline-full-platformatic") === undefined,
-        log
-      })
-      memory = { ...memory, cli }
-    }
-
+    const latency = full !== undefined && (only === undefined || flag("--latency"))
+      ? await latencyPhase(bench, full, { settings, only, available, log, kcat: succeeds("kcat", ["-V"]) })
+      : undefined
+    const memory = full !== undefined && (only === undefined || flag("--memory")) ? await memoryPhase(bench, full, work) : undefined
     const loadAfter = os.loadavg()
     const report = {
       when: new Date().toISOString(),
